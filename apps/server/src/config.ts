@@ -1,0 +1,202 @@
+/**
+ * The one reader of process.env: every variable of the contract, validated once at start-up.
+ * A bad value stops the process with one line naming the variable.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from './lib/duration.js';
+
+export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string } | { kind: 'memory' };
+
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  database: DatabaseConfig;
+  dataDir: string;
+  jwtSecret: string;
+  /** True when JWT_SECRET was not given and one was generated (or read back) from DATA_DIR. */
+  jwtSecretGenerated: boolean;
+  accessTokenTtlSeconds: number;
+  refreshIdleTtlSeconds: number;
+  refreshAbsoluteTtlSeconds: number;
+  refreshReuseGraceSeconds: number;
+  bcryptCost: number;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  baseUrl: string;
+  trustProxy: boolean;
+  corsOrigins: readonly string[];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const seconds = parseDuration(text);
+      if (seconds === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 30s, 15m, 1h, 7d or a number of seconds (got "${text}")` });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+
+const boolean = z
+  .string()
+  .default('false')
+  .transform((text, ctx) => {
+    const value = text.trim().toLowerCase();
+    if (['true', '1', 'yes'].includes(value)) return true;
+    if (['false', '0', 'no', ''].includes(value)) return false;
+    ctx.addIssue({ code: 'custom', message: `must be true or false (got "${text}")` });
+    return z.NEVER;
+  });
+
+const httpUrl = z.string().refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), 'must be an http(s) URL');
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .refine(
+      (url) => url === undefined || url === '' || url === 'memory://' || /^postgres(ql)?:\/\/.+/.test(url),
+      'must be a postgres:// URL or memory://',
+    ),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  JWT_SECRET: z
+    .string()
+    .optional()
+    .refine((s) => s === undefined || Buffer.byteLength(s, 'utf8') >= 32, 'must be at least 32 bytes'),
+  ACCESS_TOKEN_TTL: duration('15m'),
+  REFRESH_IDLE_TTL: duration('7d'),
+  REFRESH_ABSOLUTE_TTL: duration('30d'),
+  REFRESH_REUSE_GRACE: z
+    .string()
+    .default('10s')
+    .transform((text, ctx) => {
+      // Zero is allowed here: it turns the grace window off.
+      const seconds = /^\s*0+\s*[smhd]?\s*$/.test(text) ? 0 : parseDuration(text);
+      if (seconds === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 10s (got "${text}")` });
+        return z.NEVER;
+      }
+      return seconds;
+    }),
+  BCRYPT_COST: z.coerce.number().int().min(4).max(31).default(12),
+  SMTP_URL: z
+    .string()
+    .optional()
+    .refine(
+      (url) => url === undefined || (URL.canParse(url) && /^smtps?:$/.test(new URL(url).protocol)),
+      'must be an smtp:// or smtps:// URL',
+    ),
+  SMTP_HOST: z.string().optional(),
+  SMTP_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+  SMTP_USERNAME: z.string().optional(),
+  SMTP_PASSWORD: z.string().optional(),
+  MAIL_FROM: z.string().min(3).default('Auth <no-reply@localhost>'),
+  BASE_URL: httpUrl.default('http://localhost:3000'),
+  TRUST_PROXY: boolean,
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const origins = (text ?? '')
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        if (!URL.canParse(origin) || new URL(origin).origin !== origin.replace(/\/$/, '')) {
+          ctx.addIssue({ code: 'custom', message: `must be comma-separated origins such as https://app.example.com (got "${origin}")` });
+          return z.NEVER;
+        }
+      }
+      return origins.map((o) => new URL(o).origin);
+    }),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+type Env = Record<string, string | undefined>;
+
+function smtpUrlFrom(env: z.infer<typeof EnvSchema>): string | undefined {
+  if (env.SMTP_URL) return env.SMTP_URL;
+  if (!env.SMTP_HOST) return undefined;
+  const url = new URL('smtp://localhost');
+  url.hostname = env.SMTP_HOST;
+  url.port = String(env.SMTP_PORT ?? 587);
+  if (env.SMTP_USERNAME) url.username = env.SMTP_USERNAME;
+  if (env.SMTP_PASSWORD) url.password = env.SMTP_PASSWORD;
+  return url.toString();
+}
+
+/** Reads the development secret from DATA_DIR, creating it (mode 0600) the first time. */
+function developmentSecret(dataDir: string): string {
+  const file = join(dataDir, 'jwt-secret');
+  if (existsSync(file)) {
+    const secret = readFileSync(file, 'utf8').trim();
+    if (Buffer.byteLength(secret) >= 32) return secret;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secret;
+}
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  // An empty variable means "unset", as it does in most shells' .env handling.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(`Invalid configuration: ${name} ${issue?.message ?? 'is invalid'}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.DATA_DIR);
+
+  if (e.REFRESH_ABSOLUTE_TTL < e.REFRESH_IDLE_TTL) {
+    throw new ConfigError('Invalid configuration: REFRESH_ABSOLUTE_TTL must not be shorter than REFRESH_IDLE_TTL');
+  }
+  if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 bytes)');
+  }
+
+  const database: DatabaseConfig = !e.DATABASE_URL
+    ? { kind: 'pglite', dataDir: join(dataDir, 'pgdata') }
+    : e.DATABASE_URL === 'memory://'
+      ? { kind: 'memory' }
+      : { kind: 'postgres', url: e.DATABASE_URL };
+
+  return Object.freeze({
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    database,
+    dataDir,
+    jwtSecret: e.JWT_SECRET ?? developmentSecret(dataDir),
+    jwtSecretGenerated: e.JWT_SECRET === undefined,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL,
+    refreshIdleTtlSeconds: e.REFRESH_IDLE_TTL,
+    refreshAbsoluteTtlSeconds: e.REFRESH_ABSOLUTE_TTL,
+    refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE,
+    bcryptCost: e.BCRYPT_COST,
+    smtpUrl: smtpUrlFrom(e),
+    mailFrom: e.MAIL_FROM,
+    baseUrl: e.BASE_URL.replace(/\/+$/, ''),
+    trustProxy: e.TRUST_PROXY,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS),
+    logLevel: e.LOG_LEVEL,
+  });
+}

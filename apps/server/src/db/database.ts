@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import pg from 'pg';
+import type { DatabaseConfig } from '../config.js';
+import { migrations } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+export interface DatabaseHandle {
+  db: Db;
+  kind: DatabaseConfig['kind'];
+  /** Answers whether the database can run a query right now, within the timeout. */
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+// Timestamps travel as Date in both drivers; bigint counts come back as numbers we can use.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
+  if (config.kind === 'postgres') {
+    const pool = new pg.Pool({ connectionString: config.url, max: 10, connectionTimeoutMillis: 5_000 });
+    // An idle client that loses its connection must not crash the process.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return handle(db, 'postgres');
+  }
+  if (config.kind === 'pglite') mkdirSync(config.dataDir, { recursive: true });
+  const pglite = await PGlite.create(config.kind === 'pglite' ? config.dataDir : undefined);
+  return handle(new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) }), config.kind);
+}
+
+/** Wraps an existing PGlite instance (tests clone a migrated snapshot this way). */
+export function databaseFromPGlite(pglite: PGlite): DatabaseHandle {
+  return handle(new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) }), 'memory');
+}
+
+function handle(db: Db, kind: DatabaseConfig['kind']): DatabaseHandle {
+  let closed = false;
+  return {
+    db,
+    kind,
+    async ping(timeoutMs = 2_000) {
+      if (closed) return false;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        });
+        const query = sql`select 1 as ok`.execute(db).then(() => true as const);
+        return await Promise.race([query, timeout]);
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * Brings the schema up to date. Safe to run from several instances at once: Kysely's migrator
+ * holds a PostgreSQL advisory lock while it migrates, and tolerates the races of creating its
+ * own bookkeeping tables.
+ */
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

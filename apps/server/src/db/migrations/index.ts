@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import * as usersAndSessions from './2026-11-26T00-00-00_users_and_sessions.js';
+
+/**
+ * Every migration, by name. Listed statically (rather than read from the folder at run time) so
+ * that they work the same under tsx, in a bundle and in tests.
+ */
+export const migrations: Record<string, Migration> = {
+  '2026-11-26T00-00-00_users_and_sessions': usersAndSessions,
+};

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
+import type { DatabaseHandle } from '../db/database.js';
+import type { Logger } from '../lib/logger.js';
+import { appRouter } from '../router.js';
+import { type InnerContext, requestInfo } from '../trpc/context.js';
+
+/** Bodies larger than this are refused with 413 before any parsing. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface HttpServer {
+  server: Server;
+  listen(port: number, host: string): Promise<{ port: number }>;
+  /** Stops accepting, lets in-flight requests finish (up to the timeout), then closes what remains. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function declaredLength(req: IncomingMessage): number | undefined {
+  const header = req.headers['content-length'];
+  return header === undefined ? undefined : Number(header);
+}
+
+export function createHttpServer(options: { inner: InnerContext; database: DatabaseHandle; logger: Logger }): HttpServer {
+  const { inner, database, logger } = options;
+  const trustProxy = inner.config.trustProxy;
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+
+    if (path === '/health') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+      const up = await database.ping();
+      return sendJson(res, up ? 200 : 503, { status: up ? 'ok' : 'error', database: up ? 'connected' : 'disconnected' });
+    }
+
+    if (path.startsWith('/trpc/')) {
+      const length = declaredLength(req);
+      if (length !== undefined && length > MAX_BODY_BYTES) {
+        res.setHeader('connection', 'close');
+        return sendJson(res, 413, { error: { message: 'Request body too large', code: 'PAYLOAD_TOO_LARGE' } });
+      }
+      await nodeHTTPRequestHandler({
+        router: appRouter,
+        req,
+        res,
+        path: path.slice('/trpc/'.length),
+        // Also enforced while streaming, for bodies that do not declare their length.
+        maxBodySize: MAX_BODY_BYTES,
+        createContext: () => ({ ...inner, request: requestInfo(req, trustProxy) }),
+        onError({ error, path: procedure }) {
+          if (error.code === 'INTERNAL_SERVER_ERROR') {
+            // Server-side only; the client sees a bare "Internal server error".
+            logger.error({ requestId, procedure, err: error.cause ?? error }, 'procedure failed');
+          }
+        },
+      });
+      return;
+    }
+
+    sendJson(res, 404, { error: 'not found' });
+  }
+
+  const server = createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    const incomingId = req.headers['x-request-id'];
+    const requestId = typeof incomingId === 'string' && /^[\w.-]{1,64}$/.test(incomingId) ? incomingId : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    inFlight += 1;
+    res.on('close', () => {
+      inFlight -= 1;
+      // Only the path: query strings can carry tokens (tRPC GET input, verification links).
+      const path = (req.url ?? '/').split('?')[0];
+      logger.info(
+        { requestId, method: req.method, path, status: res.statusCode, durationMs: Number(process.hrtime.bigint() - started) / 1e6 },
+        'request',
+      );
+      if (inFlight === 0) idle?.();
+    });
+    handle(req, res, requestId).catch((error: unknown) => {
+      logger.error({ requestId, err: error }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'Internal server error' });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  return {
+    server,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address();
+          resolve({ port: typeof address === 'object' && address ? address.port : port });
+        });
+      });
+    },
+    async close(timeoutMs = 10_000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const drained =
+        inFlight === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              idle = resolve;
+            });
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      await Promise.race([drained, timeout]);
+      clearTimeout(timer);
+      // Whatever is still open now is idle keep-alive or past the deadline.
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import type { Clock } from './clock.js';
+import { AppError } from './errors.js';
+
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+export const ACCESS_TOKEN_ALGORITHM = 'HS256';
+export const ACCESS_TOKEN_ISSUER = 'latchkey';
+export const ACCESS_TOKEN_AUDIENCE = 'latchkey';
+/** Instances sharing a database may disagree slightly about the time; never by more than this. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface AccessTokenClaims {
+  userId: string;
+  sessionId: string;
+  expiresAt: Date;
+}
+
+export interface AccessTokens {
+  sign(subject: { userId: string; sessionId: string }): Promise<{ token: string; expiresAt: Date }>;
+  /** Throws `AppError` ACCESS_TOKEN_EXPIRED or ACCESS_TOKEN_INVALID. */
+  verify(token: string): Promise<AccessTokenClaims>;
+}
+
+export function createAccessTokens(options: { secret: string; ttlSeconds: number; clock: Clock }): AccessTokens {
+  // The contract keys HS256 with the UTF-8 bytes of JWT_SECRET so other services can verify.
+  const key = new TextEncoder().encode(options.secret);
+  const { clock, ttlSeconds } = options;
+
+  return {
+    async sign({ userId, sessionId }) {
+      const issuedAt = Math.floor(clock.now().getTime() / 1000);
+      const expiresAt = issuedAt + ttlSeconds;
+      const token = await new SignJWT({ sid: sessionId })
+        .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE })
+        .setSubject(userId)
+        .setIssuer(ACCESS_TOKEN_ISSUER)
+        .setAudience(ACCESS_TOKEN_AUDIENCE)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(expiresAt)
+        .setJti(randomUUID())
+        .sign(key);
+      return { token, expiresAt: new Date(expiresAt * 1000) };
+    },
+
+    async verify(token) {
+      try {
+        // jose accepts any HMAC algorithm and a missing exp unless told: pin everything.
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: [ACCESS_TOKEN_ALGORITHM],
+          issuer: ACCESS_TOKEN_ISSUER,
+          audience: ACCESS_TOKEN_AUDIENCE,
+          typ: ACCESS_TOKEN_TYPE,
+          requiredClaims: ['exp', 'iat', 'sub', 'jti', 'sid'],
+          currentDate: clock.now(),
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        });
+        const { sub, sid, exp } = payload;
+        if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid) || typeof exp !== 'number') {
+          throw new AppError('ACCESS_TOKEN_INVALID');
+        }
+        return { userId: sub, sessionId: sid, expiresAt: new Date(exp * 1000) };
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        if (error instanceof errors.JWTExpired) throw new AppError('ACCESS_TOKEN_EXPIRED');
+        throw new AppError('ACCESS_TOKEN_INVALID');
+      }
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { createHmac } from 'node:crypto';
+import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
+import { dictionary } from '@zxcvbn-ts/language-common';
+
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 256;
+
+const COMMON_PASSWORDS: ReadonlySet<string> = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
+
+/** Passwords are compared after NFKC so that the same text typed on any keyboard logs in alike. */
+export function normalizePassword(password: string): string {
+  return password.normalize('NFKC');
+}
+
+/** Problems with a new (already normalised) password, as messages for the `password` field. */
+export function passwordProblems(password: string): string[] {
+  const length = [...password].length;
+  if (length < PASSWORD_MIN_LENGTH) return [`is too short (minimum is ${PASSWORD_MIN_LENGTH} characters)`];
+  if (length > PASSWORD_MAX_LENGTH) return [`is too long (maximum is ${PASSWORD_MAX_LENGTH} characters)`];
+  if (COMMON_PASSWORDS.has(password.toLowerCase())) return ['is too common'];
+  return [];
+}
+
+/**
+ * bcrypt reads only 72 bytes: pre-hash so that every byte counts. A keyed (domain-separated) hash
+ * rather than bare SHA-256, so that leaked unsalted SHA-256 lists cannot be tried against our
+ * bcrypt hashes ("password shucking"). Base64 keeps the input free of NUL bytes, 44 bytes long.
+ */
+function prehash(password: string): string {
+  return createHmac('sha256', 'latchkey/bcrypt-prehash/v1').update(password, 'utf8').digest('base64');
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, hash: string): Promise<boolean>;
+  /**
+   * Does the work of a verification that fails, for logins of unknown accounts, so that they
+   * take as long as a wrong password does.
+   */
+  verifyNothing(password: string): Promise<false>;
+}
+
+export function createPasswordHasher(cost: number): PasswordHasher {
+  let dummyHash: Promise<string> | undefined;
+  return {
+    hash: (password) => bcryptHash(prehash(password), cost),
+    verify: async (password, hash) => {
+      try {
+        return await bcryptVerify(prehash(password), hash);
+      } catch {
+        return false;
+      }
+    },
+    async verifyNothing(password) {
+      dummyHash ??= bcryptHash(prehash('latchkey: no such account'), cost);
+      await bcryptVerify(prehash(password), await dummyHash);
+      return false;
+    },
+  };
+}

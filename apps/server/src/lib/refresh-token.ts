@@ -1,0 +1,59 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Refresh tokens are opaque to clients and derived, not stored: token = session id, rotation
+ * generation and HMAC-SHA256(key, session id || generation), with a key derived from JWT_SECRET.
+ * The database holds only the session id and the current generation, which yield no working token
+ * without the key. Deriving (rather than storing a random value) is what lets a token rotated a
+ * moment ago return the same successor within the reuse grace window.
+ */
+const VERSION = 1;
+const SESSION_ID_BYTES = 16;
+const MAC_BYTES = 32;
+const TOKEN_BYTES = 1 + SESSION_ID_BYTES + 4 + MAC_BYTES;
+
+export interface RefreshTokenParts {
+  sessionId: string;
+  generation: number;
+}
+
+export interface RefreshTokenCodec {
+  issue(parts: RefreshTokenParts): string;
+  /** The parts of a token this server issued, or undefined for anything else. */
+  open(token: string): RefreshTokenParts | undefined;
+}
+
+function uuidToBytes(uuid: string): Buffer {
+  return Buffer.from(uuid.replaceAll('-', ''), 'hex');
+}
+
+function bytesToUuid(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function createRefreshTokenCodec(key: Buffer): RefreshTokenCodec {
+  const mac = (body: Buffer) => createHmac('sha256', key).update(body).digest();
+
+  return {
+    issue({ sessionId, generation }) {
+      const body = Buffer.alloc(1 + SESSION_ID_BYTES + 4);
+      body.writeUInt8(VERSION, 0);
+      uuidToBytes(sessionId).copy(body, 1);
+      body.writeUInt32BE(generation, 1 + SESSION_ID_BYTES);
+      return Buffer.concat([body, mac(body)]).toString('base64url');
+    },
+
+    open(token) {
+      if (typeof token !== 'string' || token.length > 128 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+      const bytes = Buffer.from(token, 'base64url');
+      if (bytes.length !== TOKEN_BYTES || bytes[0] !== VERSION) return undefined;
+      const body = bytes.subarray(0, TOKEN_BYTES - MAC_BYTES);
+      if (!timingSafeEqual(mac(body), bytes.subarray(TOKEN_BYTES - MAC_BYTES))) return undefined;
+      return {
+        sessionId: bytesToUuid(body.subarray(1, 1 + SESSION_ID_BYTES)),
+        generation: body.readUInt32BE(1 + SESSION_ID_BYTES),
+      };
+    },
+  };
+}

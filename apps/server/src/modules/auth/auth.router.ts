@@ -1,0 +1,12 @@
+import { publicProcedure, router } from '../../trpc/init.js';
+import { loginInput, refreshInput, registerInput } from './auth.schemas.js';
+
+export const authRouter = router({
+  register: publicProcedure.input(registerInput).mutation(({ ctx, input }) => ctx.services.auth.register(input, ctx.request)),
+  login: publicProcedure.input(loginInput).mutation(({ ctx, input }) => ctx.services.auth.login(input, ctx.request)),
+  refresh: publicProcedure.input(refreshInput).mutation(({ ctx, input }) => ctx.services.auth.refresh(input.refreshToken)),
+  logout: publicProcedure.input(refreshInput).mutation(async ({ ctx, input }) => {
+    await ctx.services.auth.logout(input.refreshToken);
+    return { success: true as const };
+  }),
+});

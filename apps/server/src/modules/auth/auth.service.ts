@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/database.js';
+import type { SessionRow } from '../../db/schema.js';
+import type { Clock } from '../../lib/clock.js';
+import { AppError } from '../../lib/errors.js';
+import type { AccessTokens } from '../../lib/jwt.js';
+import type { PasswordHasher } from '../../lib/password.js';
+import type { RefreshTokenCodec } from '../../lib/refresh-token.js';
+import { type User, userRowToUser } from '../user/user.mapper.js';
+import { findTakenIdentifiers, findUserByEmail, insertUser } from '../user/user.repository.js';
+import type { LoginInput, RegisterInput } from './auth.schemas.js';
+import { advanceSession, findActiveSessionUser, insertSession, lockSession, revokeSession } from './session.repository.js';
+
+export interface ClientInfo {
+  ip: string | undefined;
+  userAgent: string | undefined;
+}
+
+export interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+  accessTokenExpiresAt: Date;
+  refreshTokenExpiresAt: Date;
+}
+
+export interface Session extends Tokens {
+  user: User;
+}
+
+export interface Authenticated {
+  user: User;
+  userId: string;
+  sessionId: string;
+}
+
+export interface AuthDeps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, 'refreshIdleTtlSeconds' | 'refreshAbsoluteTtlSeconds' | 'refreshReuseGraceSeconds'>;
+  hasher: PasswordHasher;
+  accessTokens: AccessTokens;
+  refreshTokens: RefreshTokenCodec;
+}
+
+const USER_AGENT_MAX = 512;
+
+function addSeconds(date: Date, seconds: number): Date {
+  return new Date(date.getTime() + seconds * 1000);
+}
+
+function earlier(a: Date, b: Date): Date {
+  return a.getTime() <= b.getTime() ? a : b;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === '23505';
+}
+
+type RefreshOutcome =
+  | { kind: 'ok'; userId: string; sessionId: string; generation: number; expiresAt: Date }
+  | { kind: 'invalid' | 'expired' | 'reused' };
+
+export function createAuthService(deps: AuthDeps) {
+  const { db, clock, config, hasher, accessTokens, refreshTokens } = deps;
+
+  async function tokensFor(session: Pick<SessionRow, 'id' | 'user_id' | 'generation' | 'expires_at'>): Promise<Tokens> {
+    const access = await accessTokens.sign({ userId: session.user_id, sessionId: session.id });
+    return {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: refreshTokens.issue({ sessionId: session.id, generation: session.generation }),
+      refreshTokenExpiresAt: session.expires_at,
+    };
+  }
+
+  function newSession(userId: string, client: ClientInfo) {
+    const now = clock.now();
+    const absoluteExpiresAt = addSeconds(now, config.refreshAbsoluteTtlSeconds);
+    return {
+      id: randomUUID(),
+      user_id: userId,
+      generation: 0,
+      rotated_at: null,
+      created_at: now,
+      last_used_at: now,
+      expires_at: earlier(addSeconds(now, config.refreshIdleTtlSeconds), absoluteExpiresAt),
+      absolute_expires_at: absoluteExpiresAt,
+      user_agent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+      ip: client.ip ?? null,
+    };
+  }
+
+  return {
+    async register(input: RegisterInput, client: ClientInfo): Promise<Session> {
+      const passwordHash = await hasher.hash(input.password);
+      const now = clock.now();
+      try {
+        // The user and its first session are written together or not at all.
+        const { user, session } = await db.transaction().execute(async (trx) => {
+          const user = await insertUser(trx, {
+            id: randomUUID(),
+            email: input.email,
+            username: input.username,
+            password_hash: passwordHash,
+            bio: null,
+            image: null,
+            email_verified_at: null,
+            created_at: now,
+            updated_at: now,
+          });
+          const session = await insertSession(trx, newSession(user.id, client));
+          return { user, session };
+        });
+        return { user: userRowToUser(user), ...(await tokensFor(session)) };
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        const taken = await findTakenIdentifiers(db, input);
+        if (taken.email) throw new AppError('EMAIL_TAKEN', { fields: { email: ['has already been taken'] } });
+        if (taken.username) throw new AppError('USERNAME_TAKEN', { fields: { username: ['has already been taken'] } });
+        throw error;
+      }
+    },
+
+    async login(input: LoginInput, client: ClientInfo): Promise<Session> {
+      const user = await findUserByEmail(db, input.email);
+      // An unknown address costs the same bcrypt work and gets the same answer as a wrong password.
+      const valid = user ? await hasher.verify(input.password, user.password_hash) : await hasher.verifyNothing(input.password);
+      if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
+      const session = await insertSession(db, newSession(user.id, client));
+      return { user: userRowToUser(user), ...(await tokensFor(session)) };
+    },
+
+    async refresh(refreshToken: string): Promise<Tokens> {
+      const presented = refreshTokens.open(refreshToken);
+      if (!presented) throw new AppError('REFRESH_TOKEN_INVALID');
+      const now = clock.now();
+
+      // One transaction holding the session's row lock: concurrent refreshes of one token, on one
+      // instance or several, are decided one after another and can never fork the chain.
+      const outcome = await db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
+        const session = await lockSession(trx, presented.sessionId);
+        if (!session) return { kind: 'invalid' };
+        if (session.revoked_at) return { kind: session.revoked_reason === 'refresh_token_reused' ? 'reused' : 'invalid' };
+        if (session.expires_at.getTime() <= now.getTime()) return { kind: 'expired' };
+
+        if (presented.generation === session.generation) {
+          const generation = session.generation + 1;
+          const expiresAt = earlier(addSeconds(now, config.refreshIdleTtlSeconds), session.absolute_expires_at);
+          await advanceSession(trx, session.id, { generation, now, expiresAt });
+          return { kind: 'ok', userId: session.user_id, sessionId: session.id, generation, expiresAt };
+        }
+
+        const justRotated =
+          presented.generation === session.generation - 1 &&
+          session.rotated_at !== null &&
+          now.getTime() - session.rotated_at.getTime() <= config.refreshReuseGraceSeconds * 1000;
+        if (justRotated) {
+          // Two tabs refreshing at once, or a response lost on the way: hand out the same successor.
+          return {
+            kind: 'ok',
+            userId: session.user_id,
+            sessionId: session.id,
+            generation: session.generation,
+            expiresAt: session.expires_at,
+          };
+        }
+
+        // An older token, or the previous one after the grace window: someone kept a copy.
+        await revokeSession(trx, session.id, 'refresh_token_reused', now);
+        return { kind: 'reused' };
+      });
+
+      switch (outcome.kind) {
+        case 'ok':
+          return tokensFor({
+            id: outcome.sessionId,
+            user_id: outcome.userId,
+            generation: outcome.generation,
+            expires_at: outcome.expiresAt,
+          });
+        case 'expired':
+          throw new AppError('REFRESH_TOKEN_EXPIRED');
+        case 'reused':
+          throw new AppError('REFRESH_TOKEN_REUSED');
+        default:
+          throw new AppError('REFRESH_TOKEN_INVALID');
+      }
+    },
+
+    /** Ends the session the token belongs to. Idempotent: an unknown or ended session is fine. */
+    async logout(refreshToken: string): Promise<void> {
+      const presented = refreshTokens.open(refreshToken);
+      if (!presented) return;
+      await revokeSession(db, presented.sessionId, 'logout', clock.now());
+    },
+
+    /** Resolves an `Authorization` header to a signed-in user whose session is still live. */
+    async authenticate(authorization: string | undefined): Promise<Authenticated> {
+      const token = bearerToken(authorization);
+      if (!token) throw new AppError('ACCESS_TOKEN_MISSING');
+      const claims = await accessTokens.verify(token);
+      const row = await findActiveSessionUser(db, { sessionId: claims.sessionId, userId: claims.userId, now: clock.now() });
+      if (!row) throw new AppError('SESSION_REVOKED');
+      return { user: userRowToUser(row), userId: row.id, sessionId: claims.sessionId };
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;
+
+/** `Bearer <jwt>` (RFC 6750) or `Token <jwt>` (the tutorial and RealWorld); the scheme is case-insensitive. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^(?:bearer|token)[ \t]+([^\s]+)[ \t]*$/i.exec(header);
+  return match?.[1];
+}

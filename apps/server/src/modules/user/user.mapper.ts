@@ -1,0 +1,24 @@
+import type { UserRow } from '../../db/schema.js';
+
+/** The public face of a user. Built field by field so that a new column never leaks by accident. */
+export interface User {
+  id: string;
+  email: string;
+  username: string;
+  bio: string | null;
+  image: string | null;
+  emailVerified: boolean;
+  createdAt: Date;
+}
+
+export function userRowToUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    bio: row.bio,
+    image: row.image,
+    emailVerified: row.email_verified_at !== null,
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,76 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { type AppCode, AppError, type FieldErrors } from '../lib/errors.js';
+import type { Context } from './context.js';
+
+interface IssueLike {
+  path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;
+  message: string;
+}
+
+/** Per-field messages from a zod (or any Standard Schema) failure. */
+function fieldErrors(cause: unknown): FieldErrors | undefined {
+  if (typeof cause !== 'object' || cause === null || !('issues' in cause) || !Array.isArray(cause.issues)) return undefined;
+  const fields: FieldErrors = {};
+  for (const issue of cause.issues as IssueLike[]) {
+    const head = issue.path?.[0];
+    const key = head === undefined ? 'input' : String(typeof head === 'object' ? head.key : head);
+    fields[key] = [...(fields[key] ?? []), issue.message];
+  }
+  return fields;
+}
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  // Never a stack trace in a response, in any environment.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    let appCode: AppCode | undefined;
+    let fields: FieldErrors | undefined;
+    let retryAfter: number | undefined;
+    if (cause instanceof AppError) {
+      appCode = cause.appCode;
+      fields = cause.fields;
+      retryAfter = cause.retryAfterSeconds;
+    } else if (error.code === 'BAD_REQUEST') {
+      fields = fieldErrors(cause);
+      if (fields) appCode = 'VALIDATION_FAILED';
+    }
+    const internal = error.code === 'INTERNAL_SERVER_ERROR';
+    return {
+      code: shape.code,
+      message: internal
+        ? 'Internal server error'
+        : fields && appCode === 'VALIDATION_FAILED' && !(cause instanceof AppError)
+          ? 'Invalid input'
+          : shape.message,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        ...(appCode && { appCode }),
+        ...(fields && { fields }),
+        ...(retryAfter !== undefined && { retryAfter }),
+      },
+    };
+  },
+});
+
+/** Domain errors become TRPCErrors here, and only here, so their tRPC code and HTTP status follow the catalogue. */
+const domainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AppError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: cause.kind, message: cause.message, cause });
+  }
+  return result;
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure.use(domainErrors);
+export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const auth = await ctx.services.auth.authenticate(ctx.request.authorization);
+  return next({ ctx: { auth } });
+});

@@ -1,0 +1,46 @@
+import { connect } from 'node:net';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The suite runs once on embedded PGlite and once more on PostgreSQL when one is given
+ * (TEST_DATABASE_URL or DATABASE_URL) or reachable on 127.0.0.1:5432. A URL that is given but
+ * unreachable fails the run rather than quietly skipping PostgreSQL.
+ */
+const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 500 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function postgresUrl(): Promise<string | undefined> {
+  const given = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
+  if (given?.startsWith('postgres')) return given;
+  if (process.env.TEST_DATABASES === 'pglite') return undefined;
+  if (await reachable('127.0.0.1', 5432)) return LOCAL_POSTGRES;
+  process.stderr.write('PostgreSQL is not reachable on 127.0.0.1:5432: running the suite on PGlite only.\n');
+  return undefined;
+}
+
+const pg = await postgresUrl();
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'pglite', env: { LATCHKEY_TEST_DATABASE: 'pglite' } } },
+      ...(pg ? [{ extends: true, test: { name: 'postgres', env: { LATCHKEY_TEST_DATABASE: pg } } }] : []),
+    ],
+  },
+});

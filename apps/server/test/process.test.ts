@@ -1,0 +1,113 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { emptyTestDatabase, onPostgres } from './helpers/database.js';
+
+/** The real entry points, as `pnpm start` and `pnpm db:migrate` run them. */
+const root = join(import.meta.dirname, '..');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const children: ChildProcess[] = [];
+
+function run(script: string, env: Record<string, string>) {
+  const child = spawn(tsx, [script], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+function listeningPort(server: ReturnType<typeof run>): Promise<number> {
+  return until(() => {
+    const line = server
+      .output()
+      .stdout.split('\n')
+      .find((l) => l.includes('Latchkey listening'));
+    return line ? (JSON.parse(line) as { port: number }).port : undefined;
+  }, 30_000);
+}
+
+async function until<T>(probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+describe.skipIf(onPostgres)('the server process', () => {
+  it('starts on the embedded database, serves, and stops cleanly on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-'));
+    const server = run('src/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, BCRYPT_COST: '4' });
+    const port = await listeningPort(server);
+    expect(server.output().stdout).toContain('JWT_SECRET is not set');
+
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(await health.json()).toEqual({ status: 'ok', database: 'connected' });
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.output().stdout).toContain('"msg":"stopped"');
+  });
+
+  it('refuses a bad configuration with one line naming the variable', async () => {
+    const server = run('src/main.ts', { DATABASE_URL: 'memory://', BCRYPT_COST: '3' });
+    expect(await server.exited).toBe(1);
+    const lines = server.output().stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/BCRYPT_COST/);
+  });
+
+  it('refuses to start in production without JWT_SECRET', async () => {
+    const server = run('src/main.ts', { DATABASE_URL: 'memory://', NODE_ENV: 'production' });
+    expect(await server.exited).toBe(1);
+    expect(server.output().stderr.trim()).toMatch(/^Invalid configuration: JWT_SECRET/);
+  });
+
+  it('db:migrate brings an embedded database up to date, then reports it current', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-'));
+    const first = run('src/migrate.ts', { DATA_DIR: dataDir });
+    expect(await first.exited).toBe(0);
+    expect(first.output().stdout).toMatch(/Applied: .*users_and_sessions/);
+    const second = run('src/migrate.ts', { DATA_DIR: dataDir });
+    expect(await second.exited).toBe(0);
+    expect(second.output().stdout).toContain('up to date');
+  });
+});
+
+describe.runIf(onPostgres)('server processes on PostgreSQL', () => {
+  it('two instances starting at once on an empty database both migrate it safely and serve', async () => {
+    const database = await emptyTestDatabase();
+    try {
+      const env = { DATABASE_URL: database.url ?? '', PORT: '0', HOST: '127.0.0.1', JWT_SECRET: 'x'.repeat(40), BCRYPT_COST: '4' };
+      const servers = [run('src/main.ts', env), run('src/main.ts', env)];
+      const ports = await Promise.all(servers.map(listeningPort));
+      for (const port of ports) {
+        const response = await fetch(`http://127.0.0.1:${port}/health`);
+        expect(await response.json()).toEqual({ status: 'ok', database: 'connected' });
+      }
+      for (const server of servers) server.child.kill('SIGTERM');
+      expect(await Promise.all(servers.map((s) => s.exited))).toEqual([0, 0]);
+    } finally {
+      await database.close();
+    }
+  });
+});

@@ -39,8 +39,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'pglite', env: { LATCHKEY_TEST_DATABASE: 'pglite' } } },
-      ...(pg ? [{ extends: true, test: { name: 'postgres', env: { LATCHKEY_TEST_DATABASE: pg } } }] : []),
+      { extends: true as const, test: { name: 'pglite', env: { LATCHKEY_TEST_DATABASE: 'pglite' } } },
+      ...(pg ? [{ extends: true as const, test: { name: 'postgres', env: { LATCHKEY_TEST_DATABASE: pg } } }] : []),
     ],
   },
 });

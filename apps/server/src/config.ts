@@ -43,7 +43,10 @@ const duration = (fallback: string) =>
     .transform((text, ctx) => {
       const seconds = parseDuration(text);
       if (seconds === undefined) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration such as 30s, 15m, 1h, 7d or a number of seconds (got "${text}")` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a duration such as 30s, 15m, 1h, 7d or a number of seconds (got ${JSON.stringify(text)})`,
+        });
         return z.NEVER;
       }
       return seconds;
@@ -56,7 +59,7 @@ const boolean = z
     const value = text.trim().toLowerCase();
     if (['true', '1', 'yes'].includes(value)) return true;
     if (['false', '0', 'no', ''].includes(value)) return false;
-    ctx.addIssue({ code: 'custom', message: `must be true or false (got "${text}")` });
+    ctx.addIssue({ code: 'custom', message: `must be true or false (got ${JSON.stringify(text)})` });
     return z.NEVER;
   });
 
@@ -88,7 +91,7 @@ const EnvSchema = z.object({
       // Zero is allowed here: it turns the grace window off.
       const seconds = /^\s*0+\s*[smhd]?\s*$/.test(text) ? 0 : parseDuration(text);
       if (seconds === undefined) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration such as 10s (got "${text}")` });
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 10s (got ${JSON.stringify(text)})` });
         return z.NEVER;
       }
       return seconds;
@@ -118,7 +121,10 @@ const EnvSchema = z.object({
         .filter(Boolean);
       for (const origin of origins) {
         if (!URL.canParse(origin) || new URL(origin).origin !== origin.replace(/\/$/, '')) {
-          ctx.addIssue({ code: 'custom', message: `must be comma-separated origins such as https://app.example.com (got "${origin}")` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be comma-separated origins such as https://app.example.com (got ${JSON.stringify(origin)})`,
+          });
           return z.NEVER;
         }
       }
@@ -183,7 +189,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
-    database,
+    database: Object.freeze(database),
     dataDir,
     jwtSecret: e.JWT_SECRET ?? developmentSecret(dataDir),
     jwtSecretGenerated: e.JWT_SECRET === undefined,

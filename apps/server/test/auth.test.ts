@@ -1,8 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppCode } from '../src/lib/errors.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { newUser, type TestApp, testApp } from './helpers/app.js';
+import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 
 let database: TestDatabase;
 let app: TestApp;
@@ -31,8 +31,14 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; appCo
 }
 
 async function rowCounts() {
-  const users = await database.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const sessions = await database.db.selectFrom('sessions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const users = await database.db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const sessions = await database.db
+    .selectFrom('sessions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return { users: Number(users.n), sessions: Number(sessions.n) };
 }
 
@@ -107,7 +113,9 @@ describe('register, login, me', () => {
       code: 'UNAUTHORIZED',
       appCode: 'INVALID_CREDENTIALS',
     });
-    await expect(app.caller().auth.login({ email: input.email, password: `${base}b` })).resolves.toMatchObject({ user: { email: input.email } });
+    await expect(app.caller().auth.login({ email: input.email, password: `${base}b` })).resolves.toMatchObject({
+      user: { email: input.email },
+    });
   });
 
   it('logs in with the NFD form of a password registered in NFC', async () => {
@@ -123,7 +131,10 @@ describe('register, login, me', () => {
 describe('access tokens', () => {
   it('refuses a missing or malformed access token', async () => {
     expect(await failure(app.caller().user.me())).toEqual({ code: 'UNAUTHORIZED', appCode: 'ACCESS_TOKEN_MISSING' });
-    expect(await failure(app.caller({ accessToken: 'not.a.jwt' }).user.me())).toEqual({ code: 'UNAUTHORIZED', appCode: 'ACCESS_TOKEN_INVALID' });
+    expect(await failure(app.caller({ accessToken: 'not.a.jwt' }).user.me())).toEqual({
+      code: 'UNAUTHORIZED',
+      appCode: 'ACCESS_TOKEN_INVALID',
+    });
     expect(await failure(app.caller({ authorization: 'Basic dXNlcjpwYXNz' }).user.me())).toEqual({
       code: 'UNAUTHORIZED',
       appCode: 'ACCESS_TOKEN_MISSING',
@@ -200,11 +211,17 @@ describe('refresh tokens', () => {
 
   it('20 concurrent refreshes of one token all get the same successor: one live chain', async () => {
     const session = await app.caller().auth.register(newUser());
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => app.caller().auth.refresh({ refreshToken: session.refreshToken })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => app.caller().auth.refresh({ refreshToken: session.refreshToken })),
+    );
     const tokens = new Set(results.map((r) => (r.status === 'fulfilled' ? r.value.refreshToken : 'failed')));
     expect(tokens.size).toBe(1);
     expect(tokens.has('failed')).toBe(false);
-    const row = await database.db.selectFrom('sessions').select(['generation', 'revoked_at']).where('user_id', '=', session.user.id).executeTakeFirstOrThrow();
+    const row = await database.db
+      .selectFrom('sessions')
+      .select(['generation', 'revoked_at'])
+      .where('user_id', '=', session.user.id)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ generation: 1, revoked_at: null });
   });
 
@@ -212,7 +229,10 @@ describe('refresh tokens', () => {
     const session = await app.caller().auth.register(newUser());
     const tampered = `${session.refreshToken.slice(0, -2)}${session.refreshToken.endsWith('AA') ? 'BB' : 'AA'}`;
     for (const refreshToken of [tampered, 'garbage', 'A'.repeat(70), session.accessToken]) {
-      expect(await failure(app.caller().auth.refresh({ refreshToken }))).toEqual({ code: 'UNAUTHORIZED', appCode: 'REFRESH_TOKEN_INVALID' });
+      expect(await failure(app.caller().auth.refresh({ refreshToken }))).toEqual({
+        code: 'UNAUTHORIZED',
+        appCode: 'REFRESH_TOKEN_INVALID',
+      });
     }
     await expect(app.caller().auth.refresh({ refreshToken: session.refreshToken })).resolves.toHaveProperty('refreshToken');
   });
@@ -253,7 +273,10 @@ describe('logout', () => {
       code: 'UNAUTHORIZED',
       appCode: 'REFRESH_TOKEN_INVALID',
     });
-    expect(await failure(app.caller({ accessToken: session.accessToken }).user.me())).toEqual({ code: 'UNAUTHORIZED', appCode: 'SESSION_REVOKED' });
+    expect(await failure(app.caller({ accessToken: session.accessToken }).user.me())).toEqual({
+      code: 'UNAUTHORIZED',
+      appCode: 'SESSION_REVOKED',
+    });
   });
 
   it("leaves the user's other sessions alone", async () => {
@@ -262,6 +285,24 @@ describe('logout', () => {
     const second = await app.caller().auth.login(input);
     await app.caller().auth.logout({ refreshToken: first.refreshToken });
     await expect(app.caller({ accessToken: second.accessToken }).user.me()).resolves.toMatchObject({ id: first.user.id });
+  });
+});
+
+describe('logout everywhere', () => {
+  it("revokes every session of the user, the calling one included, and no one else's", async () => {
+    const input = newUser();
+    const first = await app.caller().auth.register(input);
+    const second = await app.caller().auth.login(input);
+    const third = await app.caller().auth.login(input);
+    await app.caller().auth.logout({ refreshToken: third.refreshToken });
+    const stranger = await app.caller().auth.register(newUser());
+
+    await expect(app.caller({ accessToken: first.accessToken }).auth.logoutAll()).resolves.toEqual({ revoked: 2 });
+    for (const session of [first, second]) {
+      expect(await failure(app.caller({ accessToken: session.accessToken }).user.me())).toMatchObject({ appCode: 'SESSION_REVOKED' });
+      expect(await failure(app.caller().auth.refresh({ refreshToken: session.refreshToken }))).toMatchObject({ code: 'UNAUTHORIZED' });
+    }
+    await expect(app.caller({ accessToken: stranger.accessToken }).user.me()).resolves.toMatchObject({ id: stranger.user.id });
   });
 });
 

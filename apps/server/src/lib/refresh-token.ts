@@ -47,7 +47,8 @@ export function createRefreshTokenCodec(key: Buffer): RefreshTokenCodec {
     open(token) {
       if (typeof token !== 'string' || token.length > 128 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
       const bytes = Buffer.from(token, 'base64url');
-      if (bytes.length !== TOKEN_BYTES || bytes[0] !== VERSION) return undefined;
+      // The last base64url character carries spare bits: accept only the one canonical spelling.
+      if (bytes.length !== TOKEN_BYTES || bytes[0] !== VERSION || bytes.toString('base64url') !== token) return undefined;
       const body = bytes.subarray(0, TOKEN_BYTES - MAC_BYTES);
       if (!timingSafeEqual(mac(body), bytes.subarray(TOKEN_BYTES - MAC_BYTES))) return undefined;
       return {

@@ -1,4 +1,4 @@
-import { publicProcedure, router } from '../../trpc/init.js';
+import { authedProcedure, publicProcedure, router } from '../../trpc/init.js';
 import { loginInput, refreshInput, registerInput } from './auth.schemas.js';
 
 export const authRouter = router({
@@ -9,4 +9,5 @@ export const authRouter = router({
     await ctx.services.auth.logout(input.refreshToken);
     return { success: true as const };
   }),
+  logoutAll: authedProcedure.mutation(({ ctx }) => ctx.services.auth.logoutAll(ctx.auth.userId)),
 });

@@ -10,7 +10,14 @@ import type { RefreshTokenCodec } from '../../lib/refresh-token.js';
 import { type User, userRowToUser } from '../user/user.mapper.js';
 import { findTakenIdentifiers, findUserByEmail, insertUser } from '../user/user.repository.js';
 import type { LoginInput, RegisterInput } from './auth.schemas.js';
-import { advanceSession, findActiveSessionUser, insertSession, lockSession, revokeSession } from './session.repository.js';
+import {
+  advanceSession,
+  findActiveSessionUser,
+  insertSession,
+  lockSession,
+  revokeSession,
+  revokeUserSessions,
+} from './session.repository.js';
 
 export interface ClientInfo {
   ip: string | undefined;
@@ -193,6 +200,11 @@ export function createAuthService(deps: AuthDeps) {
       const presented = refreshTokens.open(refreshToken);
       if (!presented) return;
       await revokeSession(db, presented.sessionId, 'logout', clock.now());
+    },
+
+    /** Ends every live session of the user, the calling one included. */
+    async logoutAll(userId: string): Promise<{ revoked: number }> {
+      return { revoked: await revokeUserSessions(db, userId, 'logout_all', clock.now()) };
     },
 
     /** Resolves an `Authorization` header to a signed-in user whose session is still live. */

@@ -1,7 +1,7 @@
 import type { Db } from '../../db/database.js';
 import type { NewSessionRow, SessionRow, UserRow } from '../../db/schema.js';
 
-export type RevokeReason = 'logout' | 'refresh_token_reused';
+export type RevokeReason = 'logout' | 'logout_all' | 'refresh_token_reused';
 
 export async function insertSession(db: Db, row: NewSessionRow): Promise<SessionRow> {
   return db.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow();
@@ -28,6 +28,18 @@ export async function revokeSession(db: Db, id: string, reason: RevokeReason, no
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/** Revokes every live session of a user; returns how many there were. */
+export async function revokeUserSessions(db: Db, userId: string, reason: RevokeReason, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 /** The user of a session that is neither revoked nor expired, in one round trip. */

@@ -1,0 +1,264 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, sep } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const SECRET = 'config-test-secret-at-least-32-bytes-long';
+
+const tempDirs: string[] = [];
+function freshDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
+  tempDirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The ConfigError that loading `env` throws; fails the test if it loads or throws anything else. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('loadConfig defaults', () => {
+  it('match the contract table', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+
+    expect(config).toMatchObject({
+      nodeEnv: 'development',
+      port: 3000,
+      host: '0.0.0.0',
+      dataDir: resolve('.data'),
+      jwtSecret: SECRET,
+      jwtSecretGenerated: false,
+      accessTokenTtlSeconds: 900,
+      refreshIdleTtlSeconds: 7 * 86_400,
+      refreshAbsoluteTtlSeconds: 30 * 86_400,
+      refreshReuseGraceSeconds: 10,
+      bcryptCost: 12,
+      smtpUrl: undefined,
+      mailFrom: 'Auth <no-reply@localhost>',
+      baseUrl: 'http://localhost:3000',
+      trustProxy: false,
+      corsOrigins: [],
+      logLevel: 'info',
+    });
+  });
+
+  it('does not read process.env when given an env object', () => {
+    const before = process.env.PORT;
+    process.env.PORT = '4321';
+    try {
+      expect(loadConfig({ JWT_SECRET: SECRET }).port).toBe(3000);
+    } finally {
+      if (before === undefined) delete process.env.PORT;
+      else process.env.PORT = before;
+    }
+  });
+
+  it('an empty variable counts as unset', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, PORT: '', BCRYPT_COST: '' })).toMatchObject({ port: 3000, bcryptCost: 12 });
+  });
+
+  it('reads the values given', () => {
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      NODE_ENV: 'test',
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      ACCESS_TOKEN_TTL: '30s',
+      REFRESH_IDLE_TTL: '1h',
+      REFRESH_ABSOLUTE_TTL: '2d',
+      REFRESH_REUSE_GRACE: '0',
+      BCRYPT_COST: '4',
+      MAIL_FROM: 'Latchkey <auth@example.com>',
+      BASE_URL: 'https://auth.example.com/',
+      TRUST_PROXY: 'true',
+      CORS_ORIGINS: 'https://app.example.com, https://admin.example.com/',
+      LOG_LEVEL: 'debug',
+    });
+
+    expect(config).toMatchObject({
+      nodeEnv: 'test',
+      port: 8080,
+      host: '127.0.0.1',
+      accessTokenTtlSeconds: 30,
+      refreshIdleTtlSeconds: 3600,
+      refreshAbsoluteTtlSeconds: 2 * 86_400,
+      refreshReuseGraceSeconds: 0,
+      bcryptCost: 4,
+      mailFrom: 'Latchkey <auth@example.com>',
+      baseUrl: 'https://auth.example.com',
+      trustProxy: true,
+      corsOrigins: ['https://app.example.com', 'https://admin.example.com'],
+      logLevel: 'debug',
+    });
+  });
+});
+
+describe('loadConfig database', () => {
+  it('DATABASE_URL unset uses PGlite under DATA_DIR', () => {
+    const dataDir = freshDataDir();
+
+    const { database } = loadConfig({ JWT_SECRET: SECRET, DATA_DIR: dataDir });
+
+    expect(database).toEqual({ kind: 'pglite', dataDir: expect.stringContaining(`${dataDir}${sep}`) });
+  });
+
+  it('memory:// uses an in-memory database', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'memory://' }).database).toEqual({ kind: 'memory' });
+  });
+
+  it('postgres:// and postgresql:// use PostgreSQL with the URL as given', () => {
+    for (const url of ['postgres://app:pw@db.example.com:5432/auth', 'postgresql://localhost/auth']) {
+      expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url });
+    }
+  });
+
+  it('mysql:// is refused naming DATABASE_URL', () => {
+    expect(configError({ JWT_SECRET: SECRET, DATABASE_URL: 'mysql://localhost/auth' }).message).toContain('DATABASE_URL');
+  });
+});
+
+describe('loadConfig refuses a bad value with one line naming the variable', () => {
+  it.each([
+    ['BCRYPT_COST', '3'],
+    ['BCRYPT_COST', '32'],
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['ACCESS_TOKEN_TTL', 'forever'],
+    ['REFRESH_IDLE_TTL', '0'],
+    ['JWT_SECRET', 'x'.repeat(31)],
+    ['BASE_URL', 'ftp://x'],
+    ['CORS_ORIGINS', 'not a url'],
+    ['CORS_ORIGINS', 'https://app.example.com/path'],
+    ['LOG_LEVEL', 'loud'],
+    ['SMTP_URL', 'http://x'],
+    ['TRUST_PROXY', 'maybe'],
+    ['NODE_ENV', 'staging'],
+  ])('%s=%j', (name, value) => {
+    const error = configError({ JWT_SECRET: SECRET, [name]: value });
+
+    expect(error.message).toContain(name);
+    expect(error.message).not.toMatch(/[\r\n]/);
+  });
+
+  it('a JWT_SECRET of 31 bytes is refused without echoing it', () => {
+    const short = 'abcdefghijklmnopqrstuvwxyz01234';
+
+    const error = configError({ JWT_SECRET: short });
+
+    expect(error.message).toContain('JWT_SECRET');
+    expect(error.message).not.toContain(short);
+  });
+
+  it('a JWT_SECRET of 32 bytes is accepted, counting UTF-8 bytes', () => {
+    expect(loadConfig({ JWT_SECRET: 'x'.repeat(32) }).jwtSecret).toBe('x'.repeat(32));
+    expect(loadConfig({ JWT_SECRET: 'é'.repeat(16) }).jwtSecret).toBe('é'.repeat(16));
+  });
+
+  it('REFRESH_ABSOLUTE_TTL shorter than REFRESH_IDLE_TTL is refused naming both', () => {
+    const error = configError({ JWT_SECRET: SECRET, REFRESH_IDLE_TTL: '7d', REFRESH_ABSOLUTE_TTL: '1d' });
+
+    expect(error.message).toContain('REFRESH_ABSOLUTE_TTL');
+    expect(error.message).toContain('REFRESH_IDLE_TTL');
+  });
+
+  it('a value containing a line break still gives a one-line message', () => {
+    const error = configError({ JWT_SECRET: SECRET, ACCESS_TOKEN_TTL: '15m\nLOG_LEVEL ok' });
+
+    expect(error.message).toContain('ACCESS_TOKEN_TTL');
+    expect(error.message).not.toMatch(/[\r\n]/);
+  });
+});
+
+describe('loadConfig JWT_SECRET', () => {
+  it('NODE_ENV=production without JWT_SECRET is refused naming JWT_SECRET, and nothing is written', () => {
+    const dataDir = freshDataDir();
+
+    const error = configError({ NODE_ENV: 'production', DATA_DIR: dataDir });
+
+    expect(error.message).toContain('JWT_SECRET');
+    expect(error.message).not.toMatch(/[\r\n]/);
+    expect(existsSync(join(dataDir, 'jwt-secret'))).toBe(false);
+  });
+
+  it('in development a secret is generated into DATA_DIR/jwt-secret with mode 0600 and read back next time', () => {
+    const dataDir = freshDataDir();
+
+    const first = loadConfig({ DATA_DIR: dataDir });
+    const file = join(dataDir, 'jwt-secret');
+    const second = loadConfig({ DATA_DIR: dataDir });
+
+    expect(first.jwtSecretGenerated).toBe(true);
+    expect(Buffer.byteLength(first.jwtSecret, 'utf8')).toBeGreaterThanOrEqual(32);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8').trim()).toBe(first.jwtSecret);
+    expect(second.jwtSecret).toBe(first.jwtSecret);
+    expect(second.jwtSecretGenerated).toBe(true);
+  });
+
+  it('different data directories get different generated secrets', () => {
+    expect(loadConfig({ DATA_DIR: freshDataDir() }).jwtSecret).not.toBe(loadConfig({ DATA_DIR: freshDataDir() }).jwtSecret);
+  });
+
+  it('a given JWT_SECRET is used as is and no secret file is written', () => {
+    const dataDir = freshDataDir();
+
+    const config = loadConfig({ JWT_SECRET: SECRET, DATA_DIR: dataDir });
+
+    expect(config).toMatchObject({ jwtSecret: SECRET, jwtSecretGenerated: false });
+    expect(existsSync(join(dataDir, 'jwt-secret'))).toBe(false);
+  });
+});
+
+describe('loadConfig mail', () => {
+  it("the tutorial's SMTP_HOST, SMTP_PORT, SMTP_USERNAME and SMTP_PASSWORD become smtpUrl", () => {
+    const { smtpUrl } = loadConfig({
+      JWT_SECRET: SECRET,
+      SMTP_HOST: 'smtp.example.com',
+      SMTP_PORT: '2525',
+      SMTP_USERNAME: 'mailer@example.com',
+      SMTP_PASSWORD: 'p@ss:w/rd #1',
+    });
+
+    expect(smtpUrl).toBeDefined();
+    const url = new URL(smtpUrl ?? '');
+    expect(url.protocol).toBe('smtp:');
+    expect(url.hostname).toBe('smtp.example.com');
+    expect(url.port).toBe('2525');
+    expect(decodeURIComponent(url.username)).toBe('mailer@example.com');
+    expect(decodeURIComponent(url.password)).toBe('p@ss:w/rd #1');
+  });
+
+  it('SMTP_URL is used as given', () => {
+    const smtpUrl = 'smtps://user:secret@mail.example.com:465';
+
+    expect(loadConfig({ JWT_SECRET: SECRET, SMTP_URL: smtpUrl }).smtpUrl).toBe(smtpUrl);
+  });
+});
+
+describe('loadConfig result', () => {
+  it('is frozen', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: 'https://app.example.com' });
+
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.corsOrigins)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('its nested database settings are frozen too', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'postgres://localhost/auth' });
+
+    expect(Object.isFrozen(config.database)).toBe(true);
+  });
+});

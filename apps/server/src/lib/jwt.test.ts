@@ -1,0 +1,111 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { FORGED_SESSION_ID, FORGED_USER_ID, forgedAccessTokens, validAccessToken } from '../../test/fixtures/forged-access-tokens.js';
+import { ManualClock } from './clock.js';
+import { type AppCode, AppError } from './errors.js';
+import { createAccessTokens } from './jwt.js';
+
+const SECRET = 'jwt-test-secret-that-is-at-least-32-bytes';
+const TTL_SECONDS = 900;
+const START = new Date('2026-03-04T05:06:07.890Z');
+const USER_ID = '3f2b8c1d-7a64-4e19-b0c5-d8e7f6a5b4c3';
+const SESSION_ID = 'a1b2c3d4-e5f6-4789-8abc-def012345678';
+const FORGED = await forgedAccessTokens(SECRET, START);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function setup() {
+  const clock = new ManualClock(START);
+  return { clock, tokens: createAccessTokens({ secret: SECRET, ttlSeconds: TTL_SECONDS, clock }) };
+}
+
+/** The appCode a verification was refused with; fails the test if it succeeded or threw anything else. */
+async function refusal(promise: Promise<unknown>): Promise<AppCode> {
+  const outcome = await promise.then(
+    (value) => ({ resolved: value }),
+    (error: unknown) => ({ rejected: error }),
+  );
+  if (!('rejected' in outcome)) throw new Error(`expected a refusal, got ${JSON.stringify(outcome.resolved)}`);
+  if (!(outcome.rejected instanceof AppError)) throw new Error(`expected an AppError, got ${String(outcome.rejected)}`);
+  return outcome.rejected.appCode;
+}
+
+describe('access tokens', () => {
+  it('verify returns the user id, session id and expiry that sign put in', async () => {
+    const { tokens } = setup();
+    const signed = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+
+    const claims = await tokens.verify(signed.token);
+
+    expect(claims).toEqual({ userId: USER_ID, sessionId: SESSION_ID, expiresAt: signed.expiresAt });
+    expect(signed.expiresAt.getTime()).toBe(Math.floor(START.getTime() / 1000) * 1000 + TTL_SECONDS * 1000);
+  });
+
+  it('the header says alg HS256 and typ at+jwt', async () => {
+    const { tokens } = setup();
+    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'at+jwt' });
+  });
+
+  it('the claims are sub, sid, iat, exp, iss, aud and jti', async () => {
+    const { tokens } = setup();
+    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+    const iat = Math.floor(START.getTime() / 1000);
+
+    const claims = decodeJwt(token);
+
+    expect(claims).toEqual({
+      sub: USER_ID,
+      sid: SESSION_ID,
+      iat,
+      exp: iat + TTL_SECONDS,
+      iss: 'latchkey',
+      aud: 'latchkey',
+      jti: expect.stringMatching(UUID),
+    });
+  });
+
+  it('each token gets its own jti', async () => {
+    const { tokens } = setup();
+    const first = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+    const second = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+
+    expect(decodeJwt(first.token).jti).not.toBe(decodeJwt(second.token).jti);
+  });
+
+  it('a token is still accepted 4 s after exp (clock tolerance) and expired 6 s after', async () => {
+    const { clock, tokens } = setup();
+    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+
+    clock.advance(TTL_SECONDS + 4);
+    await expect(tokens.verify(token)).resolves.toMatchObject({ userId: USER_ID });
+
+    clock.advance(2);
+    expect(await refusal(tokens.verify(token))).toBe('ACCESS_TOKEN_EXPIRED');
+  });
+
+  it('a token signed by another instance with the same secret is accepted', async () => {
+    const clock = new ManualClock(START);
+    const other = createAccessTokens({ secret: SECRET, ttlSeconds: TTL_SECONDS, clock });
+    const { token } = await other.sign({ userId: USER_ID, sessionId: SESSION_ID });
+
+    await expect(setup().tokens.verify(token)).resolves.toMatchObject({ userId: USER_ID, sessionId: SESSION_ID });
+  });
+});
+
+describe('forged access tokens', () => {
+  it('the fixture baseline is accepted, so each refusal below is caused by its one difference', async () => {
+    const { tokens } = setup();
+
+    await expect(tokens.verify(await validAccessToken(SECRET, START))).resolves.toMatchObject({
+      userId: FORGED_USER_ID,
+      sessionId: FORGED_SESSION_ID,
+    });
+  });
+
+  it.each(FORGED)('refuses a token with $name as $appCode', async ({ token, appCode }) => {
+    const { tokens } = setup();
+
+    expect(await refusal(tokens.verify(token))).toBe(appCode);
+  });
+});

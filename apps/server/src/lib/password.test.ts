@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { createPasswordHasher, normalizePassword, passwordProblems } from './password.js';
+
+const hasher = createPasswordHasher(4);
+
+describe('password hashing', () => {
+  it('a hash verifies its own password and no other', async () => {
+    const hash = await hasher.hash('tangerine-lantern-42');
+
+    expect(await hasher.verify('tangerine-lantern-42', hash)).toBe(true);
+    expect(await hasher.verify('tangerine-lantern-43', hash)).toBe(false);
+  });
+
+  it('hashes with bcrypt at the cost given, salted afresh each time', async () => {
+    const first = await hasher.hash('tangerine-lantern-42');
+    const second = await hasher.hash('tangerine-lantern-42');
+
+    expect(first).toMatch(/^\$2[aby]\$04\$/);
+    expect(first).not.toBe(second);
+  });
+
+  it('bytes after the 72nd count: same 72 bytes and a different 73rd do not verify', async () => {
+    const prefix = 'x'.repeat(72);
+    const hash = await hasher.hash(`${prefix}a`);
+
+    expect(await hasher.verify(`${prefix}a`, hash)).toBe(true);
+    expect(await hasher.verify(`${prefix}b`, hash)).toBe(false);
+    expect(await hasher.verify(prefix, hash)).toBe(false);
+  });
+
+  it('verify against a hash that is not a bcrypt hash returns false instead of throwing', async () => {
+    const truncated = (await hasher.hash('tangerine-lantern-42')).slice(0, 20);
+
+    for (const garbage of ['', 'not-a-bcrypt-hash', '$2b$04$', truncated]) {
+      expect(await hasher.verify('tangerine-lantern-42', garbage)).toBe(false);
+    }
+  });
+
+  it('verifyNothing resolves false, even for the password behind its dummy hash', async () => {
+    expect(await hasher.verifyNothing('tangerine-lantern-42')).toBe(false);
+    expect(await hasher.verifyNothing('latchkey: no such account')).toBe(false);
+  });
+});
+
+describe('normalizePassword', () => {
+  it('the composed (NFC) and decomposed (NFD) spellings of a text normalise alike', () => {
+    const composed = 'Crème brûlée à la française'.normalize('NFC');
+    const decomposed = composed.normalize('NFD');
+    expect(composed).not.toBe(decomposed);
+
+    expect(normalizePassword(decomposed)).toBe(normalizePassword(composed));
+  });
+
+  it('a password set in NFC verifies when typed in NFD', async () => {
+    const composed = 'Crème brûlée à la française'.normalize('NFC');
+    const hash = await hasher.hash(normalizePassword(composed));
+
+    expect(await hasher.verify(normalizePassword(composed.normalize('NFD')), hash)).toBe(true);
+  });
+});
+
+describe('passwordProblems', () => {
+  it('fewer than 8 code points is too short, counting code points rather than UTF-16 units', () => {
+    expect(passwordProblems('qz7#vk2')).toEqual(['is too short (minimum is 8 characters)']);
+    expect(passwordProblems('🦊🐙🦉🐝🦀🐢🦔')).toEqual(['is too short (minimum is 8 characters)']);
+    expect(passwordProblems('qz7#vk2m')).toEqual([]);
+  });
+
+  it('more than 256 code points is too long, while 256 multi-byte characters are accepted', () => {
+    expect(passwordProblems('q'.repeat(257))).toEqual(['is too long (maximum is 256 characters)']);
+    expect(passwordProblems('🦊'.repeat(257))).toEqual(['is too long (maximum is 256 characters)']);
+    expect(passwordProblems('🦊'.repeat(256))).toEqual([]);
+    expect(passwordProblems('é'.repeat(256))).toEqual([]);
+  });
+
+  it('common passwords are refused whatever their case', () => {
+    expect(passwordProblems('password1')).toEqual(['is too common']);
+    expect(passwordProblems('PassWord1')).toEqual(['is too common']);
+  });
+
+  it('a long uncommon passphrase is accepted', () => {
+    expect(passwordProblems('lighthouse keepers dream of copper kettles')).toEqual([]);
+  });
+});

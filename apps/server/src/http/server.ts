@@ -49,6 +49,8 @@ export function createHttpServer(options: { inner: InnerContext; database: Datab
         res.setHeader('connection', 'close');
         return sendJson(res, 413, { error: { message: 'Request body too large', code: 'PAYLOAD_TOO_LARGE' } });
       }
+      // Answers carry tokens and personal data: no cache may keep them.
+      res.setHeader('cache-control', 'no-store');
       await nodeHTTPRequestHandler({
         router: appRouter,
         req,

@@ -21,3 +21,14 @@ export class ManualClock implements Clock {
     this.#ms = date.getTime();
   }
 }
+
+/** Real time shifted by an offset that only grows: for tests that need time to pass and to jump. */
+export class ShiftedClock implements Clock {
+  #offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.#offsetMs);
+  }
+  advance(seconds: number): void {
+    this.#offsetMs += seconds * 1000;
+  }
+}

@@ -1,0 +1,115 @@
+import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
+import superjson from 'superjson';
+import { refreshLink } from './refresh-link.js';
+import { type SessionListener, SessionManager } from './session-manager.js';
+import { memoryStorage, type SessionStorage } from './storage.js';
+import type { AppRouter, RouterInputs, SignedIn, StoredSession } from './types.js';
+
+type HeadersInit = Record<string, string>;
+
+export interface AuthClientOptions {
+  /** The server's base URL, e.g. `http://localhost:3000` (the tRPC endpoint is `/trpc` below it). */
+  url: string;
+  storage?: SessionStorage;
+  fetch?: typeof globalThis.fetch;
+  /** Called once when the session ends for good (refresh refused, revoked, expired). */
+  onSessionExpired?: (error: unknown) => void;
+  /** Extra headers for every request, computed per attempt when a function. */
+  headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
+  /** Refresh before a call when the access token expires within this many ms (default 30 s). */
+  refreshMarginMs?: number;
+  /** How long a tab waits for another tab's refresh before going ahead alone (default 10 s). */
+  lockTimeoutMs?: number;
+  /** Batch concurrent calls into one request (default true). */
+  batch?: boolean;
+  /** The client's clock, in ms; injectable for tests. */
+  now?: () => number;
+}
+
+export interface AuthMethods {
+  register(input: RouterInputs['auth']['register']): Promise<SignedIn>;
+  login(input: RouterInputs['auth']['login']): Promise<SignedIn>;
+  /** Ends this session on the server (best effort) and forgets it here. */
+  logout(): Promise<void>;
+  /** Ends every session of the user, this one included. */
+  logoutAll(): Promise<{ revoked: number }>;
+  /** The current tokens (and user), or null when signed out. */
+  session(): Promise<StoredSession | null>;
+  /** Follows sign-in state: called with the new session, or null when signed out. */
+  onSessionChange(listener: SessionListener): () => void;
+}
+
+export type AuthClient = TRPCClient<AppRouter> & AuthMethods;
+
+function trpcUrl(url: string): string {
+  return `${url.replace(/\/+$/, '')}/trpc`;
+}
+
+export function createAuthClient(options: AuthClientOptions): AuthClient {
+  const url = trpcUrl(options.url);
+  const extraHeaders = async (): Promise<HeadersInit> =>
+    typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
+
+  // Token operations go straight to the server, outside the refresh link.
+  const direct = createTRPCClient<AppRouter>({
+    links: [httpLink({ url, transformer: superjson, fetch: options.fetch, headers: extraHeaders })],
+  });
+
+  const sessions = new SessionManager({
+    storage: options.storage ?? memoryStorage(),
+    refresh: (refreshToken) => direct.auth.refresh.mutate({ refreshToken }),
+    onSessionExpired: options.onSessionExpired,
+    now: options.now ?? Date.now,
+    refreshMarginMs: options.refreshMarginMs ?? 30_000,
+    lockTimeoutMs: options.lockTimeoutMs ?? 10_000,
+    lockName: `latchkey-refresh:${url}`,
+  });
+
+  // Headers are computed for every attempt, so a retry carries the refreshed token.
+  const headers = async (): Promise<HeadersInit> => {
+    const token = sessions.peek()?.accessToken;
+    return { ...(await extraHeaders()), ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  };
+  const transport =
+    options.batch === false
+      ? httpLink({ url, transformer: superjson, fetch: options.fetch, headers })
+      : httpBatchLink({ url, transformer: superjson, fetch: options.fetch, headers });
+  const api = createTRPCClient<AppRouter>({ links: [refreshLink<AppRouter>(sessions), transport] });
+
+  const signIn = async (result: SignedIn): Promise<SignedIn> => {
+    await sessions.set(result);
+    return result;
+  };
+
+  const methods: AuthMethods = {
+    register: async (input) => signIn(await direct.auth.register.mutate(input)),
+    login: async (input) => signIn(await direct.auth.login.mutate(input)),
+    async logout() {
+      await sessions.ready();
+      const current = sessions.peek();
+      try {
+        if (current) await direct.auth.logout.mutate({ refreshToken: current.refreshToken });
+      } finally {
+        await sessions.clear();
+      }
+    },
+    async logoutAll() {
+      const result = await api.auth.logoutAll.mutate();
+      await sessions.clear();
+      return result;
+    },
+    async session() {
+      await sessions.ready();
+      return sessions.peek();
+    },
+    onSessionChange: (listener) => sessions.subscribe(listener),
+  };
+
+  // The tRPC client is a proxy of the router's paths; the methods sit beside them.
+  return new Proxy(api, {
+    get(target, property, receiver) {
+      if (typeof property === 'string' && Object.hasOwn(methods, property)) return methods[property as keyof AuthMethods];
+      return Reflect.get(target, property, receiver);
+    },
+  }) as AuthClient;
+}

@@ -1,0 +1,64 @@
+import { TRPCClientError, type TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { observable, type Unsubscribable } from '@trpc/server/observable';
+import type { SessionManager } from './session-manager.js';
+
+/** Failures a fresh access token can cure. Anything else passes through untouched. */
+const CURABLE = new Set(['ACCESS_TOKEN_EXPIRED', 'ACCESS_TOKEN_INVALID', 'ACCESS_TOKEN_MISSING', 'SESSION_REVOKED']);
+
+/** Procedures that manage tokens themselves: never refreshed around, or they would loop. */
+const TOKEN_PROCEDURES = new Set(['auth.refresh', 'auth.login', 'auth.register', 'auth.logout']);
+
+export function isCurableAuthError(error: unknown): boolean {
+  if (!(error instanceof TRPCClientError)) return false;
+  const data: unknown = error.data;
+  if (typeof data !== 'object' || data === null) return false;
+  const { code, appCode } = data as { code?: unknown; appCode?: unknown };
+  // Each operation of a batch is judged by its own code: a mixed batch comes back as HTTP 207.
+  return code === 'UNAUTHORIZED' && typeof appCode === 'string' && CURABLE.has(appCode);
+}
+
+/**
+ * Refreshes before sending when the access token is about to expire, and retries an operation
+ * exactly once after a refresh when it failed for want of a valid access token. Concurrent
+ * failures share one refresh (see SessionManager). When the refresh fails, the operation fails
+ * with its own original error.
+ */
+export function refreshLink<TRouter extends AnyRouter>(sessions: SessionManager): TRPCLink<TRouter> {
+  return () =>
+    ({ op, next }) =>
+      observable((observer) => {
+        let subscription: Unsubscribable | undefined;
+        let stopped = false;
+        const managesTokens = TOKEN_PROCEDURES.has(op.path);
+
+        const send = (retried: boolean, generation: number) => {
+          if (stopped) return;
+          subscription = next(op).subscribe({
+            next: (value) => observer.next(value),
+            complete: () => observer.complete(),
+            error: (error) => {
+              if (retried || managesTokens || !sessions.peek() || !isCurableAuthError(error)) {
+                observer.error(error);
+                return;
+              }
+              sessions.refresh(generation).then(
+                () => send(true, sessions.generation),
+                () => observer.error(error),
+              );
+            },
+          });
+        };
+
+        const start = async () => {
+          if (!managesTokens) await sessions.refreshIfExpiring().catch(() => undefined);
+          send(false, sessions.generation);
+        };
+        start().catch((error: unknown) => observer.error(TRPCClientError.from(error instanceof Error ? error : new Error(String(error)))));
+
+        return () => {
+          stopped = true;
+          subscription?.unsubscribe();
+        };
+      });
+}

@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { browserBundle } from './bundle.js';
+
+const dist = join(import.meta.dirname, '..', 'dist');
+const SERVER_ONLY = ['kysely', 'pg', '@electric-sql/pglite', '@node-rs/bcrypt', 'jose', 'pino', '@latchkey/server', 'zod'];
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(dist, file), 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '');
+}
+
+describe('the built package', () => {
+  it('is ES modules with type declarations for each entry of the exports map', () => {
+    const manifest = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+      type: string;
+      exports: Record<string, { types: string; default: string }>;
+    };
+    expect(manifest.type).toBe('module');
+    for (const entry of Object.values(manifest.exports)) {
+      expect(readFileSync(join(import.meta.dirname, '..', entry.default), 'utf8')).toMatch(/^export /m);
+      expect(readFileSync(join(import.meta.dirname, '..', entry.types), 'utf8')).toMatch(/export/);
+    }
+  });
+
+  it('imports no server code: only the tRPC client, superjson, and node: modules in the node entry', () => {
+    const files = readdirSync(dist).filter((f) => f.endsWith('.js'));
+    const external = new Set(files.flatMap(importsOf).filter((s) => !s.startsWith('.')));
+    for (const name of external)
+      expect(['@trpc/client', '@trpc/server/observable', 'superjson', 'node:fs/promises', 'node:path']).toContain(name);
+    for (const name of SERVER_ONLY) expect(external.has(name)).toBe(false);
+    // Only the Node entry touches the file system.
+    expect(files.filter((f) => importsOf(f).some((s) => s.startsWith('node:')))).toEqual(['node.js']);
+  });
+
+  it('bundles for the browser with no server module inside', async () => {
+    const bundle = await browserBundle();
+    expect(bundle).toContain('createAuthClient');
+    expect(bundle).not.toMatch(/kysely|pglite|bcrypt|from ["']pg["']|node:fs|jose|pino/i);
+  });
+});

@@ -1,0 +1,220 @@
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TRPCClientError } from '@trpc/client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type AuthClientOptions, createAuthClient, memoryStorage } from '../src/index.js';
+import { fileStorage } from '../src/node.js';
+import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase } from './server.js';
+
+let database: TestDatabase;
+let server: ServedApp;
+
+beforeAll(async () => {
+  database = await migratedTestDatabase();
+  // The server's clock follows real time plus whatever a test advances it by; the client's
+  // clock is real time, so an advanced server sees tokens the client still believes valid.
+  server = await servedApp(database, { clock: 'shifted' });
+});
+afterAll(async () => {
+  await server?.close();
+  await database?.close();
+});
+beforeEach(() => {
+  server.requests.length = 0;
+});
+
+const refreshRequests = () => server.requests.filter((r) => r.path === '/trpc/auth.refresh').length;
+
+function client(options: Partial<AuthClientOptions> = {}) {
+  return createAuthClient({ url: server.url, ...options });
+}
+
+/** Expires every access token issued so far, as far as the server is concerned. */
+function expireAccessTokens() {
+  server.clock.advance(16 * 60);
+}
+
+async function signedIn(options: Partial<AuthClientOptions> = {}) {
+  const auth = client(options);
+  const input = newUser('sdk');
+  await auth.register(input);
+  return { auth, input };
+}
+
+describe('signing in and out', () => {
+  it('register and login store the session; calls carry the token; state changes are observed', async () => {
+    const auth = client();
+    const states: (string | null)[] = [];
+    auth.onSessionChange((session) => states.push(session ? (session.user?.email ?? 'tokens') : null));
+    const input = newUser('sdk');
+    await auth.register(input);
+    expect((await auth.user.me.query()).email).toBe(input.email);
+    const session = await auth.session();
+    expect(session?.accessTokenExpiresAt).toBeInstanceOf(Date);
+    await auth.logout();
+    expect(await auth.session()).toBeNull();
+    await expect(auth.user.me.query()).rejects.toMatchObject({ data: { appCode: 'ACCESS_TOKEN_MISSING' } });
+    await auth.login({ email: input.email, password: input.password });
+    expect(states).toEqual([input.email, null, input.email]);
+    // The logged-out refresh token is dead on the server too.
+    await expect(client().auth.refresh.mutate({ refreshToken: session?.refreshToken ?? '' })).rejects.toMatchObject({
+      data: { code: 'UNAUTHORIZED' },
+    });
+  });
+
+  it('logoutAll ends every session of the user', async () => {
+    const { auth, input } = await signedIn();
+    const other = client();
+    await other.login(input);
+    await expect(auth.logoutAll()).resolves.toEqual({ revoked: 2 });
+    expect(await auth.session()).toBeNull();
+    await expect(other.user.me.query()).rejects.toMatchObject({ data: { code: 'UNAUTHORIZED' } });
+  });
+});
+
+describe('refreshing', () => {
+  it('50 concurrent calls with an expired access token share exactly one refresh and all succeed', async () => {
+    const { auth, input } = await signedIn();
+    expireAccessTokens();
+    server.requests.length = 0;
+    const results = await Promise.all(Array.from({ length: 50 }, () => auth.user.me.query()));
+    expect(results.every((me) => me.email === input.email)).toBe(true);
+    expect(refreshRequests()).toBe(1);
+  });
+
+  it('shares one refresh across unbatched calls too', async () => {
+    const { auth } = await signedIn({ batch: false });
+    expireAccessTokens();
+    server.requests.length = 0;
+    await Promise.all(Array.from({ length: 20 }, () => auth.user.me.query()));
+    expect(refreshRequests()).toBe(1);
+    expect(server.requests.filter((r) => r.path === '/trpc/user.me' && r.status === 401)).toHaveLength(20);
+  });
+
+  it('a failure that arrives after another call already refreshed retries without a second refresh', async () => {
+    // Each response is held back until released, so one call can fail after the refresh is done.
+    const held: (() => void)[] = [];
+    let hold = false;
+    const slowFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (hold && String(input).includes('user.me')) await new Promise<void>((resolve) => held.push(resolve));
+      return response;
+    };
+    const { auth } = await signedIn({ batch: false, fetch: slowFetch });
+    expireAccessTokens();
+    hold = true;
+    const late = auth.user.me.query();
+    await until(() => held.length === 1);
+    hold = false;
+    await auth.user.me.query(); // fails, refreshes, succeeds
+    expect(refreshRequests()).toBe(1);
+    held.shift()?.(); // now the late one's 401 arrives, with the tokens already renewed
+    await expect(late).resolves.toHaveProperty('email');
+    expect(refreshRequests()).toBe(1);
+  });
+
+  it('refreshes before sending when the access token is about to expire', async () => {
+    const { auth } = await signedIn({ now: () => server.clock.now().getTime() });
+    server.clock.advance(15 * 60 - 20); // 20 s left: inside the 30 s margin
+    server.requests.length = 0;
+    await auth.user.me.query();
+    expect(server.requests.map((r) => `${r.path} ${r.status}`)).toEqual(['/trpc/auth.refresh 200', '/trpc/user.me 200']);
+  });
+
+  it('a mixed batch, one public and one protected call, succeeds after one refresh', async () => {
+    const { auth } = await signedIn();
+    expireAccessTokens();
+    server.requests.length = 0;
+    const [publicCall, protectedCall] = await Promise.all([
+      auth.auth.logout.mutate({ refreshToken: 'not-a-token' }),
+      auth.auth.logoutAll.mutate(),
+    ]);
+    expect(publicCall).toEqual({ success: true });
+    expect(protectedCall).toEqual({ revoked: 1 });
+    expect(server.requests[0]).toMatchObject({ path: '/trpc/auth.logout,auth.logoutAll', status: 207 });
+    expect(refreshRequests()).toBe(1);
+  });
+
+  it('passes errors other than UNAUTHORIZED through untouched, without refreshing', async () => {
+    const { auth, input } = await signedIn();
+    const error = await auth.auth.register.mutate({ ...newUser('sdk'), email: input.email }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    expect((error as TRPCClientError<never>).data).toMatchObject({ code: 'CONFLICT', appCode: 'EMAIL_TAKEN' });
+    expect(refreshRequests()).toBe(0);
+  });
+});
+
+describe('when the session is over', () => {
+  it('a revoked session fires onSessionExpired once, every call rejects with its own error, and nothing loops', async () => {
+    const expired: unknown[] = [];
+    const { auth, input } = await signedIn({ onSessionExpired: (error) => expired.push(error) });
+    // Revoked from elsewhere: another device logs out everywhere.
+    const elsewhere = client();
+    await elsewhere.login(input);
+    await elsewhere.logoutAll();
+    server.requests.length = 0;
+
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => auth.user.me.query()));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    for (const result of results) {
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ data: { code: 'UNAUTHORIZED', appCode: 'SESSION_REVOKED' } });
+    }
+    expect(expired).toHaveLength(1);
+    expect(refreshRequests()).toBe(1);
+    expect(await auth.session()).toBeNull();
+
+    await expect(auth.user.me.query()).rejects.toMatchObject({ data: { appCode: 'ACCESS_TOKEN_MISSING' } });
+    expect(refreshRequests()).toBe(1);
+    expect(expired).toHaveLength(1);
+  });
+
+  it('a refresh that fails on the network clears the session and fires onSessionExpired', async () => {
+    const expired: unknown[] = [];
+    const failingRefresh: typeof fetch = async (input, init) => {
+      if (String(input).includes('auth.refresh')) throw new TypeError('fetch failed');
+      return fetch(input, init);
+    };
+    const { auth } = await signedIn({ fetch: failingRefresh, onSessionExpired: (error) => expired.push(error) });
+    expireAccessTokens();
+    await expect(auth.user.me.query()).rejects.toMatchObject({ data: { appCode: 'ACCESS_TOKEN_EXPIRED' } });
+    expect(expired).toHaveLength(1);
+    expect(await auth.session()).toBeNull();
+  });
+});
+
+describe('storage', () => {
+  it('keeps the session in any async storage given', async () => {
+    const storage = memoryStorage();
+    const { auth } = await signedIn({ storage });
+    const stored = await storage.get();
+    expect(stored?.accessToken).toBe((await auth.session())?.accessToken);
+    // A second client on the same storage is signed in as well.
+    await expect(client({ storage }).user.me.query()).resolves.toHaveProperty('email');
+  });
+
+  it('the file storage is private to its owner and survives a process restart', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'latchkey-sdk-')), 'session.json');
+    const { input } = await signedIn({ storage: fileStorage(path) });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+
+    const { spawn } = await import('node:child_process');
+    const tsx = join(import.meta.dirname, '..', 'node_modules', '.bin', 'tsx');
+    const child = spawn(tsx, [join(import.meta.dirname, 'fixtures', 'whoami.ts'), server.url, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(JSON.parse(output)).toMatchObject({ email: input.email });
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

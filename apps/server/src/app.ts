@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import { createDatabase, type DatabaseHandle, migrateToLatest } from './db/database.js';
+import { createRevocations } from './db/revocations.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import type { PasswordHasher } from './lib/password.js';
@@ -20,6 +21,8 @@ export interface AppOverrides {
   hasher?: PasswordHasher;
   /** An already migrated database (tests share one per file); the app then does not close it. */
   database?: DatabaseHandle;
+  /** The PostgreSQL URL other instances share, for revocation notices (defaults to DATABASE_URL). */
+  postgresUrl?: string;
 }
 
 /** Composes the application: database (migrated), side effects, services. No HTTP. */
@@ -33,7 +36,17 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     await database.close();
     throw error;
   }
-  const deps = createDeps({ config, db: database.db, clock: overrides.clock ?? systemClock, logger, hasher: overrides.hasher });
+  const clock = overrides.clock ?? systemClock;
+  const revocations = createRevocations({
+    db: database.db,
+    clock,
+    logger,
+    // An access token can be presented until its expiry, give or take the verifier's clock tolerance.
+    retainSeconds: config.accessTokenTtlSeconds + 60,
+    postgresUrl: overrides.postgresUrl ?? (config.database.kind === 'postgres' ? config.database.url : undefined),
+  });
+  await revocations.ready();
+  const deps = createDeps({ config, db: database.db, clock, logger, hasher: overrides.hasher, revocations });
   const inner: InnerContext = { ...deps, services: createServices(deps) };
   return {
     config,
@@ -41,6 +54,7 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     inner,
     logger,
     async close() {
+      await revocations.close();
       if (ownsDatabase) await database.close();
     },
   };

@@ -1,33 +1,45 @@
 import type { Config } from './config.js';
 import type { Db } from './db/database.js';
+import type { Revocations } from './db/revocations.js';
 import type { Clock } from './lib/clock.js';
 import { createAccessTokens } from './lib/jwt.js';
 import { deriveKey } from './lib/keys.js';
 import type { Logger } from './lib/logger.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/password.js';
+import { createRateLimiter, type RateLimiter } from './lib/rate-limiter.js';
 import { createRefreshTokenCodec } from './lib/refresh-token.js';
 import { createAuthService } from './modules/auth/auth.service.js';
+import { createSessionService } from './modules/auth/session.service.js';
+import { createUserService } from './modules/user/user.service.js';
 
-/** What every request may use: the inner tRPC context, built once per process. */
+/** What every request may use: the inner tRPC context's dependencies, built once per process. */
 export interface Deps {
   config: Readonly<Config>;
   db: Db;
   clock: Clock;
   logger: Logger;
   hasher: PasswordHasher;
+  limiter: RateLimiter;
+  revocations: Revocations;
 }
 
 export function createServices(deps: Deps) {
-  const { config, db, clock, hasher } = deps;
+  const { config, clock } = deps;
   const accessTokens = createAccessTokens({ secret: config.jwtSecret, ttlSeconds: config.accessTokenTtlSeconds, clock });
   const refreshTokens = createRefreshTokenCodec(deriveKey(config.jwtSecret, 'refresh-token'));
   return {
-    auth: createAuthService({ db, clock, config, hasher, accessTokens, refreshTokens }),
+    auth: createAuthService({ ...deps, accessTokens, refreshTokens }),
+    sessions: createSessionService(deps),
+    users: createUserService(deps),
   };
 }
 
 export type Services = ReturnType<typeof createServices>;
 
-export function createDeps(options: { config: Readonly<Config>; db: Db; clock: Clock; logger: Logger; hasher?: PasswordHasher }): Deps {
-  return { ...options, hasher: options.hasher ?? createPasswordHasher(options.config.bcryptCost) };
+export function createDeps(options: Omit<Deps, 'hasher' | 'limiter'> & { hasher?: PasswordHasher | undefined }): Deps {
+  return {
+    ...options,
+    hasher: options.hasher ?? createPasswordHasher(options.config.bcryptCost),
+    limiter: createRateLimiter(options.db),
+  };
 }

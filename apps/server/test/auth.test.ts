@@ -1,8 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppCode } from '../src/lib/errors.js';
 import { newUser, type TestApp, testApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import { failure } from './helpers/failure.js';
 
 let database: TestDatabase;
 let app: TestApp;
@@ -15,20 +15,6 @@ afterAll(async () => {
   await app?.close();
   await database?.close();
 });
-
-/** Resolves to the tRPC code and appCode a call failed with. */
-async function failure(promise: Promise<unknown>): Promise<{ code: string; appCode: AppCode | undefined }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TRPCError) {
-      const cause = error.cause as { appCode?: AppCode } | undefined;
-      return { code: error.code, appCode: cause?.appCode };
-    }
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function rowCounts() {
   const users = await database.db

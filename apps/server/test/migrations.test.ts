@@ -33,14 +33,26 @@ describe('migrations', () => {
     } finally {
       if (onPostgres) await Promise.all(instances.map((instance) => instance.close()));
     }
-    expect(await tables(database)).toEqual(['kysely_migration', 'kysely_migration_lock', 'sessions', 'users']);
+    expect(await tables(database)).toEqual([
+      'kysely_migration',
+      'kysely_migration_lock',
+      'login_failures',
+      'rate_limits',
+      'sessions',
+      'users',
+    ]);
     const recorded = await sql<{ name: string }>`select name from kysely_migration`.execute(database.db);
     expect(recorded.rows.map((r) => r.name)).toEqual(Object.keys(migrations));
     expect(await migrateToLatest(database.db)).toEqual([]);
   });
 
   it('every migration can be undone and redone', async () => {
-    const migrator = new Migrator({ db: database.db, provider: { getMigrations: async () => migrations } });
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(database.db);
+    const migrator = new Migrator({
+      db: database.db,
+      provider: { getMigrations: async () => migrations },
+      migrationTableSchema: rows[0]?.schema,
+    });
     const down = await migrator.migrateTo(NO_MIGRATIONS);
     expect(down.error).toBeUndefined();
     expect(await tables(database)).toEqual(['kysely_migration', 'kysely_migration_lock']);

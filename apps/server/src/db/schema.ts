@@ -32,9 +32,24 @@ export interface SessionsTable {
   ip: string | null;
 }
 
+export interface RateLimitsTable {
+  key: string;
+  count: number;
+  window_started_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface LoginFailuresTable {
+  key: string;
+  failures: number;
+  last_failed_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
+  rate_limits: RateLimitsTable;
+  login_failures: LoginFailuresTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

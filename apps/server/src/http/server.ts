@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { DatabaseHandle } from '../db/database.js';
+import { AppError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { appRouter } from '../router.js';
 import { type InnerContext, requestInfo } from '../trpc/context.js';
@@ -59,6 +60,13 @@ export function createHttpServer(options: { inner: InnerContext; database: Datab
         // Also enforced while streaming, for bodies that do not declare their length.
         maxBodySize: MAX_BODY_BYTES,
         createContext: () => ({ ...inner, request: requestInfo(req, trustProxy) }),
+        responseMeta({ errors }) {
+          // A throttled call says when to come back, in the header HTTP clients read.
+          const waits = errors
+            .map((e) => (e.cause instanceof AppError ? e.cause.retryAfterSeconds : undefined))
+            .filter((s) => s !== undefined);
+          return waits.length ? { headers: { 'retry-after': String(Math.max(...waits)) } } : {};
+        },
         onError({ error, path: procedure }) {
           if (error.code === 'INTERNAL_SERVER_ERROR') {
             // Server-side only; the client sees a bare "Internal server error".

@@ -19,7 +19,8 @@ export interface AccessTokenClaims {
 }
 
 export interface AccessTokens {
-  sign(subject: { userId: string; sessionId: string }): Promise<{ token: string; expiresAt: Date }>;
+  /** `notAfter` caps the expiry (a token never outlives its session). */
+  sign(subject: { userId: string; sessionId: string; notAfter?: Date }): Promise<{ token: string; expiresAt: Date }>;
   /** Throws `AppError` ACCESS_TOKEN_EXPIRED or ACCESS_TOKEN_INVALID. */
   verify(token: string): Promise<AccessTokenClaims>;
 }
@@ -30,9 +31,10 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
   const { clock, ttlSeconds } = options;
 
   return {
-    async sign({ userId, sessionId }) {
+    async sign({ userId, sessionId, notAfter }) {
       const issuedAt = Math.floor(clock.now().getTime() / 1000);
-      const expiresAt = issuedAt + ttlSeconds;
+      const cap = notAfter ? Math.floor(notAfter.getTime() / 1000) : Number.POSITIVE_INFINITY;
+      const expiresAt = Math.max(issuedAt + 1, Math.min(issuedAt + ttlSeconds, cap));
       const token = await new SignJWT({ sid: sessionId })
         .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE })
         .setSubject(userId)

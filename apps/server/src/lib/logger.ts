@@ -2,33 +2,30 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 
-/** Paths pino censors wherever they appear in a log object. */
-export const REDACTED_PATHS = [
+const SECRET_KEYS = [
   'password',
   'newPassword',
   'currentPassword',
+  'new_password',
   'token',
   'accessToken',
   'refreshToken',
-  'refresh_token',
   'access_token',
+  'refresh_token',
   'authorization',
   'cookie',
-  '*.password',
-  '*.newPassword',
-  '*.currentPassword',
-  '*.token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.refresh_token',
-  '*.access_token',
-  '*.authorization',
-  '*.cookie',
-  'headers.authorization',
-  'headers.cookie',
-  'req.headers.authorization',
-  'req.headers.cookie',
+  'set-cookie',
 ];
+
+/**
+ * Paths pino censors: each secret key at the top level and up to three objects deep (pino's
+ * wildcards match one level each), which covers request headers, inputs and nested bodies.
+ */
+export const REDACTED_PATHS = SECRET_KEYS.flatMap((key) => {
+  const quoted = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`;
+  const join = (prefix: string) => (quoted.startsWith('[') ? `${prefix}${quoted}` : `${prefix}.${quoted}`);
+  return [quoted, join('*'), join('*.*'), join('*.*.*')];
+});
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(

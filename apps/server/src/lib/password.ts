@@ -41,7 +41,10 @@ export interface PasswordHasher {
 }
 
 export function createPasswordHasher(cost: number): PasswordHasher {
-  let dummyHash: Promise<string> | undefined;
+  // Made at once, not on first use: otherwise the first unknown-email login of an instance would
+  // cost a hash more than a wrong password does, and tell which addresses exist.
+  const dummyHash = bcryptHash(prehash('latchkey: no such account'), cost);
+  dummyHash.catch(() => undefined);
   return {
     hash: (password) => bcryptHash(prehash(password), cost),
     verify: async (password, hash) => {
@@ -52,7 +55,6 @@ export function createPasswordHasher(cost: number): PasswordHasher {
       }
     },
     async verifyNothing(password) {
-      dummyHash ??= bcryptHash(prehash('latchkey: no such account'), cost);
       await bcryptVerify(prehash(password), await dummyHash);
       return false;
     },

@@ -1,23 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
+import { announceRevoked, type Revocations } from '../../db/revocations.js';
 import type { SessionRow } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import type { AccessTokens } from '../../lib/jwt.js';
 import type { PasswordHasher } from '../../lib/password.js';
+import type { RateLimiter, Verdict } from '../../lib/rate-limiter.js';
 import type { RefreshTokenCodec } from '../../lib/refresh-token.js';
 import { type User, userRowToUser } from '../user/user.mapper.js';
 import { findTakenIdentifiers, findUserByEmail, insertUser } from '../user/user.repository.js';
 import type { LoginInput, RegisterInput } from './auth.schemas.js';
 import {
   advanceSession,
-  findActiveSessionUser,
   insertSession,
+  isSessionLive,
   lockSession,
-  revokeSession,
-  revokeUserSessions,
+  type RevokeFilter,
+  type RevokeReason,
+  revokeSessions,
 } from './session.repository.js';
+import { LIMITS, throttleKey } from './throttle-policy.js';
 
 export interface ClientInfo {
   ip: string | undefined;
@@ -36,7 +40,6 @@ export interface Session extends Tokens {
 }
 
 export interface Authenticated {
-  user: User;
   userId: string;
   sessionId: string;
 }
@@ -48,6 +51,33 @@ export interface AuthDeps {
   hasher: PasswordHasher;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
+  revocations: Revocations;
+  limiter: RateLimiter;
+}
+
+function refuse(verdict: Verdict): void {
+  if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
+}
+
+/**
+ * Revokes sessions and makes every instance refuse their access tokens: the NOTIFY goes out with
+ * the revoking transaction, and this instance's list is updated as soon as it commits.
+ */
+export function createSessionRevoker(deps: { db: Db; clock: Clock; revocations: Revocations }) {
+  return async function revoke(
+    filter: RevokeFilter,
+    reason: RevokeReason,
+    alsoInTransaction?: (trx: Db) => Promise<void>,
+  ): Promise<number> {
+    const ids = await deps.db.transaction().execute(async (trx) => {
+      await alsoInTransaction?.(trx);
+      const revoked = await revokeSessions(trx, filter, reason, deps.clock.now());
+      await announceRevoked(trx, revoked);
+      return revoked;
+    });
+    deps.revocations.add(ids);
+    return ids.length;
+  };
 }
 
 const USER_AGENT_MAX = 512;
@@ -66,13 +96,16 @@ function isUniqueViolation(error: unknown): boolean {
 
 type RefreshOutcome =
   | { kind: 'ok'; userId: string; sessionId: string; generation: number; expiresAt: Date }
-  | { kind: 'invalid' | 'expired' | 'reused' };
+  | { kind: 'reused'; revokedNow: string[] }
+  | { kind: 'invalid' | 'expired' };
 
 export function createAuthService(deps: AuthDeps) {
-  const { db, clock, config, hasher, accessTokens, refreshTokens } = deps;
+  const { db, clock, config, hasher, accessTokens, refreshTokens, revocations, limiter } = deps;
+  const revoke = createSessionRevoker(deps);
 
   async function tokensFor(session: Pick<SessionRow, 'id' | 'user_id' | 'generation' | 'expires_at'>): Promise<Tokens> {
-    const access = await accessTokens.sign({ userId: session.user_id, sessionId: session.id });
+    // An access token never outlives its session, so expiry needs no database check.
+    const access = await accessTokens.sign({ userId: session.user_id, sessionId: session.id, notAfter: session.expires_at });
     return {
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
@@ -100,6 +133,7 @@ export function createAuthService(deps: AuthDeps) {
 
   return {
     async register(input: RegisterInput, client: ClientInfo): Promise<Session> {
+      if (client.ip) refuse(await limiter.hit(throttleKey.registerAddress(client.ip), LIMITS.registrationsPerAddress, clock.now()));
       const passwordHash = await hasher.hash(input.password);
       const now = clock.now();
       try {
@@ -130,25 +164,41 @@ export function createAuthService(deps: AuthDeps) {
     },
 
     async login(input: LoginInput, client: ClientInfo): Promise<Session> {
+      const now = clock.now();
+      // Throttled by the address typed, known or not, so the throttle itself reveals nothing.
+      // Attempts are counted before the password is checked and given back on success.
+      const accountKey = throttleKey.loginAccount(input.email);
+      const addressKey = client.ip ? throttleKey.loginAddress(client.ip) : undefined;
+      if (addressKey) refuse(await limiter.hit(addressKey, LIMITS.loginFailuresPerAddress, now));
+      const account = await limiter.reserveLogin(accountKey, now);
+      if (!account.allowed) {
+        if (addressKey) await limiter.release(addressKey);
+        refuse(account);
+      }
+
       const user = await findUserByEmail(db, input.email);
       // An unknown address costs the same bcrypt work and gets the same answer as a wrong password.
       const valid = user ? await hasher.verify(input.password, user.password_hash) : await hasher.verifyNothing(input.password);
       if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
+      await limiter.loginSucceeded(accountKey);
+      if (addressKey) await limiter.release(addressKey);
       const session = await insertSession(db, newSession(user.id, client));
       return { user: userRowToUser(user), ...(await tokensFor(session)) };
     },
 
-    async refresh(refreshToken: string): Promise<Tokens> {
+    async refresh(refreshToken: string, client: ClientInfo): Promise<Tokens> {
+      const now = clock.now();
+      if (client.ip) refuse(await limiter.hit(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now));
       const presented = refreshTokens.open(refreshToken);
       if (!presented) throw new AppError('REFRESH_TOKEN_INVALID');
-      const now = clock.now();
 
       // One transaction holding the session's row lock: concurrent refreshes of one token, on one
       // instance or several, are decided one after another and can never fork the chain.
       const outcome = await db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
         const session = await lockSession(trx, presented.sessionId);
         if (!session) return { kind: 'invalid' };
-        if (session.revoked_at) return { kind: session.revoked_reason === 'refresh_token_reused' ? 'reused' : 'invalid' };
+        if (session.revoked_at)
+          return session.revoked_reason === 'refresh_token_reused' ? { kind: 'reused', revokedNow: [] } : { kind: 'invalid' };
         if (session.expires_at.getTime() <= now.getTime()) return { kind: 'expired' };
 
         if (presented.generation === session.generation) {
@@ -161,7 +211,7 @@ export function createAuthService(deps: AuthDeps) {
         const justRotated =
           presented.generation === session.generation - 1 &&
           session.rotated_at !== null &&
-          now.getTime() - session.rotated_at.getTime() <= config.refreshReuseGraceSeconds * 1000;
+          now.getTime() - session.rotated_at.getTime() < config.refreshReuseGraceSeconds * 1000;
         if (justRotated) {
           // Two tabs refreshing at once, or a response lost on the way: hand out the same successor.
           return {
@@ -174,9 +224,11 @@ export function createAuthService(deps: AuthDeps) {
         }
 
         // An older token, or the previous one after the grace window: someone kept a copy.
-        await revokeSession(trx, session.id, 'refresh_token_reused', now);
-        return { kind: 'reused' };
+        const ids = await revokeSessions(trx, { sessionId: session.id }, 'refresh_token_reused', now);
+        await announceRevoked(trx, ids);
+        return { kind: 'reused', revokedNow: ids };
       });
+      if (outcome.kind === 'reused') revocations.add(outcome.revokedNow);
 
       switch (outcome.kind) {
         case 'ok':
@@ -199,12 +251,7 @@ export function createAuthService(deps: AuthDeps) {
     async logout(refreshToken: string): Promise<void> {
       const presented = refreshTokens.open(refreshToken);
       if (!presented) return;
-      await revokeSession(db, presented.sessionId, 'logout', clock.now());
-    },
-
-    /** Ends every live session of the user, the calling one included. */
-    async logoutAll(userId: string): Promise<{ revoked: number }> {
-      return { revoked: await revokeUserSessions(db, userId, 'logout_all', clock.now()) };
+      await revoke({ sessionId: presented.sessionId }, 'logout');
     },
 
     /** Resolves an `Authorization` header to a signed-in user whose session is still live. */
@@ -212,9 +259,10 @@ export function createAuthService(deps: AuthDeps) {
       const token = bearerToken(authorization);
       if (!token) throw new AppError('ACCESS_TOKEN_MISSING');
       const claims = await accessTokens.verify(token);
-      const row = await findActiveSessionUser(db, { sessionId: claims.sessionId, userId: claims.userId, now: clock.now() });
-      if (!row) throw new AppError('SESSION_REVOKED');
-      return { user: userRowToUser(row), userId: row.id, sessionId: claims.sessionId };
+      if (revocations.isRevoked(claims.sessionId)) throw new AppError('SESSION_REVOKED');
+      // While the revocation list may be missing something, ask the database instead.
+      if (!revocations.trusted && !(await isSessionLive(db, claims.sessionId, clock.now()))) throw new AppError('SESSION_REVOKED');
+      return { userId: claims.userId, sessionId: claims.sessionId };
     },
   };
 }

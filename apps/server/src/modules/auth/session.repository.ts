@@ -1,7 +1,7 @@
 import type { Db } from '../../db/database.js';
-import type { NewSessionRow, SessionRow, UserRow } from '../../db/schema.js';
+import type { NewSessionRow, SessionRow } from '../../db/schema.js';
 
-export type RevokeReason = 'logout' | 'logout_all' | 'refresh_token_reused';
+export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'password_changed' | 'refresh_token_reused';
 
 export async function insertSession(db: Db, row: NewSessionRow): Promise<SessionRow> {
   return db.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow();
@@ -12,48 +12,70 @@ export async function lockSession(trx: Db, id: string): Promise<SessionRow | und
   return trx.selectFrom('sessions').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
+/** Moves a session to its next generation; only from the generation the caller read (a backstop behind the row lock). */
 export async function advanceSession(trx: Db, id: string, change: { generation: number; now: Date; expiresAt: Date }): Promise<void> {
-  await trx
+  const result = await trx
     .updateTable('sessions')
     .set({ generation: change.generation, rotated_at: change.now, last_used_at: change.now, expires_at: change.expiresAt })
     .where('id', '=', id)
-    .execute();
-}
-
-export async function revokeSession(db: Db, id: string, reason: RevokeReason, now: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('sessions')
-    .set({ revoked_at: now, revoked_reason: reason })
-    .where('id', '=', id)
+    .where('generation', '=', change.generation - 1)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  if (result.numUpdatedRows !== 1n) throw new Error('session changed under its row lock');
 }
 
-/** Revokes every live session of a user; returns how many there were. */
-export async function revokeUserSessions(db: Db, userId: string, reason: RevokeReason, now: Date): Promise<number> {
-  const result = await db
-    .updateTable('sessions')
-    .set({ revoked_at: now, revoked_reason: reason })
-    .where('user_id', '=', userId)
+export interface RevokeFilter {
+  sessionId?: string;
+  userId?: string;
+  /** Spare this session (a password change keeps the session that made it). */
+  exceptSessionId?: string;
+}
+
+/** Revokes the live sessions the filter names; returns their ids. */
+export async function revokeSessions(db: Db, filter: RevokeFilter, reason: RevokeReason, now: Date): Promise<string[]> {
+  if (filter.sessionId === undefined && filter.userId === undefined) throw new Error('revokeSessions needs a session or a user');
+  let query = db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('revoked_at', 'is', null);
+  if (filter.sessionId !== undefined) query = query.where('id', '=', filter.sessionId);
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+  if (filter.exceptSessionId !== undefined) query = query.where('id', '!=', filter.exceptSessionId);
+  const rows = await query.returning('id').execute();
+  return rows.map((r) => r.id);
+}
+
+/** Whether a session is neither revoked nor expired: the fallback when the revocation list is not trusted. */
+export async function isSessionLive(db: Db, sessionId: string, now: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('id', '=', sessionId)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', now)
     .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return row !== undefined;
 }
 
-/** The user of a session that is neither revoked nor expired, in one round trip. */
-export async function findActiveSessionUser(
-  db: Db,
-  { sessionId, userId, now }: { sessionId: string; userId: string; now: Date },
-): Promise<UserRow | undefined> {
+export async function listLiveSessions(db: Db, userId: string, now: Date): Promise<SessionRow[]> {
   return db
     .selectFrom('sessions')
-    .innerJoin('users', 'users.id', 'sessions.user_id')
-    .selectAll('users')
-    .where('sessions.id', '=', sessionId)
-    .where('sessions.user_id', '=', userId)
-    .where('sessions.revoked_at', 'is', null)
-    .where('sessions.expires_at', '>', now)
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .orderBy('last_used_at', 'desc')
+    .execute();
+}
+
+/** Deletes what no one can use any more. Idempotent: every instance may run it at once. */
+export async function deleteExpired(db: Db, before: Date): Promise<{ sessions: number; rateLimits: number; loginFailures: number }> {
+  const sessions = await db
+    .deleteFrom('sessions')
+    .where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)]))
     .executeTakeFirst();
+  const rateLimits = await db.deleteFrom('rate_limits').where('expires_at', '<', before).executeTakeFirst();
+  const loginFailures = await db.deleteFrom('login_failures').where('last_failed_at', '<', before).executeTakeFirst();
+  return {
+    sessions: Number(sessions.numDeletedRows),
+    rateLimits: Number(rateLimits.numDeletedRows),
+    loginFailures: Number(loginFailures.numDeletedRows),
+  };
 }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
-import type { NewUserRow, UserRow } from '../../db/schema.js';
+import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.js';
 
 export async function insertUser(db: Db, row: NewUserRow): Promise<UserRow> {
   return db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
@@ -15,13 +15,19 @@ export async function findUserById(db: Db, id: string): Promise<UserRow | undefi
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+export async function updateUser(db: Db, id: string, change: UserUpdate): Promise<UserRow> {
+  return db.updateTable('users').set(change).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Which of an email and a username other accounts (than `exceptUserId`) already hold. */
 export async function findTakenIdentifiers(
   db: Db,
   { email, username }: { email: string; username: string },
+  exceptUserId?: string,
 ): Promise<{ email: boolean; username: boolean }> {
-  const rows = await db
-    .selectFrom('users')
-    .select(['email', 'username'])
+  let query = db.selectFrom('users').select(['email', 'username']);
+  if (exceptUserId !== undefined) query = query.where('id', '!=', exceptUserId);
+  const rows = await query
     .where((eb) =>
       eb.or([
         eb(sql<string>`lower(email)`, '=', sql<string>`lower(${email})`),

@@ -1,0 +1,39 @@
+import type { Db } from '../../db/database.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Logger } from '../../lib/logger.js';
+import { deleteExpired } from './session.repository.js';
+
+/** Ended sessions and stale throttle rows are kept this long (for the user's and the operator's view), then deleted. */
+export const RETENTION_SECONDS = 24 * 60 * 60;
+
+/** One pass: deletes what has been dead for longer than the retention. Safe on every instance at once. */
+export async function cleanUp(db: Db, clock: Clock): Promise<{ sessions: number; rateLimits: number; loginFailures: number }> {
+  return deleteExpired(db, new Date(clock.now().getTime() - RETENTION_SECONDS * 1000));
+}
+
+/**
+ * Runs `cleanUp` every interval, with jitter so that instances started together spread out.
+ * Every statement is an idempotent DELETE by time, so instances running it at once only repeat
+ * each other's work; no coordination is needed.
+ */
+export function startCleanupJob(options: { db: Db; clock: Clock; logger: Logger; intervalMs?: number }): () => void {
+  const interval = options.intervalMs ?? 10 * 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(run, interval / 2 + Math.random() * interval);
+    timer.unref();
+  };
+  const run = () => {
+    cleanUp(options.db, options.clock)
+      .then((deleted) => options.logger.info({ deleted }, 'cleanup'))
+      .catch((error: unknown) => options.logger.warn({ err: error }, 'cleanup failed'))
+      .finally(schedule);
+  };
+  schedule();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}

@@ -30,6 +30,8 @@ export interface Config {
   trustProxy: boolean;
   corsOrigins: readonly string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Worker processes sharing the port (node's cluster); 1 runs in the main process. */
+  webConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -131,6 +133,7 @@ const EnvSchema = z.object({
       return origins.map((o) => new URL(o).origin);
     }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WEB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(1),
 });
 
 type Env = Record<string, string | undefined>;
@@ -185,6 +188,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw new ConfigError('Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 bytes)');
   }
 
+  if (e.WEB_CONCURRENCY > 1 && !e.DATABASE_URL?.startsWith('postgres')) {
+    throw new ConfigError(
+      'Invalid configuration: WEB_CONCURRENCY above 1 needs DATABASE_URL to be PostgreSQL (an embedded database belongs to one process)',
+    );
+  }
+
   const database: DatabaseConfig = !e.DATABASE_URL
     ? { kind: 'pglite', dataDir: join(dataDir, 'pgdata') }
     : e.DATABASE_URL === 'memory://'
@@ -210,5 +219,6 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     trustProxy: e.TRUST_PROXY,
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     logLevel: e.LOG_LEVEL,
+    webConcurrency: e.WEB_CONCURRENCY,
   });
 }

@@ -25,6 +25,14 @@ afterAll(async () => {
   await database?.close();
 });
 
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 async function counts() {
   const users = await database.db
     .selectFrom('users')
@@ -180,7 +188,8 @@ describe('logging', () => {
       headers: { authorization: `Bearer ${session.accessToken}`, cookie: `sid=${session.refreshToken}` },
     });
     await client.auth.refresh.mutate({ refreshToken: session.refreshToken });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The line is written when the response closes, a moment after the client has it.
+    await until(() => logLines.some((line) => line.includes('/trpc/auth.refresh')));
 
     const text = logLines.join('\n');
     for (const secret of [input.password, session.accessToken, session.refreshToken]) expect(text).not.toContain(secret);
@@ -211,7 +220,7 @@ describe('graceful shutdown', () => {
     const input = newUser();
     await slow.client().auth.register.mutate(input);
     const inFlight = slow.client().auth.login.mutate(input);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => slow.http.inFlight() === 1);
     await slow.http.close(5_000);
     await expect(inFlight).resolves.toMatchObject({ user: { email: input.email } });
     await expect(fetch(`${slow.url}/health`)).rejects.toThrow();

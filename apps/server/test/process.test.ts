@@ -1,57 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emptyTestDatabase, onPostgres } from './helpers/database.js';
+import { killAll, listeningPort, run } from './helpers/process.js';
 
-/** The real entry points, as `pnpm start` and `pnpm db:migrate` run them. */
-const root = join(import.meta.dirname, '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
-const children: ChildProcess[] = [];
-
-function run(script: string, env: Record<string, string>) {
-  const child = spawn(tsx, [script], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, output: () => ({ stdout, stderr }) };
-}
-
-function listeningPort(server: ReturnType<typeof run>): Promise<number> {
-  return until(() => {
-    const line = server
-      .output()
-      .stdout.split('\n')
-      .find((l) => l.includes('Latchkey listening'));
-    return line ? (JSON.parse(line) as { port: number }).port : undefined;
-  }, 30_000);
-}
-
-async function until<T>(probe: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL');
-});
+afterEach(killAll);
 
 describe.skipIf(onPostgres)('the server process', () => {
   it('starts on the embedded database, serves, and stops cleanly on SIGTERM', async () => {

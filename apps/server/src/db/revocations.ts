@@ -9,6 +9,7 @@
  * until the listener has reconnected, listened again and reloaded what was revoked meanwhile.
  * Entries are kept only as long as an access token can outlive its session's revocation.
  */
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Clock } from '../lib/clock.js';
@@ -28,6 +29,8 @@ export interface Revocations {
   add(sessionIds: readonly string[]): void;
   /** Resolves once the list is trusted, or after the timeout. */
   ready(timeoutMs?: number): Promise<boolean>;
+  /** The application_name of this instance's listening connection, as pg_stat_activity shows it. */
+  readonly listenerName: string;
   close(): Promise<void>;
 }
 
@@ -58,6 +61,7 @@ export function createRevocations(options: Options): Revocations {
   let retryTimer: NodeJS.Timeout | undefined;
   let retryDelayMs = 100;
   const waiters = new Set<() => void>();
+  const listenerName = `${LISTENER_APPLICATION_NAME}:${randomBytes(4).toString('hex')}`;
 
   const keepUntil = (revokedAt: Date) => revokedAt.getTime() + retainSeconds * 1000;
   const prune = () => {
@@ -84,7 +88,7 @@ export function createRevocations(options: Options): Revocations {
 
   async function connect(): Promise<void> {
     if (closed || postgresUrl === undefined) return;
-    const next = new pg.Client({ connectionString: postgresUrl, application_name: LISTENER_APPLICATION_NAME });
+    const next = new pg.Client({ connectionString: postgresUrl, application_name: listenerName });
     client = next;
     let failed = false;
     const lost = (reason: unknown) => {
@@ -128,6 +132,7 @@ export function createRevocations(options: Options): Revocations {
     get trusted() {
       return trusted;
     },
+    listenerName,
     add: (ids) => add(ids),
     ready(timeoutMs = 5_000) {
       if (trusted) return Promise.resolve(true);

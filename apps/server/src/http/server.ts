@@ -13,6 +13,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface HttpServer {
   server: Server;
   listen(port: number, host: string): Promise<{ port: number }>;
+  /** Requests received and not yet answered. */
+  inFlight(): number;
   /** Stops accepting, lets in-flight requests finish (up to the timeout), then closes what remains. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -108,6 +110,7 @@ export function createHttpServer(options: { inner: InnerContext; database: Datab
 
   return {
     server,
+    inFlight: () => inFlight,
     listen(port, host) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

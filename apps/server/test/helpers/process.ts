@@ -1,0 +1,69 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+/** The real entry points, run as `pnpm start` and `pnpm db:migrate` run them. */
+const root = join(import.meta.dirname, '..', '..');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const children = new Set<ChildProcess>();
+
+export interface RunningProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output(): { stdout: string; stderr: string };
+}
+
+export function run(script: string, env: Record<string, string>): RunningProcess {
+  const child = spawn(tsx, [script], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+/** Kills whatever a test left running. */
+export function killAll(): void {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+}
+
+export async function until<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The "listening" log lines a server process has written so far. */
+export function listeningLines(server: RunningProcess): { port: number; pid: number }[] {
+  return server
+    .output()
+    .stdout.split('\n')
+    .filter((line) => line.includes('Latchkey listening'))
+    .map((line) => JSON.parse(line) as { port: number; pid: number });
+}
+
+export function listeningPort(server: RunningProcess, instances = 1): Promise<number> {
+  return until(() => {
+    const lines = listeningLines(server);
+    return lines.length >= instances ? lines[0]?.port : undefined;
+  }, 40_000);
+}

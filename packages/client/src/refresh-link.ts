@@ -18,11 +18,16 @@ export function isCurableAuthError(error: unknown): boolean {
   return code === 'UNAUTHORIZED' && typeof appCode === 'string' && CURABLE.has(appCode);
 }
 
+function asClientError(error: unknown): TRPCClientError<AnyRouter> {
+  return TRPCClientError.from(error instanceof Error ? error : new Error(String(error)));
+}
+
 /**
  * Refreshes before sending when the access token is about to expire, and retries an operation
  * exactly once after a refresh when it failed for want of a valid access token. Concurrent
- * failures share one refresh (see SessionManager). When the refresh fails, the operation fails
- * with its own original error.
+ * failures share one refresh (see SessionManager). When the refresh after a failure fails, the
+ * operation fails with its own original error; when the refresh before sending fails and leaves no
+ * session, with the refresh's error.
  */
 export function refreshLink<TRouter extends AnyRouter>(sessions: SessionManager): TRPCLink<TRouter> {
   return () =>
@@ -51,10 +56,18 @@ export function refreshLink<TRouter extends AnyRouter>(sessions: SessionManager)
         };
 
         const start = async () => {
-          if (!managesTokens) await sessions.refreshIfExpiring().catch(() => undefined);
+          if (!managesTokens) {
+            try {
+              await sessions.refreshIfExpiring();
+            } catch (error) {
+              // Without a session the call could only fail for want of a token: the refresh's
+              // own error says why. With one (signed in meanwhile), the call goes ahead.
+              if (!sessions.peek()) throw error;
+            }
+          }
           send(false, sessions.generation);
         };
-        start().catch((error: unknown) => observer.error(TRPCClientError.from(error instanceof Error ? error : new Error(String(error)))));
+        start().catch((error: unknown) => observer.error(asClientError(error)));
 
         return () => {
           stopped = true;

@@ -22,8 +22,19 @@ export class NoSessionError extends Error {
 }
 
 interface LockManagerLike {
-  request<T>(name: string, options: { signal?: AbortSignal }, callback: () => Promise<T>): Promise<T>;
+  /** The callback gets null when `ifAvailable` is set and another holder has the lock. */
+  request<T>(
+    name: string,
+    options: { signal?: AbortSignal; ifAvailable?: boolean },
+    callback: (lock: object | null) => Promise<T>,
+  ): Promise<T>;
 }
+
+/** How often, and how long, a tab that waited for the lock looks for the holder's tokens in storage. */
+const POLL_INTERVAL_MS = 25;
+const POLL_LIMIT_MS = 1_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function webLocks(): LockManagerLike | undefined {
   const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
@@ -44,6 +55,8 @@ export class SessionManager {
   #loaded: Promise<void> | undefined;
   #generation = 0;
   #refreshing: Promise<void> | undefined;
+  /** Storage writes, one after another, so that a write and the generation check guarding it are never split by another write. */
+  #writes: Promise<unknown> = Promise.resolve();
   #expiredNotified = false;
   readonly #listeners = new Set<SessionListener>();
 
@@ -76,15 +89,33 @@ export class SessionManager {
 
   async set(session: StoredSession): Promise<void> {
     await this.ready();
-    await this.#options.storage.set(session);
+    await this.#commit(session);
     this.#expiredNotified = false;
-    this.#change(session);
   }
 
   async clear(): Promise<void> {
     await this.ready();
-    await this.#options.storage.clear();
-    this.#change(null);
+    await this.#commit(null);
+  }
+
+  /**
+   * Stores a session (or its absence) and makes it current. With `ifGeneration`, does so only if
+   * the tokens are still those of that generation: a login that landed in the meantime wins.
+   * Resolves to whether it wrote.
+   */
+  #commit(
+    session: StoredSession | null,
+    ifGeneration?: number,
+    store: () => Promise<void> = () => (session ? this.#options.storage.set(session) : this.#options.storage.clear()),
+  ): Promise<boolean> {
+    const write = this.#writes.then(async () => {
+      if (ifGeneration !== undefined && ifGeneration !== this.#generation) return false;
+      await store();
+      this.#change(session);
+      return true;
+    });
+    this.#writes = write.catch(() => undefined);
+    return write;
   }
 
   /** Refreshes first when the access token is about to expire, saving a failed round trip. */
@@ -114,10 +145,21 @@ export class SessionManager {
 
   async #refreshOnce(): Promise<void> {
     const before = this.#session;
+    // The session this refresh is for: if it is replaced meanwhile (a login, a register), the
+    // answer belongs to the previous session and must neither overwrite nor clear the new one.
+    const generation = this.#generation;
     if (!before) throw new NoSessionError('Not signed in');
-    await this.#withTabLock(async () => {
+    await this.#withTabLock(async (waited) => {
       // Another tab may have refreshed (or signed out) while this one waited for the lock.
-      const stored = await this.#options.storage.get();
+      let stored = await this.#options.storage.get();
+      // The holder's write may not be visible to this tab yet when the lock passes to it (the
+      // tabs' copies of localStorage sync asynchronously): look again for a while before
+      // presenting a refresh token that the holder has probably rotated already.
+      const deadline = Date.now() + POLL_LIMIT_MS;
+      while (waited && stored?.refreshToken === before.refreshToken && Date.now() < deadline) {
+        await sleep(POLL_INTERVAL_MS);
+        stored = await this.#options.storage.get();
+      }
       if (stored?.refreshToken !== before.refreshToken) {
         this.#adopt(stored);
         if (!stored) throw new NoSessionError('Signed out in another tab');
@@ -127,42 +169,55 @@ export class SessionManager {
       try {
         tokens = await this.#options.refresh(before.refreshToken);
       } catch (error) {
-        await this.#expire(error);
+        await this.#expire(error, generation);
         throw error;
       }
-      const next: StoredSession = { ...before, ...tokens };
-      await this.#options.storage.set(next);
-      this.#change(next);
+      // Not stored when the session changed meanwhile: the calls waiting on this refresh then
+      // go on with the tokens now current, as after any refresh another party made.
+      await this.#commit({ ...before, ...tokens }, generation);
     });
   }
 
-  async #expire(error: unknown): Promise<void> {
-    await this.#options.storage.clear().catch(() => {});
-    this.#change(null);
-    if (this.#expiredNotified) return;
+  async #expire(error: unknown, generation: number): Promise<void> {
+    // A storage that fails to clear does not keep the session alive here.
+    const cleared = await this.#commit(null, generation, () => this.#options.storage.clear().catch(() => {}));
+    if (!cleared || this.#expiredNotified) return;
     this.#expiredNotified = true;
     this.#options.onSessionExpired?.(error);
   }
 
-  /** In a browser, one tab at a time refreshes; a holder that hangs is waited for only so long. */
-  async #withTabLock(work: () => Promise<void>): Promise<void> {
+  /**
+   * In a browser, one tab at a time refreshes; a holder that hangs is waited for only so long.
+   * `work` learns whether another tab held the lock first (and so has probably refreshed).
+   */
+  async #withTabLock(work: (waited: boolean) => Promise<void>): Promise<void> {
     const locks = webLocks();
-    if (!locks) return work();
+    if (!locks) return work(false);
+    const { lockName, lockTimeoutMs } = this.#options;
+    // A free lock means no other tab is refreshing: no need to look for its tokens.
+    const done = await locks.request(lockName, { ifAvailable: true }, async (lock) => {
+      if (!lock) return false;
+      await work(false);
+      return true;
+    });
+    if (done) return;
     let entered = false;
     try {
-      await locks.request(this.#options.lockName, { signal: AbortSignal.timeout(this.#options.lockTimeoutMs) }, async () => {
+      await locks.request(lockName, { signal: AbortSignal.timeout(lockTimeoutMs) }, async () => {
         entered = true;
-        await work();
+        await work(true);
       });
     } catch (error) {
       if (entered) throw error;
       // Timed out waiting: go ahead alone. The server's reuse grace covers a race with the holder.
-      await work();
+      await work(false);
     }
   }
 
   #adopt(session: StoredSession | null): void {
     if (session?.refreshToken === this.#session?.refreshToken && session?.accessToken === this.#session?.accessToken) return;
+    // A session signed in elsewhere may expire in its turn, and deserves its own notice.
+    if (session) this.#expiredNotified = false;
     this.#change(session);
   }
 

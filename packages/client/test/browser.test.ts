@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuthClientOptions, localStorageStorage, SessionStorage } from '../src/index.js';
 import { browserBundle } from './bundle.js';
 import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase } from './server.js';
 
@@ -12,9 +13,41 @@ if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .c
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>latchkey</title>
 <script type="module">
-  import { createAuthClient, localStorageStorage } from '/client.js';
+  import { createAuthClient, decodeSession, localStorageStorage } from '/client.js';
   // no-store: Chrome otherwise holds a second identical GET until the first one's answer (cache lock).
   const fetchNoStore = (input, init) => fetch(input, { ...init, cache: 'no-store' });
+  // Tests that need a client of their own make it with these.
+  Object.assign(window, { createAuthClient, localStorageStorage, fetchNoStore });
+  // localStorage as a tab sees it when the other tabs' writes reach it only lagMs late: its own
+  // writes at once, theirs (and their storage events) after the lag.
+  window.laggingStorage = (lagMs) => {
+    const storage = localStorageStorage();
+    const listeners = new Set();
+    const timeline = [{ at: -Infinity, text: localStorage.getItem('latchkey.session') }];
+    addEventListener('storage', (event) => {
+      if (event.key !== 'latchkey.session') return;
+      timeline.push({ at: performance.now() + lagMs, text: event.newValue });
+      setTimeout(() => {
+        for (const listener of listeners) listener(decodeSession(event.newValue));
+      }, lagMs);
+    });
+    const own = (text) => timeline.push({ at: -Infinity, text });
+    return {
+      get: async () => decodeSession(timeline.findLast((entry) => entry.at <= performance.now())?.text),
+      set: async (session) => {
+        await storage.set(session);
+        own(localStorage.getItem('latchkey.session'));
+      },
+      clear: async () => {
+        await storage.clear();
+        own(null);
+      },
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+  };
   window.auth = createAuthClient({ url: location.origin, storage: localStorageStorage(), fetch: fetchNoStore });
   window.ready = true;
 </script>`;
@@ -28,6 +61,10 @@ declare global {
   interface Window {
     auth: PageAuth;
     ready: boolean;
+    createAuthClient(options: AuthClientOptions): PageAuth;
+    localStorageStorage: typeof localStorageStorage;
+    laggingStorage(lagMs: number): SessionStorage;
+    fetchNoStore: typeof fetch;
   }
 }
 
@@ -38,6 +75,8 @@ describe.runIf(haveChromium)('in a real browser', () => {
   let origin: string;
   let browser: Browser;
   let barrier: (() => void)[] | undefined;
+  let refreshDelayMs = 300;
+  let refreshesArrived = 0;
 
   beforeAll(async () => {
     database = await migratedTestDatabase();
@@ -55,7 +94,10 @@ describe.runIf(haveChromium)('in a real browser', () => {
         if (barrier.length === 2) for (const release of barrier.splice(0)) release();
         return;
       }
-      if (req.url?.startsWith('/trpc/auth.refresh')) return void setTimeout(() => forward(req, res), 300);
+      if (req.url?.startsWith('/trpc/auth.refresh')) {
+        refreshesArrived += 1;
+        return void setTimeout(() => forward(req, res), refreshDelayMs);
+      }
       forward(req, res);
     });
     await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
@@ -83,13 +125,23 @@ describe.runIf(haveChromium)('in a real browser', () => {
     await database?.close();
   });
 
-  it('two tabs with expired access tokens calling at once make exactly one refresh and share the new session', async () => {
+  /** Two tabs of the site in a fresh profile. */
+  async function twoTabs(): Promise<[BrowserContext, Page, Page]> {
     const context = await browser.newContext();
     const [first, second] = [await context.newPage(), await context.newPage()];
     for (const page of [first, second]) {
       await page.goto(origin);
       await page.waitForFunction(() => window.ready === true);
     }
+    return [context, first, second];
+  }
+
+  const refreshes = () => server.requests.filter((r) => r.path === '/trpc/auth.refresh');
+  const me = (page: Page) => page.evaluate(() => window.auth.user.me.query().then((u) => u.email));
+  const refreshToken = (page: Page) => page.evaluate(() => window.auth.session().then((s) => s?.refreshToken));
+
+  it('two tabs with expired access tokens calling at once make exactly one refresh and share the new session', async () => {
+    const [context, first, second] = await twoTabs();
     const input = newUser('tab');
     await server.client().auth.register.mutate(input);
     await first.evaluate((credentials) => window.auth.login(credentials).then(() => undefined), {
@@ -117,4 +169,90 @@ describe.runIf(haveChromium)('in a real browser', () => {
     expect(server.requests.filter((r) => r.path === '/trpc/auth.refresh')).toHaveLength(1);
     await context.close();
   });
+
+  it("a tab that waited for another tab's refresh uses the tokens it stored, even when they reach it late", async () => {
+    const [context, first, second] = await twoTabs();
+    // The second tab sees the first tab's writes only 300 ms after they are made.
+    await second.evaluate(() => {
+      window.auth = window.createAuthClient({ url: location.origin, storage: window.laggingStorage(300), fetch: window.fetchNoStore });
+    });
+    const input = newUser('lag');
+    await server.client().auth.register.mutate(input);
+    await first.evaluate((credentials) => window.auth.login(credentials).then(() => undefined), {
+      email: input.email,
+      password: input.password,
+    });
+    // It learns of the session 300 ms late.
+    await second.evaluate(async () => {
+      while (!(await window.auth.session())) await new Promise((resolve) => setTimeout(resolve, 20));
+    });
+
+    server.clock.advance(16 * 60);
+    server.requests.length = 0;
+    refreshesArrived = 0;
+    // The first tab's refresh is under way (and its lock held) when the second tab's call fails.
+    refreshDelayMs = 1_000;
+    try {
+      const firstCall = me(first);
+      await until(() => refreshesArrived === 1);
+      const emails = await Promise.all([firstCall, me(second)]);
+      expect(emails).toEqual([input.email, input.email]);
+    } finally {
+      refreshDelayMs = 300;
+    }
+    expect(refreshes()).toHaveLength(1);
+    expect(await refreshToken(second)).toBe(await refreshToken(first));
+    await context.close();
+  });
+
+  it('a tab goes ahead alone after lockTimeoutMs when another tab holds the refresh lock forever', async () => {
+    const [context, holder, waiter] = await twoTabs();
+    // A tab that hangs mid-refresh: it takes the client's lock and never lets go.
+    await holder.evaluate(
+      (name) =>
+        new Promise<void>((granted) => {
+          void navigator.locks.request(name, () => {
+            granted();
+            return new Promise<never>(() => {});
+          });
+        }),
+      `latchkey-refresh:${origin}/trpc`,
+    );
+    const input = newUser('lock');
+    await server.client().auth.register.mutate(input);
+    await waiter.evaluate(
+      async (credentials) => {
+        window.auth = window.createAuthClient({
+          url: location.origin,
+          storage: window.localStorageStorage(),
+          fetch: window.fetchNoStore,
+          lockTimeoutMs: 1_000,
+        });
+        await window.auth.login(credentials);
+      },
+      { email: input.email, password: input.password },
+    );
+
+    server.clock.advance(16 * 60);
+    server.requests.length = 0;
+    const started = Date.now();
+    await expect(me(waiter)).resolves.toBe(input.email);
+    // It waited for the lock first, then refreshed on its own.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(refreshes().map((r) => r.status)).toEqual([200]);
+    const stillHeld = await holder.evaluate(
+      (name) => navigator.locks.query().then((state) => state.held?.some((lock) => lock.name === name) ?? false),
+      `latchkey-refresh:${origin}/trpc`,
+    );
+    expect(stillHeld).toBe(true);
+    await context.close();
+  });
 });
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,9 +1,16 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AuthClientOptions, createAuthClient, memoryStorage } from '../src/index.js';
+import {
+  type AuthClientOptions,
+  createAuthClient,
+  decodeSession,
+  memoryStorage,
+  type SessionStorage,
+  type StoredSession,
+} from '../src/index.js';
 import { fileStorage } from '../src/node.js';
 import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase } from './server.js';
 
@@ -122,6 +129,21 @@ describe('refreshing', () => {
     expect(server.requests.map((r) => `${r.path} ${r.status}`)).toEqual(['/trpc/auth.refresh 200', '/trpc/user.me 200']);
   });
 
+  it('a refresh before sending that fails and ends the session rejects the call with the refresh error', async () => {
+    const expired: unknown[] = [];
+    const { auth, input } = await signedIn({ now: () => server.clock.now().getTime(), onSessionExpired: (error) => expired.push(error) });
+    await revokeEverySessionOf(input);
+    server.clock.advance(15 * 60 - 20); // 20 s left: inside the 30 s margin
+    server.requests.length = 0;
+    const error = await auth.user.me.query().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    expect(expired).toHaveLength(1);
+    // The refresh's own error, not ACCESS_TOKEN_MISSING from a call sent without a token.
+    expect(error).toBe(expired[0]);
+    expect(error).toMatchObject({ data: { code: 'UNAUTHORIZED' } });
+    expect(server.requests.map((r) => r.path)).toEqual(['/trpc/auth.refresh']);
+  });
+
   it('a mixed batch, one public and one protected call, succeeds after one refresh', async () => {
     const { auth } = await signedIn();
     expireAccessTokens();
@@ -150,9 +172,7 @@ describe('when the session is over', () => {
     const expired: unknown[] = [];
     const { auth, input } = await signedIn({ onSessionExpired: (error) => expired.push(error) });
     // Revoked from elsewhere: another device logs out everywhere.
-    const elsewhere = client();
-    await elsewhere.login(input);
-    await elsewhere.logoutAll();
+    await revokeEverySessionOf(input);
     server.requests.length = 0;
 
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => auth.user.me.query()));
@@ -183,6 +203,74 @@ describe('when the session is over', () => {
   });
 });
 
+describe('a login while a refresh is in flight', () => {
+  /** A fetch that holds back the answers of auth.refresh until released. */
+  function holdingRefreshes() {
+    const held: (() => void)[] = [];
+    const fetchHolding: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(input).includes('auth.refresh')) await new Promise<void>((resolve) => held.push(resolve));
+      return response;
+    };
+    return { fetch: fetchHolding, held };
+  }
+
+  it("is not overwritten by the refresh's result", async () => {
+    const { fetch: fetchHolding, held } = holdingRefreshes();
+    const { auth } = await signedIn({ fetch: fetchHolding });
+    const other = newUser('sdk');
+    await client().register(other);
+    expireAccessTokens();
+    const pending = auth.user.me.query();
+    await until(() => held.length === 1);
+    await auth.login({ email: other.email, password: other.password });
+    held.shift()?.(); // the previous user's refresh answers after the login
+    await Promise.allSettled([pending]);
+    expect((await auth.session())?.user?.email).toBe(other.email);
+    expect((await auth.user.me.query()).email).toBe(other.email);
+  });
+
+  it("is not cleared by the refresh's failure, and onSessionExpired does not fire", async () => {
+    const { fetch: fetchHolding, held } = holdingRefreshes();
+    const expired: unknown[] = [];
+    const { auth, input } = await signedIn({ fetch: fetchHolding, onSessionExpired: (error) => expired.push(error) });
+    const other = newUser('sdk');
+    await client().register(other);
+    await revokeEverySessionOf(input);
+    const pending = auth.user.me.query();
+    await until(() => held.length === 1);
+    await auth.login({ email: other.email, password: other.password });
+    held.shift()?.(); // the refusal of the revoked session's refresh arrives after the login
+    await expect(pending).rejects.toMatchObject({ data: { appCode: 'SESSION_REVOKED' } });
+    expect(expired).toHaveLength(0);
+    expect((await auth.session())?.user?.email).toBe(other.email);
+    expect((await auth.user.me.query()).email).toBe(other.email);
+  });
+});
+
+describe('onSessionExpired', () => {
+  it('fires again for a session adopted from another tab after the previous one expired', async () => {
+    const [mine, theirs] = tabStorages(2);
+    const expired: unknown[] = [];
+    const auth = client({ storage: mine, onSessionExpired: (error) => expired.push(error) });
+    const otherTab = client({ storage: theirs });
+    await otherTab.session(); // loads, and follows the shared storage from now on
+    const input = newUser('sdk');
+    await auth.register(input);
+
+    await revokeEverySessionOf(input);
+    await expect(auth.user.me.query()).rejects.toMatchObject({ data: { appCode: 'SESSION_REVOKED' } });
+    expect(expired).toHaveLength(1);
+
+    // The other tab signs in again; this one adopts the session from the shared storage.
+    await otherTab.login({ email: input.email, password: input.password });
+    expect((await auth.session())?.user?.email).toBe(input.email);
+    await revokeEverySessionOf(input);
+    await expect(auth.user.me.query()).rejects.toMatchObject({ data: { appCode: 'SESSION_REVOKED' } });
+    expect(expired).toHaveLength(2);
+  });
+});
+
 describe('storage', () => {
   it('keeps the session in any async storage given', async () => {
     const storage = memoryStorage();
@@ -209,7 +297,50 @@ describe('storage', () => {
     expect(code).toBe(0);
     expect(JSON.parse(output)).toMatchObject({ email: input.email });
   });
+
+  it('the file storage takes concurrent writes of one process, each through its own temporary file', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'latchkey-sdk-'));
+    const path = join(directory, 'session.json');
+    const storage = fileStorage(path);
+    const { auth } = await signedIn();
+    const session = await auth.session();
+    if (!session) throw new Error('not signed in');
+    const writes = Array.from({ length: 20 }, (_, i) => ({ ...session, accessToken: `token-${i}` }));
+    await Promise.all(writes.map((write) => storage.set(write)));
+    const stored = decodeSession(readFileSync(path, 'utf8'));
+    expect(writes.map((write) => write.accessToken)).toContain(stored?.accessToken);
+    expect(readdirSync(directory)).toEqual(['session.json']);
+  });
 });
+
+/** Ends every session of the user from another device, as logoutAll there would. */
+async function revokeEverySessionOf(input: { email: string; password: string }) {
+  const elsewhere = client();
+  await elsewhere.login({ email: input.email, password: input.password });
+  await elsewhere.logoutAll();
+}
+
+/**
+ * Storages of tabs sharing one session: each tab is told of the others' writes, not of its own,
+ * as with localStorage and its `storage` event.
+ */
+function tabStorages(count: number): SessionStorage[] {
+  let current: StoredSession | null = null;
+  const tabs = Array.from({ length: count }, () => new Set<(session: StoredSession | null) => void>());
+  const write = (writer: number, session: StoredSession | null) => {
+    current = session;
+    for (const [tab, listeners] of tabs.entries()) if (tab !== writer) for (const listener of listeners) listener(session);
+  };
+  return tabs.map((listeners, tab) => ({
+    get: async () => current,
+    set: async (session) => write(tab, session),
+    clear: async () => write(tab, null),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  }));
+}
 
 async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

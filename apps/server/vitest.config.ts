@@ -39,8 +39,18 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true as const, test: { name: 'pglite', env: { LATCHKEY_TEST_DATABASE: 'pglite' } } },
-      ...(pg ? [{ extends: true as const, test: { name: 'postgres', env: { LATCHKEY_TEST_DATABASE: pg } } }] : []),
+      {
+        extends: true as const,
+        test: {
+          name: 'pglite',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
+          env: { LATCHKEY_TEST_DATABASE: 'pglite' },
+        },
+      },
+      // Unit tests under src/ touch no database: they run once, in the PGlite project.
+      ...(pg
+        ? [{ extends: true as const, test: { name: 'postgres', include: ['test/**/*.test.ts'], env: { LATCHKEY_TEST_DATABASE: pg } } }]
+        : []),
     ],
   },
 });

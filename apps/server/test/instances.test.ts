@@ -1,10 +1,13 @@
 import { createTRPCClient, httpLink } from '@trpc/client';
 import superjson from 'superjson';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AppRouter } from '../src/router.js';
 import { newUser, TEST_SECRET } from './helpers/app.js';
 import { emptyTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { killAll, listeningLines, listeningPort, type RunningProcess, run, until } from './helpers/process.js';
+
+// Real processes start PGlite or connect, migrate and listen: allow for a loaded machine.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 /** Several server processes on one PostgreSQL database, as several machines would run them. */
 describe.runIf(onPostgres)('several instances on one PostgreSQL database', () => {

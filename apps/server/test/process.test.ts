@@ -1,9 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { emptyTestDatabase, onPostgres } from './helpers/database.js';
 import { killAll, listeningPort, run } from './helpers/process.js';
+
+// Real processes start PGlite or connect, migrate and listen: allow for a loaded machine.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 afterEach(killAll);
 

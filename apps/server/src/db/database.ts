@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteInterface } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import pg from 'pg';
@@ -34,7 +34,7 @@ export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHa
 }
 
 /** Wraps an existing PGlite instance (tests clone a migrated snapshot this way). */
-export function databaseFromPGlite(pglite: PGlite): DatabaseHandle {
+export function databaseFromPGlite(pglite: PGliteInterface): DatabaseHandle {
   return handle(new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) }), 'memory');
 }
 

@@ -1,32 +1,17 @@
 import { Writable } from 'node:stream';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
 import superjson from 'superjson';
-import { type App, createApp } from '../../src/app.js';
-import { type Config, loadConfig } from '../../src/config.js';
+import type { App } from '../../src/app.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { createHttpServer, type HttpServer } from '../../src/http/server.js';
-import { ManualClock, ShiftedClock } from '../../src/lib/clock.js';
+import { ShiftedClock } from '../../src/lib/clock.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
-import { type AppRouter, createCaller } from '../../src/router.js';
+import type { AppRouter } from '../../src/router.js';
+import { type Caller, createTestKit, TEST_JWT_SECRET, type TestClock, testConfig } from '../../src/testing.js';
 import type { RequestInfo } from '../../src/trpc/context.js';
 
-export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
-
-export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
-  return loadConfig({
-    NODE_ENV: 'test',
-    JWT_SECRET: TEST_SECRET,
-    BCRYPT_COST: '4',
-    DATABASE_URL: 'memory://',
-    LOG_LEVEL: 'silent',
-    ...env,
-  });
-}
-
-export interface TestClock {
-  now(): Date;
-  advance(seconds: number): void;
-}
+export const TEST_SECRET = TEST_JWT_SECRET;
+export { testConfig };
 
 export interface TestAppOptions {
   env?: Record<string, string>;
@@ -38,28 +23,18 @@ export interface TestAppOptions {
 export interface TestApp extends App {
   clock: TestClock;
   /** A caller as from a client at `ip` with the given access token. */
-  caller(request?: Partial<RequestInfo> & { accessToken?: string }): ReturnType<typeof createCaller>;
+  caller(request?: Partial<RequestInfo> & { accessToken?: string }): Caller;
 }
 
-/** The real application on a shared, already migrated test database, with a clock tests move. */
+/** The real application on a shared, already migrated test database: the test kit, on the suite's database. */
 export async function testApp(database: DatabaseHandle, options: TestAppOptions = {}): Promise<TestApp> {
-  const clock = options.clock === 'shifted' ? new ShiftedClock() : new ManualClock(new Date('2026-01-01T00:00:00Z'));
-  const app = await createApp(testConfig(options.env), { database, clock, logger: options.logger ?? createLogger('silent') });
-  return {
-    ...app,
-    clock,
-    caller({ accessToken, ...request } = {}) {
-      return createCaller({
-        ...app.inner,
-        request: {
-          authorization: accessToken ? `Bearer ${accessToken}` : undefined,
-          ip: '192.0.2.1',
-          userAgent: 'vitest',
-          ...request,
-        },
-      });
-    },
-  };
+  const kit = await createTestKit({
+    database,
+    ...(options.env && { env: options.env }),
+    ...(options.logger && { logger: options.logger }),
+    ...(options.clock === 'shifted' && { clock: new ShiftedClock() }),
+  });
+  return { ...kit.app, clock: kit.clock, caller: (request = {}) => kit.callerFor(request), close: () => kit.close() };
 }
 
 export interface RequestLogEntry {

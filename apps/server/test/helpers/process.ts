@@ -65,5 +65,5 @@ export function listeningPort(server: RunningProcess, instances = 1): Promise<nu
   return until(() => {
     const lines = listeningLines(server);
     return lines.length >= instances ? lines[0]?.port : undefined;
-  }, 40_000);
+  }, 90_000);
 }

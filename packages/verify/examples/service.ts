@@ -1,0 +1,46 @@
+/**
+ * Another backend service that accepts Latchkey's access tokens: GET /me answers who is calling.
+ * It needs the server's JWT_SECRET and nothing else; given the server's PostgreSQL URL too, it
+ * also refuses the tokens of sessions that were revoked (logout, password change) within a second.
+ *
+ *   JWT_SECRET=... [DATABASE_URL=postgres://...] PORT=4000 pnpm --filter @latchkey/verify example
+ *   curl -H "Authorization: Bearer $ACCESS_TOKEN" http://127.0.0.1:4000/me
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createVerifier, withAuth } from '@latchkey/verify';
+
+const secret = process.env.JWT_SECRET;
+if (!secret) {
+  console.error('Set JWT_SECRET to the Latchkey server’s secret.');
+  process.exit(1);
+}
+const databaseUrl = process.env.DATABASE_URL;
+
+const verifier = createVerifier({
+  secret,
+  ...(databaseUrl?.startsWith('postgres') && { revocation: { postgresUrl: databaseUrl } }),
+});
+
+const server = createServer(
+  withAuth(verifier, (req, res, { userId, sessionId, expiresAt }) => {
+    if (req.method !== 'GET' || req.url !== '/me') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND' } }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ userId, sessionId, expiresAt }));
+  }),
+);
+
+server.listen(Number(process.env.PORT ?? 4000), '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  console.log(`listening on http://127.0.0.1:${port} (revocation ${verifier.revocationStatus === 'off' ? 'off' : 'on'})`);
+});
+
+// Stop taking requests, then end the revocation listener: nothing is left open and the process exits on its own.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.close(() => void verifier.close().catch((error: unknown) => console.error(error)));
+    server.closeAllConnections();
+  });
+}

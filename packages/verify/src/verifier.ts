@@ -1,0 +1,122 @@
+/**
+ * Verifies Latchkey access tokens in another service exactly as the server does (its
+ * `src/lib/jwt.ts`), from the shared JWT_SECRET alone: no database, no server code.
+ */
+import { errors, jwtVerify } from 'jose';
+import { tokenFrom } from './authorization.js';
+import { VerifyError } from './errors.js';
+import { followRevocations, type RevocationFollower, type RevocationOptions } from './revocation.js';
+
+/** The contract's values (API.md, "Tokens"). */
+const ALGORITHM = 'HS256';
+const TYPE = 'at+jwt';
+export const DEFAULT_ISSUER = 'latchkey';
+export const DEFAULT_AUDIENCE = 'latchkey';
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
+/** A larger tolerance would let tokens live well past the expiry the server gave them. */
+export const MAX_CLOCK_TOLERANCE_SECONDS = 60;
+/** The server refuses a shorter JWT_SECRET; a verifier given one is misconfigured. */
+const MIN_SECRET_BYTES = 32;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface Claims {
+  userId: string;
+  sessionId: string;
+  expiresAt: Date;
+}
+
+export interface VerifierOptions {
+  /** The server's JWT_SECRET; HS256 is keyed with its UTF-8 bytes. */
+  secret: string;
+  issuer?: string;
+  audience?: string;
+  /** How far this service's clock may disagree with the server's; at most 60 s. */
+  clockToleranceSeconds?: number;
+  /** Follow the server's revocations through its PostgreSQL database. */
+  revocation?: RevocationOptions;
+  /** The current time; injected so that tests move it instead of sleeping. */
+  now?: () => Date;
+}
+
+export interface Verifier {
+  /**
+   * The claims of a valid access token, given the token or an `Authorization` header value
+   * (`Bearer <jwt>` or `Token <jwt>`). Rejects with a `VerifyError`; with revocation on, rejects
+   * with the database's error when the session cannot be checked (it fails closed).
+   */
+  verify(tokenOrAuthorization: string | null | undefined): Promise<Claims>;
+  /** Resolves true once revocations are followed (at once when revocation is off), false after the timeout. */
+  ready(timeoutMs?: number): Promise<boolean>;
+  /** `off`, `following` (the list is synchronised), or `database` (each session is looked up until it is). */
+  readonly revocationStatus: 'off' | 'following' | 'database';
+  /** The `application_name` of the revocation listener's connection, when revocation is on. */
+  readonly revocationListenerName: string | undefined;
+  /** Ends the revocation listener; `verify` rejects afterwards. */
+  close(): Promise<void>;
+}
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  const issuer = options.issuer ?? DEFAULT_ISSUER;
+  const audience = options.audience ?? DEFAULT_AUDIENCE;
+  const clockTolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
+  const now = options.now ?? (() => new Date());
+  // The contract keys HS256 with the UTF-8 bytes of JWT_SECRET.
+  const key = new TextEncoder().encode(typeof options.secret === 'string' ? options.secret : '');
+  if (key.byteLength < MIN_SECRET_BYTES)
+    throw new RangeError(`secret must be the server's JWT_SECRET (at least ${MIN_SECRET_BYTES} bytes)`);
+  if (!Number.isFinite(clockTolerance) || clockTolerance < 0 || clockTolerance > MAX_CLOCK_TOLERANCE_SECONDS) {
+    throw new RangeError(`clockToleranceSeconds must be between 0 and ${MAX_CLOCK_TOLERANCE_SECONDS}`);
+  }
+  const revocations: RevocationFollower | undefined = options.revocation ? followRevocations(options.revocation, now) : undefined;
+  let closed = false;
+
+  async function claimsOf(token: string): Promise<Claims> {
+    try {
+      // jose accepts any HMAC algorithm and a missing exp unless told: pin everything, as the server does.
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [ALGORITHM],
+        issuer,
+        audience,
+        typ: TYPE,
+        requiredClaims: ['exp', 'iat', 'sub', 'jti', 'sid'],
+        currentDate: now(),
+        clockTolerance,
+      });
+      const { sub, sid, exp } = payload;
+      if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid) || typeof exp !== 'number') {
+        throw new VerifyError('ACCESS_TOKEN_INVALID');
+      }
+      return { userId: sub, sessionId: sid, expiresAt: new Date(exp * 1000) };
+    } catch (error) {
+      if (error instanceof VerifyError) throw error;
+      if (error instanceof errors.JWTExpired) throw new VerifyError('ACCESS_TOKEN_EXPIRED', { cause: error });
+      throw new VerifyError('ACCESS_TOKEN_INVALID', { cause: error });
+    }
+  }
+
+  return {
+    async verify(tokenOrAuthorization) {
+      // A closed verifier no longer hears of revocations: refusing to answer beats answering wrongly.
+      if (closed) throw new Error('the verifier is closed');
+      const token = tokenFrom(tokenOrAuthorization);
+      if (!token) throw new VerifyError('ACCESS_TOKEN_MISSING');
+      // The signature first: a forged token never costs a database lookup.
+      const claims = await claimsOf(token);
+      if (revocations && (await revocations.isRevoked(claims.sessionId))) throw new VerifyError('SESSION_REVOKED');
+      return claims;
+    },
+    ready(timeoutMs) {
+      return revocations ? revocations.ready(timeoutMs) : Promise.resolve(!closed);
+    },
+    get revocationStatus() {
+      if (!revocations) return 'off';
+      return revocations.trusted ? 'following' : 'database';
+    },
+    revocationListenerName: revocations?.applicationName,
+    async close() {
+      closed = true;
+      await revocations?.close();
+    },
+  };
+}

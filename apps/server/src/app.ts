@@ -1,9 +1,12 @@
+import { join } from 'node:path';
 import type { Config } from './config.js';
 import { createDatabase, type DatabaseHandle, migrateToLatest } from './db/database.js';
 import { createRevocations } from './db/revocations.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/logger.js';
+import { createFileTransport, createSmtpTransport, type MailTransport } from './lib/mailer.js';
 import type { PasswordHasher } from './lib/password.js';
+import { createMailWorker } from './modules/mail/mail.worker.js';
 import { createDeps, createServices } from './services.js';
 import type { InnerContext } from './trpc/context.js';
 
@@ -23,6 +26,10 @@ export interface AppOverrides {
   database?: DatabaseHandle;
   /** The PostgreSQL URL other instances share, for revocation notices (defaults to DATABASE_URL). */
   postgresUrl?: string;
+  /** Run this process's mail worker (the server does; tests usually read the outbox instead). */
+  deliverMail?: boolean;
+  /** Where the worker sends mail (default: SMTP_URL, or .eml files in DATA_DIR/mail). */
+  transport?: MailTransport;
 }
 
 /** Composes the application: database (migrated), side effects, services. No HTTP. */
@@ -46,7 +53,28 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     postgresUrl: overrides.postgresUrl ?? (config.database.kind === 'postgres' ? config.database.url : undefined),
   });
   await revocations.ready();
-  const deps = createDeps({ config, db: database.db, clock, logger, hasher: overrides.hasher, revocations });
+  const worker = overrides.deliverMail
+    ? createMailWorker({
+        db: database.db,
+        clock,
+        logger,
+        transport:
+          overrides.transport ??
+          (config.smtpUrl
+            ? createSmtpTransport(config.smtpUrl, config.mailFrom)
+            : createFileTransport(join(config.dataDir, 'mail'), config.mailFrom, logger)),
+      })
+    : undefined;
+  worker?.start();
+  const deps = createDeps({
+    config,
+    db: database.db,
+    clock,
+    logger,
+    hasher: overrides.hasher,
+    revocations,
+    mailQueued: () => worker?.nudge(),
+  });
   const inner: InnerContext = { ...deps, services: createServices(deps) };
   return {
     config,
@@ -54,6 +82,7 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     inner,
     logger,
     async close() {
+      await worker?.stop();
       await revocations.close();
       if (ownsDatabase) await database.close();
     },

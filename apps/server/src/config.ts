@@ -30,6 +30,10 @@ export interface Config {
   trustProxy: boolean;
   corsOrigins: readonly string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Multiplies every per-address throttle (tests and load benchmarks come from one address). */
+  rateLimitScale: number;
+  emailVerificationTtlSeconds: number;
+  passwordResetTtlSeconds: number;
   /** Worker processes sharing the port (node's cluster); 1 runs in the main process. */
   webConcurrency: number;
 }
@@ -86,6 +90,9 @@ const EnvSchema = z.object({
   ACCESS_TOKEN_TTL: duration('15m'),
   REFRESH_IDLE_TTL: duration('7d'),
   REFRESH_ABSOLUTE_TTL: duration('30d'),
+  RATE_LIMIT_SCALE: z.coerce.number().min(0.01).max(1_000_000).default(1),
+  EMAIL_VERIFICATION_TTL: duration('24h'),
+  PASSWORD_RESET_TTL: duration('1h'),
   REFRESH_REUSE_GRACE: z
     .string()
     .default('10s')
@@ -219,6 +226,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     trustProxy: e.TRUST_PROXY,
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     logLevel: e.LOG_LEVEL,
+    rateLimitScale: e.RATE_LIMIT_SCALE,
+    emailVerificationTtlSeconds: e.EMAIL_VERIFICATION_TTL,
+    passwordResetTtlSeconds: e.PASSWORD_RESET_TTL,
     webConcurrency: e.WEB_CONCURRENCY,
   });
 }

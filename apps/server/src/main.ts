@@ -13,7 +13,7 @@ function describeDatabase(config: Readonly<Config>): string {
 
 /** One instance: the whole server in this process. */
 async function serve(config: Readonly<Config>, logger: Logger): Promise<void> {
-  const app = await createApp(config, { logger });
+  const app = await createApp(config, { logger, deliverMail: true });
   const stopCleanup = startCleanupJob({ db: app.database.db, clock: app.inner.clock, logger });
   const http = createHttpServer({ inner: app.inner, database: app.database, logger });
   const { port } = await http.listen(config.port, config.host);

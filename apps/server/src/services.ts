@@ -8,6 +8,7 @@ import type { Logger } from './lib/logger.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/password.js';
 import { createRateLimiter, type RateLimiter } from './lib/rate-limiter.js';
 import { createRefreshTokenCodec } from './lib/refresh-token.js';
+import { createAccountService } from './modules/auth/account.service.js';
 import { createAuthService } from './modules/auth/auth.service.js';
 import { createSessionService } from './modules/auth/session.service.js';
 import { createUserService } from './modules/user/user.service.js';
@@ -21,6 +22,8 @@ export interface Deps {
   hasher: PasswordHasher;
   limiter: RateLimiter;
   revocations: Revocations;
+  /** Called after a transaction that queued mail committed: wakes the mail worker, if this process runs one. */
+  mailQueued: () => void;
 }
 
 export function createServices(deps: Deps) {
@@ -31,15 +34,19 @@ export function createServices(deps: Deps) {
     auth: createAuthService({ ...deps, accessTokens, refreshTokens }),
     sessions: createSessionService(deps),
     users: createUserService(deps),
+    accounts: createAccountService(deps),
   };
 }
 
 export type Services = ReturnType<typeof createServices>;
 
-export function createDeps(options: Omit<Deps, 'hasher' | 'limiter'> & { hasher?: PasswordHasher | undefined }): Deps {
+export function createDeps(
+  options: Omit<Deps, 'hasher' | 'limiter' | 'mailQueued'> & { hasher?: PasswordHasher | undefined; mailQueued?: (() => void) | undefined },
+): Deps {
   return {
+    mailQueued: () => {},
     ...options,
     hasher: options.hasher ?? createPasswordHasher(options.config.bcryptCost),
-    limiter: createRateLimiter(options.db),
+    limiter: createRateLimiter(options.db, options.config.rateLimitScale),
   };
 }

@@ -12,6 +12,7 @@ import { type DatabaseHandle, databaseFromPGlite, migrateToLatest } from './db/d
 import { ManualClock } from './lib/clock.js';
 import { parseDuration } from './lib/duration.js';
 import { createLogger, type Logger } from './lib/logger.js';
+import { listMails } from './modules/mail/outbox.repository.js';
 import { createCaller } from './router.js';
 import type { RequestInfo } from './trpc/context.js';
 
@@ -39,7 +40,20 @@ export interface TestKitOptions {
   logger?: Logger;
 }
 
+export interface TestMail {
+  kind: string;
+  to: string;
+  subject: string;
+  /** The plain-text body; null once the mail was delivered (bodies are purged). */
+  text: string | null;
+  /** The links in the body, e.g. `https://app.example/verify-email?token=...`. */
+  links: string[];
+  sentAt: Date | null;
+}
+
 export interface TestKit {
+  /** The mails queued so far, oldest first (the kit runs no mail worker, so they stay queued). */
+  mails(): Promise<TestMail[]>;
   /** A caller with no access token, from 192.0.2.1. */
   caller: Caller;
   /** A caller as from a client with this access token / address / user agent. */
@@ -83,6 +97,8 @@ export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
     BCRYPT_COST: '4',
     DATABASE_URL: 'memory://',
     LOG_LEVEL: 'silent',
+    // Every call of a test comes from one address: per-address throttles would get in the way.
+    RATE_LIMIT_SCALE: '1000',
     ...env,
   });
 }
@@ -110,6 +126,17 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
   return {
     caller,
     callerFor,
+    async mails() {
+      const rows = await listMails(database.db);
+      return rows.map((row) => ({
+        kind: row.kind,
+        to: row.to_address,
+        subject: row.subject,
+        text: row.text_body,
+        links: row.text_body?.match(/https?:\/\/\S+/g) ?? [],
+        sentAt: row.sent_at,
+      }));
+    },
     async signUp(input = {}) {
       const name = `user${randomUUID().replaceAll('-', '').slice(0, 12)}`;
       const credentials = { username: name, email: `${name}@example.com`, password: `test passphrase ${name}`, ...input };

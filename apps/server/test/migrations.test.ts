@@ -34,9 +34,11 @@ describe('migrations', () => {
       if (onPostgres) await Promise.all(instances.map((instance) => instance.close()));
     }
     expect(await tables(database)).toEqual([
+      'email_tokens',
       'kysely_migration',
       'kysely_migration_lock',
       'login_failures',
+      'mail_outbox',
       'rate_limits',
       'sessions',
       'users',

@@ -11,7 +11,7 @@ let app: ServedApp;
 
 beforeAll(async () => {
   database = await migratedTestDatabase();
-  app = await servedApp(database);
+  app = await servedApp(database, { env: { RATE_LIMIT_SCALE: '1' } });
 });
 afterAll(async () => {
   await app?.close();

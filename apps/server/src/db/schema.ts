@@ -45,12 +45,46 @@ export interface LoginFailuresTable {
   last_failed_at: Timestamp;
 }
 
+export interface EmailTokensTable {
+  id: string;
+  user_id: string;
+  purpose: 'verify_email' | 'reset_password';
+  token_digest: string;
+  email: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface MailOutboxTable {
+  id: string;
+  kind: string;
+  user_id: string | null;
+  to_address: string;
+  subject: string;
+  text_body: string | null;
+  html_body: string | null;
+  created_at: Timestamp;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  locked_until: Timestamp | null;
+  sent_at: Timestamp | null;
+  failed_at: Timestamp | null;
+  last_error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   rate_limits: RateLimitsTable;
   login_failures: LoginFailuresTable;
+  email_tokens: EmailTokensTable;
+  mail_outbox: MailOutboxTable;
 }
+
+export type EmailTokenRow = Selectable<EmailTokensTable>;
+export type MailRow = Selectable<MailOutboxTable>;
+export type NewMailRow = Insertable<MailOutboxTable>;
 
 export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;

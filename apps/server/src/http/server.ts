@@ -6,6 +6,11 @@ import { AppError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { appRouter } from '../router.js';
 import { type InnerContext, requestInfo } from '../trpc/context.js';
+import { createCors } from './cors.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { createRestHandler } from './rest/handler.js';
+import { restRoutes } from './rest/routes.js';
+import { resetPasswordPage, verifyEmailPage } from './pages.js';
 
 /** Bodies larger than this are refused with 413 before any parsing. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -35,6 +40,10 @@ export function createHttpServer(options: { inner: InnerContext; database: Datab
   const trustProxy = inner.config.trustProxy;
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  const cors = createCors(inner.config.corsOrigins);
+  const rest = createRestHandler({ routes: restRoutes, inner, logger, maxBodyBytes: MAX_BODY_BYTES });
+  // Built on first request and kept: it depends only on the route table and BASE_URL.
+  let openApiDocument: ReturnType<typeof buildOpenApiDocument> | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -46,7 +55,23 @@ export function createHttpServer(options: { inner: InnerContext; database: Datab
       return sendJson(res, up ? 200 : 503, { status: up ? 'ok' : 'error', database: up ? 'connected' : 'disconnected' });
     }
 
-    if (path.startsWith('/trpc/')) {
+    // GET only: a HEAD (link checkers) must not use the token up.
+    if (path === '/verify-email' && req.method === 'GET') return verifyEmailPage(inner, url, res);
+    if (path === '/reset-password' && (req.method === 'GET' || req.method === 'HEAD')) return resetPasswordPage(res);
+
+    if (path === '/openapi.json') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+      openApiDocument ??= buildOpenApiDocument(restRoutes, { serverUrl: inner.config.baseUrl });
+      return sendJson(res, 200, openApiDocument);
+    }
+
+    const isApi = path === '/api' || path.startsWith('/api/');
+    const isTrpc = path.startsWith('/trpc/');
+    if ((isApi || isTrpc) && cors(req, res) === 'answered') return;
+
+    if (isApi) return rest(req, res, requestId);
+
+    if (isTrpc) {
       const length = declaredLength(req);
       if (length !== undefined && length > MAX_BODY_BYTES) {
         res.setHeader('connection', 'close');

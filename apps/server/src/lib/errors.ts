@@ -5,6 +5,7 @@
 export const APP_CODES = {
   VALIDATION_FAILED: 'BAD_REQUEST',
   TOKEN_INVALID: 'BAD_REQUEST',
+  TOKEN_EXPIRED: 'BAD_REQUEST',
   ACCESS_TOKEN_MISSING: 'UNAUTHORIZED',
   ACCESS_TOKEN_EXPIRED: 'UNAUTHORIZED',
   ACCESS_TOKEN_INVALID: 'UNAUTHORIZED',
@@ -25,7 +26,8 @@ export type FieldErrors = Record<string, string[]>;
 
 const MESSAGES: Record<AppCode, string> = {
   VALIDATION_FAILED: 'Invalid input',
-  TOKEN_INVALID: 'The token is invalid or has expired',
+  TOKEN_INVALID: 'The link is invalid or was already used',
+  TOKEN_EXPIRED: 'The link has expired',
   ACCESS_TOKEN_MISSING: 'An access token is required',
   ACCESS_TOKEN_EXPIRED: 'The access token has expired',
   ACCESS_TOKEN_INVALID: 'The access token is invalid',

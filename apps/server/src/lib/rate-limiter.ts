@@ -10,6 +10,8 @@ export interface Limit {
   max: number;
   /** ...per window of this many seconds. */
   windowSeconds: number;
+  /** A limit per client address: multiplied by RATE_LIMIT_SCALE (per-account limits never are). */
+  perAddress?: boolean;
 }
 
 export type Verdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
@@ -35,7 +37,9 @@ function secondsUntil(later: Date, now: Date): number {
   return Math.max(1, Math.ceil((later.getTime() - now.getTime()) / 1000));
 }
 
-export function createRateLimiter(db: Db) {
+/** `addressScale` multiplies the per-address limits (RATE_LIMIT_SCALE). */
+export function createRateLimiter(db: Db, addressScale = 1) {
+  const maxOf = (limit: Limit) => (limit.perAddress ? Math.max(1, Math.round(limit.max * addressScale)) : limit.max);
   return {
     /** Counts one hit against `key` and says whether it is within the limit. */
     async hit(key: string, limit: Limit, now: Date): Promise<Verdict> {
@@ -52,7 +56,7 @@ export function createRateLimiter(db: Db) {
         )
         .returning(['count', 'expires_at'])
         .executeTakeFirstOrThrow();
-      return row.count <= limit.max ? { allowed: true } : { allowed: false, retryAfterSeconds: secondsUntil(row.expires_at, now) };
+      return row.count <= maxOf(limit) ? { allowed: true } : { allowed: false, retryAfterSeconds: secondsUntil(row.expires_at, now) };
     },
 
     /** Gives back a hit that turned out not to count (a login that succeeded). */
@@ -63,7 +67,7 @@ export function createRateLimiter(db: Db) {
     /** Whether `key` is already over its limit, without counting a hit. */
     async peek(key: string, limit: Limit, now: Date): Promise<Verdict> {
       const row = await db.selectFrom('rate_limits').select(['count', 'expires_at']).where('key', '=', key).executeTakeFirst();
-      if (!row || row.expires_at <= now || row.count < limit.max) return { allowed: true };
+      if (!row || row.expires_at <= now || row.count < maxOf(limit)) return { allowed: true };
       return { allowed: false, retryAfterSeconds: secondsUntil(row.expires_at, now) };
     },
 

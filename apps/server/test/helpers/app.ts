@@ -7,7 +7,7 @@ import { createHttpServer, type HttpServer } from '../../src/http/server.js';
 import { ShiftedClock } from '../../src/lib/clock.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import type { AppRouter } from '../../src/router.js';
-import { type Caller, createTestKit, TEST_JWT_SECRET, type TestClock, testConfig } from '../../src/testing.js';
+import { type Caller, createTestKit, TEST_JWT_SECRET, type TestClock, type TestKit, testConfig } from '../../src/testing.js';
 import type { RequestInfo } from '../../src/trpc/context.js';
 
 export const TEST_SECRET = TEST_JWT_SECRET;
@@ -22,6 +22,7 @@ export interface TestAppOptions {
 
 export interface TestApp extends App {
   clock: TestClock;
+  mails: TestKit['mails'];
   /** A caller as from a client at `ip` with the given access token. */
   caller(request?: Partial<RequestInfo> & { accessToken?: string }): Caller;
 }
@@ -34,7 +35,7 @@ export async function testApp(database: DatabaseHandle, options: TestAppOptions 
     ...(options.logger && { logger: options.logger }),
     ...(options.clock === 'shifted' && { clock: new ShiftedClock() }),
   });
-  return { ...kit.app, clock: kit.clock, caller: (request = {}) => kit.callerFor(request), close: () => kit.close() };
+  return { ...kit.app, clock: kit.clock, mails: kit.mails, caller: (request = {}) => kit.callerFor(request), close: () => kit.close() };
 }
 
 export interface RequestLogEntry {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { authedProcedure, publicProcedure, router } from '../../trpc/init.js';
-import { loginInput, refreshInput, registerInput } from './auth.schemas.js';
+import { forgotPasswordInput, loginInput, refreshInput, registerInput, resetPasswordInput, tokenInput } from './auth.schemas.js';
 
 export const authRouter = router({
   register: publicProcedure.input(registerInput).mutation(({ ctx, input }) => ctx.services.auth.register(input, ctx.request)),
@@ -14,6 +14,18 @@ export const authRouter = router({
   sessions: authedProcedure.query(({ ctx }) => ctx.services.sessions.list(ctx.auth.userId, ctx.auth.sessionId)),
   revokeSession: authedProcedure.input(z.object({ sessionId: z.uuid({ error: 'is invalid' }) })).mutation(async ({ ctx, input }) => {
     await ctx.services.sessions.revoke(ctx.auth.userId, input.sessionId);
+    return { success: true as const };
+  }),
+  verifyEmail: publicProcedure.input(tokenInput).mutation(({ ctx, input }) => ctx.services.accounts.verifyEmail(input.token)),
+  resendVerification: authedProcedure.mutation(async ({ ctx }) => {
+    await ctx.services.accounts.resendVerification(ctx.auth.userId);
+    return { success: true as const };
+  }),
+  forgotPassword: publicProcedure
+    .input(forgotPasswordInput)
+    .mutation(({ ctx, input }) => ctx.services.accounts.forgotPassword(input.email, ctx.request)),
+  resetPassword: publicProcedure.input(resetPasswordInput).mutation(async ({ ctx, input }) => {
+    await ctx.services.accounts.resetPassword(input.token, input.newPassword);
     return { success: true as const };
   }),
 });

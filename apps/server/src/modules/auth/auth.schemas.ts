@@ -5,10 +5,16 @@ const BLANK = "can't be blank";
 
 export const emailSchema = z
   .string({ error: BLANK })
-  .trim()
-  .min(1, BLANK)
-  .max(254, 'is too long (maximum is 254 characters)')
-  .pipe(z.email({ error: 'is invalid' }));
+  // NFKC folds look-alikes into the letters they imitate (the Kelvin sign into K), so that they
+  // collide with the address they imitate instead of becoming a second account or reset target.
+  .transform((email) => email.normalize('NFKC').trim())
+  .pipe(
+    z
+      .string()
+      .min(1, BLANK)
+      .max(254, 'is too long (maximum is 254 characters)')
+      .pipe(z.email({ error: 'is invalid' })),
+  );
 
 export const usernameSchema = z
   .string({ error: BLANK })
@@ -39,6 +45,10 @@ export const refreshTokenSchema = z.string({ error: BLANK }).min(1, BLANK).max(5
 export const registerInput = z.object({ username: usernameSchema, email: emailSchema, password: newPasswordSchema });
 export const loginInput = z.object({ email: emailSchema, password: existingPasswordSchema });
 export const refreshInput = z.object({ refreshToken: refreshTokenSchema });
+
+export const tokenInput = z.object({ token: z.string({ error: BLANK }).min(1, BLANK).max(256, 'is invalid') });
+export const forgotPasswordInput = z.object({ email: emailSchema });
+export const resetPasswordInput = z.object({ token: tokenInput.shape.token, newPassword: newPasswordSchema });
 
 export type RegisterInput = z.output<typeof registerInput>;
 export type LoginInput = z.output<typeof loginInput>;

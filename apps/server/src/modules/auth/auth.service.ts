@@ -11,6 +11,7 @@ import type { RateLimiter, Verdict } from '../../lib/rate-limiter.js';
 import type { RefreshTokenCodec } from '../../lib/refresh-token.js';
 import { type User, userRowToUser } from '../user/user.mapper.js';
 import { findTakenIdentifiers, findUserByEmail, insertUser } from '../user/user.repository.js';
+import { queueVerificationMail } from './account-mail.js';
 import type { LoginInput, RegisterInput } from './auth.schemas.js';
 import {
   advanceSession,
@@ -47,12 +48,21 @@ export interface Authenticated {
 export interface AuthDeps {
   db: Db;
   clock: Clock;
-  config: Pick<Config, 'refreshIdleTtlSeconds' | 'refreshAbsoluteTtlSeconds' | 'refreshReuseGraceSeconds'>;
+  config: Pick<
+    Config,
+    | 'refreshIdleTtlSeconds'
+    | 'refreshAbsoluteTtlSeconds'
+    | 'refreshReuseGraceSeconds'
+    | 'baseUrl'
+    | 'emailVerificationTtlSeconds'
+    | 'passwordResetTtlSeconds'
+  >;
   hasher: PasswordHasher;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
   revocations: Revocations;
   limiter: RateLimiter;
+  mailQueued: () => void;
 }
 
 function refuse(verdict: Verdict): void {
@@ -100,7 +110,7 @@ type RefreshOutcome =
   | { kind: 'invalid' | 'expired' };
 
 export function createAuthService(deps: AuthDeps) {
-  const { db, clock, config, hasher, accessTokens, refreshTokens, revocations, limiter } = deps;
+  const { db, clock, config, hasher, accessTokens, refreshTokens, revocations, limiter, mailQueued } = deps;
   const revoke = createSessionRevoker(deps);
 
   async function tokensFor(session: Pick<SessionRow, 'id' | 'user_id' | 'generation' | 'expires_at'>): Promise<Tokens> {
@@ -151,8 +161,11 @@ export function createAuthService(deps: AuthDeps) {
             updated_at: now,
           });
           const session = await insertSession(trx, newSession(user.id, client));
+          // The mail is queued with the account: both exist, or neither. SMTP is never waited on.
+          await queueVerificationMail(trx, user, config, now);
           return { user, session };
         });
+        mailQueued();
         return { user: userRowToUser(user), ...(await tokensFor(session)) };
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;

@@ -1,9 +1,11 @@
+import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import type { Revocations } from '../../db/revocations.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import type { PasswordHasher } from '../../lib/password.js';
 import type { RateLimiter } from '../../lib/rate-limiter.js';
+import { queueVerificationMail } from '../auth/account-mail.js';
 import { createSessionRevoker } from '../auth/auth.service.js';
 import { LIMITS, throttleKey } from '../auth/throttle-policy.js';
 import { type User, userRowToUser } from './user.mapper.js';
@@ -20,8 +22,16 @@ function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && error.code === '23505';
 }
 
-export function createUserService(deps: { db: Db; clock: Clock; hasher: PasswordHasher; revocations: Revocations; limiter: RateLimiter }) {
-  const { db, clock, hasher, limiter } = deps;
+export function createUserService(deps: {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, 'baseUrl' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds'>;
+  hasher: PasswordHasher;
+  revocations: Revocations;
+  limiter: RateLimiter;
+  mailQueued: () => void;
+}) {
+  const { db, clock, config, hasher, limiter, mailQueued } = deps;
   const revoke = createSessionRevoker(deps);
 
   async function load(userId: string) {
@@ -41,16 +51,22 @@ export function createUserService(deps: { db: Db; clock: Clock; hasher: Password
       const emailChanged = input.email !== undefined && input.email.toLowerCase() !== current.email.toLowerCase();
       const usernameChanged = input.username !== undefined && input.username !== current.username;
       try {
-        const row = await updateUser(db, userId, {
-          ...(input.email !== undefined && { email: input.email }),
-          ...(input.username !== undefined && { username: input.username }),
-          // An empty bio or image clears it.
-          ...(input.bio !== undefined && { bio: input.bio || null }),
-          ...(input.image !== undefined && { image: input.image || null }),
-          // A new address is not verified until its owner proves it.
-          ...(emailChanged && { email_verified_at: null }),
-          updated_at: clock.now(),
+        const now = clock.now();
+        const row = await db.transaction().execute(async (trx) => {
+          const updated = await updateUser(trx, userId, {
+            ...(input.email !== undefined && { email: input.email }),
+            ...(input.username !== undefined && { username: input.username }),
+            // An empty bio or image clears it.
+            ...(input.bio !== undefined && { bio: input.bio || null }),
+            ...(input.image !== undefined && { image: input.image || null }),
+            // A new address is not verified until its owner proves it.
+            ...(emailChanged && { email_verified_at: null }),
+            updated_at: now,
+          });
+          if (emailChanged) await queueVerificationMail(trx, updated, config, now);
+          return updated;
         });
+        if (emailChanged) mailQueued();
         return userRowToUser(row);
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;

@@ -1,0 +1,86 @@
+/**
+ * The two pages mailed links open. Tokens never appear in their markup, in a log line (only
+ * paths are logged) or in a Referer (`Referrer-Policy: no-referrer`). The reset link carries its
+ * token in the fragment, which the browser never sends to any server; the page's script reads
+ * it, removes it from the address bar, and posts it with the new password.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { AppError } from '../lib/errors.js';
+import type { InnerContext } from '../trpc/context.js';
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+function page(res: ServerResponse, status: number, title: string, body: string, nonce?: string): void {
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;line-height:1.5}input,button{font:inherit;padding:.4rem;width:100%;box-sizing:border-box;margin:.3rem 0}</style>
+</head><body>
+<h1>${escapeHtml(title)}</h1>
+${body}
+</body></html>`;
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'${nonce ? `; script-src 'nonce-${nonce}'` : ''}`,
+  });
+  res.end(html);
+}
+
+/** GET /verify-email?token=...: confirms the address and says so, or why not. */
+export async function verifyEmailPage(inner: InnerContext, url: URL, res: ServerResponse): Promise<void> {
+  const token = url.searchParams.get('token') ?? '';
+  try {
+    const { user } = await inner.services.accounts.verifyEmail(token);
+    page(res, 200, 'Address confirmed', `<p>Thank you: ${escapeHtml(user.email)} is confirmed. You can close this page.</p>`);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    if (error.appCode === 'TOKEN_EXPIRED') {
+      page(res, 410, 'This link has expired', '<p>Sign in and ask for a new confirmation mail.</p>');
+    } else {
+      page(
+        res,
+        404,
+        'This link does not work',
+        '<p>It was already used, or it is not a link we sent. If your address is not confirmed yet, sign in and ask for a new mail.</p>',
+      );
+    }
+  }
+}
+
+/** GET /reset-password: a form that reads the token from the fragment and calls the API. */
+export function resetPasswordPage(res: ServerResponse): void {
+  const nonce = randomBytes(16).toString('base64');
+  const body = `<form id="reset"><label for="password">New password (at least 8 characters)</label>
+<input id="password" type="password" autocomplete="new-password" minlength="8" maxlength="256" required>
+<button type="submit">Set my new password</button></form>
+<p id="result" role="status"></p>
+<script nonce="${nonce}">
+const token = new URLSearchParams(location.hash.slice(1)).get('token');
+history.replaceState(null, '', location.pathname);
+const form = document.getElementById('reset');
+const result = document.getElementById('result');
+if (!token) { form.hidden = true; result.textContent = 'This link is incomplete: open the one from the mail again.'; }
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const newPassword = document.getElementById('password').value;
+  const response = await fetch('/trpc/auth.resetPassword', { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ json: { token, newPassword } }) }).catch(() => null);
+  const data = response ? await response.json().catch(() => null) : null;
+  const error = data && data.error ? data.error.json : null;
+  if (response && response.ok) { form.hidden = true; result.textContent = 'Your password is changed and every session was signed out. You can sign in with the new one.'; }
+  else if (error && error.data && error.data.fields && error.data.fields.newPassword) { result.textContent = 'Password ' + error.data.fields.newPassword.join(', ') + '.'; }
+  else if (error && error.data && error.data.appCode === 'TOKEN_EXPIRED') { form.hidden = true; result.textContent = 'This link has expired: ask for a new one.'; }
+  else if (error && error.data && error.data.appCode === 'TOKEN_INVALID') { form.hidden = true; result.textContent = 'This link was already used or is not valid: ask for a new one.'; }
+  else { result.textContent = 'Something went wrong; please try again.'; }
+});
+</script>`;
+  page(res, 200, 'Choose a new password', body, nonce);
+}

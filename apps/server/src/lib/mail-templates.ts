@@ -1,0 +1,65 @@
+/**
+ * Every mail Latchkey sends: one template each, rendered to plain text and HTML. Values that come
+ * from users (the username) are escaped in HTML and never reach a header: subjects are fixed and
+ * the recipient is an address validated at registration.
+ */
+export type MailKind = 'verify_email' | 'reset_password' | 'password_changed';
+
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+interface Template {
+  subject: string;
+  paragraphs: (vars: MailVars) => string[];
+  action?: (vars: MailVars) => { label: string; url: string };
+}
+
+export interface MailVars {
+  username: string;
+  link?: string;
+  validFor?: string;
+}
+
+const TEMPLATES: Record<MailKind, Template> = {
+  verify_email: {
+    subject: 'Confirm your email address',
+    paragraphs: (v) => [`Hello ${v.username},`, `Please confirm that this is your email address. The link is valid for ${v.validFor}.`],
+    action: (v) => ({ label: 'Confirm my address', url: v.link ?? '' }),
+  },
+  reset_password: {
+    subject: 'Reset your password',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      `Someone asked to reset the password of your account. If it was you, choose a new password within ${v.validFor}. If not, ignore this mail: your password stays as it is.`,
+    ],
+    action: (v) => ({ label: 'Choose a new password', url: v.link ?? '' }),
+  },
+  password_changed: {
+    subject: 'Your password was changed',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      'The password of your account was just changed, and every session was signed out. If this was not you, reset your password at once and contact us.',
+    ],
+  },
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+export function renderMail(kind: MailKind, vars: MailVars): RenderedMail {
+  const template = TEMPLATES[kind];
+  const paragraphs = template.paragraphs(vars);
+  const action = template.action?.(vars);
+  const text = [...paragraphs, ...(action ? [`${action.label}: ${action.url}`] : [])].join('\n\n');
+  const html = [
+    '<!doctype html><html><body style="font-family: sans-serif; line-height: 1.5">',
+    ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
+    ...(action ? [`<p><a href="${escapeHtml(action.url)}">${escapeHtml(action.label)}</a></p>`] : []),
+    '</body></html>',
+  ].join('\n');
+  return { subject: template.subject, text: `${text}\n`, html };
+}

@@ -109,3 +109,30 @@ describe('forged access tokens', () => {
     expect(await refusal(tokens.verify(token))).toBe(appCode);
   });
 });
+
+describe('the verified-token cache', () => {
+  it('never serves a token past its expiry', async () => {
+    const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));
+    const tokens = createAccessTokens({ secret: 'a'.repeat(40), ttlSeconds: 60, clock });
+    const { token } = await tokens.sign({
+      userId: '00000000-0000-4000-8000-000000000001',
+      sessionId: '00000000-0000-4000-8000-000000000002',
+    });
+    await expect(tokens.verify(token)).resolves.toHaveProperty('userId');
+    await expect(tokens.verify(token)).resolves.toHaveProperty('userId'); // from the cache
+    clock.advance(60 + 6);
+    await expect(tokens.verify(token)).rejects.toMatchObject({ appCode: 'ACCESS_TOKEN_EXPIRED' });
+  });
+
+  it('remembers only tokens that verified', async () => {
+    const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));
+    const tokens = createAccessTokens({ secret: 'a'.repeat(40), ttlSeconds: 60, clock });
+    const { token } = await tokens.sign({
+      userId: '00000000-0000-4000-8000-000000000001',
+      sessionId: '00000000-0000-4000-8000-000000000002',
+    });
+    const tampered = `${token.slice(0, -3)}${token.endsWith('AAA') ? 'BBB' : 'AAA'}`;
+    await expect(tokens.verify(tampered)).rejects.toMatchObject({ appCode: 'ACCESS_TOKEN_INVALID' });
+    await expect(tokens.verify(tampered)).rejects.toMatchObject({ appCode: 'ACCESS_TOKEN_INVALID' });
+  });
+});

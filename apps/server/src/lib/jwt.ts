@@ -25,7 +25,14 @@ export interface AccessTokens {
   verify(token: string): Promise<AccessTokenClaims>;
 }
 
+/** Verified tokens remembered, so that a client's repeated calls verify its token once. */
+const CACHE_SIZE = 10_000;
+
 export function createAccessTokens(options: { secret: string; ttlSeconds: number; clock: Clock }): AccessTokens {
+  // Keyed by the whole token string: the same bytes always verify the same way, until `exp`.
+  // Bounded in size, and an entry is never used past its token's expiry (revocation is checked
+  // apart, on every call). Map order makes the oldest entry the first to go.
+  const verified = new Map<string, AccessTokenClaims>();
   // The contract keys HS256 with the UTF-8 bytes of JWT_SECRET so other services can verify.
   const key = new TextEncoder().encode(options.secret);
   const { clock, ttlSeconds } = options;
@@ -48,6 +55,11 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
     },
 
     async verify(token) {
+      const cached = verified.get(token);
+      if (cached) {
+        if (cached.expiresAt.getTime() + CLOCK_TOLERANCE_SECONDS * 1000 > clock.now().getTime()) return cached;
+        verified.delete(token);
+      }
       try {
         // jose accepts any HMAC algorithm and a missing exp unless told: pin everything.
         const { payload } = await jwtVerify(token, key, {
@@ -63,7 +75,10 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
         if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid) || typeof exp !== 'number') {
           throw new AppError('ACCESS_TOKEN_INVALID');
         }
-        return { userId: sub, sessionId: sid, expiresAt: new Date(exp * 1000) };
+        const claims = { userId: sub, sessionId: sid, expiresAt: new Date(exp * 1000) };
+        if (verified.size >= CACHE_SIZE) verified.delete(verified.keys().next().value ?? '');
+        verified.set(token, claims);
+        return claims;
       } catch (error) {
         if (error instanceof AppError) throw error;
         if (error instanceof errors.JWTExpired) throw new AppError('ACCESS_TOKEN_EXPIRED');

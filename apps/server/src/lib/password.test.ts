@@ -82,3 +82,20 @@ describe('passwordProblems', () => {
     expect(passwordProblems('lighthouse keepers dream of copper kettles')).toEqual([]);
   });
 });
+
+describe('hashing never starves token checks', () => {
+  it("a WebCrypto HMAC (jose's HS256) started during a login flood finishes before any of the hashes", async () => {
+    const hasher = createPasswordHasher(10, 2);
+    const stored = await hasher.hash('a long enough passphrase');
+    const order: string[] = [];
+    // Six verifications at once: more than libuv's four threads, which would all be taken without a bound.
+    const flood = Array.from({ length: 6 }, (_, i) =>
+      hasher.verify('a long enough passphrase', stored).then(() => order.push(`bcrypt${i}`)),
+    );
+    const key = await crypto.subtle.importKey('raw', new Uint8Array(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    await crypto.subtle.sign('HMAC', key, new Uint8Array(64)).then(() => order.push('hmac'));
+    await Promise.all(flood);
+    expect(order[0]).toBe('hmac');
+    expect(order).toHaveLength(7);
+  });
+});

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
+import { availableParallelism } from 'node:os';
+import { hash as rawBcryptHash, verify as rawBcryptVerify } from '@node-rs/bcrypt';
 import { dictionary } from '@zxcvbn-ts/language-common';
 
 export const PASSWORD_MIN_LENGTH = 8;
@@ -40,7 +41,36 @@ export interface PasswordHasher {
   verifyNothing(password: string): Promise<false>;
 }
 
-export function createPasswordHasher(cost: number): PasswordHasher {
+/**
+ * At most this many bcrypt operations at once. bcrypt runs on libuv's thread pool (4 threads by
+ * default), where jose's WebCrypto HMAC and file I/O run too: left unbounded, a login flood fills
+ * every thread and token checks queue behind the hashes (measured: a `me` endpoint fell from
+ * 5,500 to 16 requests/s). Bounded to the cores, and below the pool size, hashing keeps all the
+ * CPU it can use while one thread always stays free for everything else.
+ */
+export const HASH_CONCURRENCY = Math.max(1, Math.min(availableParallelism(), 3));
+
+/** A counting semaphore: `run` waits for a free slot. */
+function limiter(slots: number) {
+  let free = slots;
+  const waiting: (() => void)[] = [];
+  return async function run<T>(work: () => Promise<T>): Promise<T> {
+    if (free > 0) free -= 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free += 1;
+    }
+  };
+}
+
+export function createPasswordHasher(cost: number, concurrency = HASH_CONCURRENCY): PasswordHasher {
+  const slot = limiter(concurrency);
+  const bcryptHash = (password: string, rounds: number) => slot(() => rawBcryptHash(password, rounds));
+  const bcryptVerify = (password: string, hash: string) => slot(() => rawBcryptVerify(password, hash));
   // Made at once, not on first use: otherwise the first unknown-email login of an instance would
   // cost a hash more than a wrong password does, and tell which addresses exist.
   const dummyHash = bcryptHash(prehash('latchkey: no such account'), cost);

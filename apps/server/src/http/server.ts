@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { TRPCError } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { DatabaseHandle } from '../db/database.js';
 import { AppError } from '../lib/errors.js';
@@ -8,9 +9,10 @@ import { appRouter } from '../router.js';
 import { type InnerContext, requestInfo } from '../trpc/context.js';
 import { createCors } from './cors.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { resetPasswordPage, verifyEmailPage } from './pages.js';
 import { createRestHandler } from './rest/handler.js';
 import { restRoutes } from './rest/routes.js';
-import { resetPasswordPage, verifyEmailPage } from './pages.js';
+import { handleTrpcFast } from './trpc-fast.js';
 
 /** Bodies larger than this are refused with 413 before any parsing. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -35,8 +37,26 @@ function declaredLength(req: IncomingMessage): number | undefined {
   return header === undefined ? undefined : Number(header);
 }
 
-export function createHttpServer(options: { inner: InnerContext; database: DatabaseHandle; logger: Logger }): HttpServer {
+export function createHttpServer(options: {
+  inner: InnerContext;
+  database: DatabaseHandle;
+  logger: Logger;
+  /** `fast` (default): the lean handler, with the standard adapter for what it declines; `standard`: the standard adapter only. */
+  trpcAdapter?: 'fast' | 'standard';
+}): HttpServer {
   const { inner, database, logger } = options;
+  const fastTrpc = (options.trpcAdapter ?? 'fast') === 'fast';
+  const retryAfter = (errors: readonly { cause?: unknown }[]): Record<string, string> => {
+    // A throttled call says when to come back, in the header HTTP clients read.
+    const waits = errors.map((e) => (e.cause instanceof AppError ? e.cause.retryAfterSeconds : undefined)).filter((s) => s !== undefined);
+    return waits.length ? { 'retry-after': String(Math.max(...waits)) } : {};
+  };
+  const logProcedureError = (requestId: string, error: TRPCError, procedure: string | undefined) => {
+    if (error.code === 'INTERNAL_SERVER_ERROR') {
+      // Server-side only; the client sees a bare "Internal server error".
+      logger.error({ requestId, procedure, err: error.cause ?? error }, 'procedure failed');
+    }
+  };
   const trustProxy = inner.config.trustProxy;
   let inFlight = 0;
   let idle: (() => void) | undefined;
@@ -79,27 +99,33 @@ export function createHttpServer(options: { inner: InnerContext; database: Datab
       }
       // Answers carry tokens and personal data: no cache may keep them.
       res.setHeader('cache-control', 'no-store');
+      const procedurePath = path.slice('/trpc/'.length);
+      const createContext = () => ({ ...inner, request: requestInfo(req, trustProxy) });
+      if (
+        fastTrpc &&
+        (await handleTrpcFast(req, res, procedurePath, url, {
+          router: appRouter,
+          createContext,
+          maxBodyBytes: MAX_BODY_BYTES,
+          onError: ({ error, path: procedure }) => logProcedureError(requestId, error, procedure),
+          headersFor: retryAfter,
+        }))
+      ) {
+        return;
+      }
       await nodeHTTPRequestHandler({
         router: appRouter,
         req,
         res,
-        path: path.slice('/trpc/'.length),
+        path: procedurePath,
         // Also enforced while streaming, for bodies that do not declare their length.
         maxBodySize: MAX_BODY_BYTES,
-        createContext: () => ({ ...inner, request: requestInfo(req, trustProxy) }),
+        createContext,
         responseMeta({ errors }) {
-          // A throttled call says when to come back, in the header HTTP clients read.
-          const waits = errors
-            .map((e) => (e.cause instanceof AppError ? e.cause.retryAfterSeconds : undefined))
-            .filter((s) => s !== undefined);
-          return waits.length ? { headers: { 'retry-after': String(Math.max(...waits)) } } : {};
+          // tRPC sets its own Vary, replacing the one CORS set: add Origin back (an array is appended).
+          return { headers: { vary: ['Origin'], ...retryAfter(errors) } };
         },
-        onError({ error, path: procedure }) {
-          if (error.code === 'INTERNAL_SERVER_ERROR') {
-            // Server-side only; the client sees a bare "Internal server error".
-            logger.error({ requestId, procedure, err: error.cause ?? error }, 'procedure failed');
-          }
-        },
+        onError: ({ error, path: procedure }) => logProcedureError(requestId, error, procedure),
       });
       return;
     }

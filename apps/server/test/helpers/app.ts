@@ -18,6 +18,8 @@ export interface TestAppOptions {
   logger?: Logger;
   /** `manual` (default) stands still at 2026-01-01 until advanced; `shifted` follows real time plus what was advanced. */
   clock?: 'manual' | 'shifted';
+  /** Which tRPC HTTP handler the served app uses (default: the server's default, `fast`). */
+  trpcAdapter?: 'fast' | 'standard';
 }
 
 export interface TestApp extends App {
@@ -66,7 +68,12 @@ export async function servedApp(database: DatabaseHandle, options: TestAppOption
     },
   });
   const app = await testApp(database, { logger: createLogger('info', sink), ...options });
-  const http = createHttpServer({ inner: app.inner, database: app.database, logger: app.logger });
+  const http = createHttpServer({
+    inner: app.inner,
+    database: app.database,
+    logger: app.logger,
+    ...(options.trpcAdapter && { trpcAdapter: options.trpcAdapter }),
+  });
   const { port } = await http.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   return {

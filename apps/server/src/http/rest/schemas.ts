@@ -1,0 +1,116 @@
+/**
+ * The REST bodies: RealWorld's `{ "user": ... }` envelopes and the tutorial's snake_case token
+ * fields, built from the very schemas the tRPC procedures validate with, so that both transports
+ * accept and refuse the same input. Responses are plain shapes (no transforms), also the source of
+ * the OpenAPI document.
+ */
+import { z } from 'zod';
+import {
+  emailSchema,
+  existingPasswordSchema,
+  loginInput,
+  newPasswordSchema,
+  refreshTokenSchema,
+  registerInput,
+  tokenInput,
+} from '../../modules/auth/auth.schemas.js';
+import type { User } from '../../modules/user/user.mapper.js';
+import { updateInput } from '../../modules/user/user.schemas.js';
+import { BLANK } from './errors.js';
+
+export const registerBody = z.object({ user: registerInput });
+export const loginBody = z.object({ user: loginInput });
+export const refreshTokenBody = z.object({ refresh_token: refreshTokenSchema });
+export const verifyEmailQuery = z.object({ token: tokenInput.shape.token });
+export const forgotPasswordBody = z.object({ email: emailSchema });
+export const resetPasswordBody = z.object({ token: tokenInput.shape.token, new_password: newPasswordSchema });
+
+/** Whether `user[key]` of a body that may be anything (refinements below also run on invalid bodies) is present. */
+function userHas(body: unknown, key: 'password' | 'current_password'): boolean {
+  if (typeof body !== 'object' || body === null || !('user' in body)) return false;
+  const user = body.user;
+  return typeof user === 'object' && user !== null && Object.entries(user).some(([name, value]) => name === key && value !== undefined);
+}
+
+/** Also reported next to other fields' errors, so one round trip shows everything wrong with the form. */
+const always = { when: () => true };
+
+/**
+ * RealWorld's `PUT /api/user` changes the password with `password` alone; the contract's
+ * user.changePassword needs the current one, so here `password` counts only with `current_password`.
+ */
+export const updateUserBody = z
+  .object({
+    user: updateInput.extend({
+      password: newPasswordSchema.optional().meta({
+        description: 'A new password; requires `current_password`. Empty or null means "unchanged" (RealWorld forms send "").',
+      }),
+      current_password: existingPasswordSchema.optional().meta({ description: 'Required with `password`.' }),
+    }),
+  })
+  .refine((body) => !userHas(body, 'password') || userHas(body, 'current_password'), {
+    ...always,
+    path: ['user', 'current_password'],
+    message: BLANK,
+  })
+  .refine((body) => !userHas(body, 'current_password') || userHas(body, 'password'), {
+    ...always,
+    path: ['user', 'password'],
+    message: BLANK,
+  });
+
+/**
+ * RealWorld settings forms send `"password": ""` when the field is left empty: that means
+ * "unchanged", not "change it to nothing" (which the password rules would refuse anyway).
+ */
+export function dropBlankPassword(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || !('user' in body)) return body;
+  const user = body.user;
+  if (typeof user !== 'object' || user === null || !('password' in user) || (user.password !== '' && user.password !== null)) return body;
+  const { password: _blank, ...rest } = user;
+  return { ...body, user: rest };
+}
+
+export const userJson = z.object({
+  email: z.string(),
+  username: z.string(),
+  bio: z.string().nullable().meta({ description: 'null when empty' }),
+  image: z.string().nullable().meta({ description: 'null when empty' }),
+  email_verified: z.boolean(),
+  token: z.string().meta({ description: 'The access token (a JWT), where RealWorld clients look for it.' }),
+});
+
+export const sessionResponse = z.object({
+  user: userJson,
+  access_token: z.string().meta({ description: 'The access token (a JWT); the same as `user.token`.' }),
+  refresh_token: z.string().meta({ description: 'Opaque; exchanged at `POST /api/auth/refresh`, which rotates it.' }),
+});
+export const userResponse = z.object({ user: userJson });
+export const tokensResponse = z.object({
+  access_token: z.string(),
+  refresh_token: z.string().meta({ description: 'The rotated refresh token: the one presented stops working after a short grace window.' }),
+});
+export const messageResponse = z.object({ message: z.string() });
+export const errorResponse = z.object({
+  errors: z
+    .record(z.string(), z.array(z.string()))
+    .meta({ description: 'Messages per field, e.g. { "email": ["has already been taken"] }' }),
+  code: z.string().optional().meta({ description: 'The stable appCode (e.g. ACCESS_TOKEN_EXPIRED) when the failure has one' }),
+});
+
+/** Schemas the document names and the routes share. */
+export const SHARED_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
+  ['UserJson', userJson],
+  ['ErrorResponse', errorResponse],
+];
+
+export function toUserJson(user: User, token: string): z.input<typeof userJson> {
+  return {
+    email: user.email,
+    username: user.username,
+    bio: user.bio,
+    image: user.image,
+    email_verified: user.emailVerified,
+    token,
+  };
+}

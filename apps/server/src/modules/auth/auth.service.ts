@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import { announceRevoked, type Revocations } from '../../db/revocations.js';
 import type { SessionRow } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
@@ -98,10 +99,6 @@ function addSeconds(date: Date, seconds: number): Date {
 
 function earlier(a: Date, b: Date): Date {
   return a.getTime() <= b.getTime() ? a : b;
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === '23505';
 }
 
 type RefreshOutcome =

@@ -1,10 +1,6 @@
-import type { Config } from '../../config.js';
-import type { Db } from '../../db/database.js';
-import type { Revocations } from '../../db/revocations.js';
-import type { Clock } from '../../lib/clock.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../../lib/errors.js';
-import type { PasswordHasher } from '../../lib/password.js';
-import type { RateLimiter } from '../../lib/rate-limiter.js';
+import type { AccountDeps } from '../auth/account.service.js';
 import { queueVerificationMail } from '../auth/account-mail.js';
 import { createSessionRevoker } from '../auth/auth.service.js';
 import { LIMITS, throttleKey } from '../auth/throttle-policy.js';
@@ -18,19 +14,7 @@ export interface UserUpdateInput {
   image?: string | null | undefined;
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === '23505';
-}
-
-export function createUserService(deps: {
-  db: Db;
-  clock: Clock;
-  config: Pick<Config, 'baseUrl' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds'>;
-  hasher: PasswordHasher;
-  revocations: Revocations;
-  limiter: RateLimiter;
-  mailQueued: () => void;
-}) {
+export function createUserService(deps: AccountDeps) {
   const { db, clock, config, hasher, limiter, mailQueued } = deps;
   const revoke = createSessionRevoker(deps);
 

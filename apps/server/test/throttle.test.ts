@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backoffSeconds, LOGIN_BACKOFF } from '../src/lib/rate-limiter.js';
 import { cleanUp, RETENTION_SECONDS } from '../src/modules/auth/cleanup.job.js';
 import { LIMITS } from '../src/modules/auth/throttle-policy.js';
-import { newUser, type ServedApp, servedApp } from './helpers/app.js';
+import { newUser, type ServedApp, servedApp, testApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
 
@@ -136,6 +136,26 @@ describe('per client address', () => {
     });
     expect(response.status).toBe(429);
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('refreshes per address', () => {
+  it('are capped (counted in the refresh transaction); a refused refresh rotates nothing', async () => {
+    const strict = await testApp(database, { env: { RATE_LIMIT_SCALE: '0.01' } }); // 1,200 a minute scaled to 12
+    try {
+      const ip = '198.51.100.230';
+      let refreshToken = (await strict.caller({ ip }).auth.register(newUser())).refreshToken;
+      for (let i = 0; i < Math.round(LIMITS.refreshesPerAddress.max * 0.01); i += 1) {
+        refreshToken = (await strict.caller({ ip }).auth.refresh({ refreshToken })).refreshToken;
+      }
+      const refused = await failure(strict.caller({ ip }).auth.refresh({ refreshToken }));
+      expect(refused).toMatchObject({ code: 'TOO_MANY_REQUESTS', appCode: 'RATE_LIMITED' });
+      expect(refused.retryAfterSeconds).toBeGreaterThan(0);
+      strict.clock.advance(refused.retryAfterSeconds ?? 60);
+      await expect(strict.caller({ ip }).auth.refresh({ refreshToken })).resolves.toHaveProperty('refreshToken');
+    } finally {
+      await strict.close();
+    }
   });
 });
 

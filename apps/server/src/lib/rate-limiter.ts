@@ -41,10 +41,10 @@ function secondsUntil(later: Date, now: Date): number {
 export function createRateLimiter(db: Db, addressScale = 1) {
   const maxOf = (limit: Limit) => (limit.perAddress ? Math.max(1, Math.round(limit.max * addressScale)) : limit.max);
   return {
-    /** Counts one hit against `key` and says whether it is within the limit. */
-    async hit(key: string, limit: Limit, now: Date): Promise<Verdict> {
+    /** Counts one hit against `key` and says whether it is within the limit; `within` runs it in a caller's transaction. */
+    async hit(key: string, limit: Limit, now: Date, within: Db = db): Promise<Verdict> {
       const windowEnd = new Date(now.getTime() + limit.windowSeconds * 1000);
-      const row = await db
+      const row = await within
         .insertInto('rate_limits')
         .values({ key, count: 1, window_started_at: now, expires_at: windowEnd })
         .onConflict((oc) =>

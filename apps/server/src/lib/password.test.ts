@@ -84,8 +84,22 @@ describe('passwordProblems', () => {
 });
 
 describe('hashing never starves token checks', () => {
+  it("on worker threads (the default), a flood of hashes leaves libuv's pool to everything else", async () => {
+    const hasher = createPasswordHasher(10);
+    const stored = await hasher.hash('a long enough passphrase');
+    const order: string[] = [];
+    const flood = Array.from({ length: 8 }, (_, i) =>
+      hasher.verify('a long enough passphrase', stored).then((ok) => order.push(`bcrypt${i}:${ok}`)),
+    );
+    const key = await crypto.subtle.importKey('raw', new Uint8Array(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    await crypto.subtle.sign('HMAC', key, new Uint8Array(64)).then(() => order.push('hmac'));
+    await Promise.all(flood);
+    expect(order[0]).toBe('hmac');
+    expect(order.filter((o) => o.endsWith(':true'))).toHaveLength(8);
+  });
+
   it("a WebCrypto HMAC (jose's HS256) started during a login flood finishes before any of the hashes", async () => {
-    const hasher = createPasswordHasher(10, 2);
+    const hasher = createPasswordHasher(10, 2, 'pool');
     const stored = await hasher.hash('a long enough passphrase');
     const order: string[] = [];
     // Six verifications at once: more than libuv's four threads, which would all be taken without a bound.

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { hash as rawBcryptHash, verify as rawBcryptVerify } from '@node-rs/bcrypt';
 import { dictionary } from '@zxcvbn-ts/language-common';
+import { hashPool } from './hash-workers.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
@@ -67,10 +68,17 @@ function limiter(slots: number) {
   };
 }
 
-export function createPasswordHasher(cost: number, concurrency = HASH_CONCURRENCY): PasswordHasher {
+/**
+ * `threads` (the default): bcrypt on worker threads of the lowest priority (hash-workers.ts),
+ * off libuv's pool; `pool`: @node-rs/bcrypt's async calls on libuv's pool, bounded as above.
+ */
+export function createPasswordHasher(cost: number, concurrency = HASH_CONCURRENCY, where: 'threads' | 'pool' = 'threads'): PasswordHasher {
   const slot = limiter(concurrency);
-  const bcryptHash = (password: string, rounds: number) => slot(() => rawBcryptHash(password, rounds));
-  const bcryptVerify = (password: string, hash: string) => slot(() => rawBcryptVerify(password, hash));
+  const pool = where === 'threads' ? hashPool() : undefined;
+  const bcryptHash = (password: string, rounds: number) =>
+    pool ? (pool.run({ op: 'hash', password, cost: rounds }) as Promise<string>) : slot(() => rawBcryptHash(password, rounds));
+  const bcryptVerify = (password: string, hash: string) =>
+    pool ? (pool.run({ op: 'verify', password, hash }) as Promise<boolean>) : slot(() => rawBcryptVerify(password, hash));
   // Made at once, not on first use: otherwise the first unknown-email login of an instance would
   // cost a hash more than a wrong password does, and tell which addresses exist.
   const dummyHash = bcryptHash(prehash('latchkey: no such account'), cost);

@@ -41,12 +41,18 @@ export function createServices(deps: Deps) {
 export type Services = ReturnType<typeof createServices>;
 
 export function createDeps(
-  options: Omit<Deps, 'hasher' | 'limiter' | 'mailQueued'> & { hasher?: PasswordHasher | undefined; mailQueued?: (() => void) | undefined },
+  options: Omit<Deps, 'hasher' | 'limiter' | 'mailQueued'> & {
+    hasher?: PasswordHasher | undefined;
+    mailQueued?: (() => void) | undefined;
+    /** Where throttle counters are written (DatabaseHandle.relaxed); defaults to `db`. */
+    relaxedDb?: Db | undefined;
+  },
 ): Deps {
+  const { relaxedDb, ...rest } = options;
   return {
     mailQueued: () => {},
-    ...options,
+    ...rest,
     hasher: options.hasher ?? createPasswordHasher(options.config.bcryptCost),
-    limiter: createRateLimiter(options.db, options.config.rateLimitScale),
+    limiter: createRateLimiter(relaxedDb ?? options.db, options.config.rateLimitScale),
   };
 }

@@ -140,7 +140,7 @@ describe('per client address', () => {
 });
 
 describe('refreshes per address', () => {
-  it('are capped (counted in the refresh transaction); a refused refresh rotates nothing', async () => {
+  it('are capped; a refused refresh rotates nothing', async () => {
     const strict = await testApp(database, { env: { RATE_LIMIT_SCALE: '0.01' } }); // 1,200 a minute scaled to 12
     try {
       const ip = '198.51.100.230';

@@ -37,14 +37,19 @@ function secondsUntil(later: Date, now: Date): number {
   return Math.max(1, Math.ceil((later.getTime() - now.getTime()) / 1000));
 }
 
-/** `addressScale` multiplies the per-address limits (RATE_LIMIT_SCALE). */
+/**
+ * `db` should be the relaxed handle (DatabaseHandle.relaxed): counters may lose their last
+ * milliseconds in a crash, but a counter row that every request from one address updates must
+ * not stay locked through a WAL flush, or those requests run one at a time.
+ * `addressScale` multiplies the per-address limits (RATE_LIMIT_SCALE).
+ */
 export function createRateLimiter(db: Db, addressScale = 1) {
   const maxOf = (limit: Limit) => (limit.perAddress ? Math.max(1, Math.round(limit.max * addressScale)) : limit.max);
   return {
-    /** Counts one hit against `key` and says whether it is within the limit; `within` runs it in a caller's transaction. */
-    async hit(key: string, limit: Limit, now: Date, within: Db = db): Promise<Verdict> {
+    /** Counts one hit against `key` and says whether it is within the limit. */
+    async hit(key: string, limit: Limit, now: Date): Promise<Verdict> {
       const windowEnd = new Date(now.getTime() + limit.windowSeconds * 1000);
-      const row = await within
+      const row = await db
         .insertInto('rate_limits')
         .values({ key, count: 1, window_started_at: now, expires_at: windowEnd })
         .onConflict((oc) =>

@@ -104,7 +104,6 @@ function earlier(a: Date, b: Date): Date {
 type RefreshOutcome =
   | { kind: 'ok'; userId: string; sessionId: string; generation: number; expiresAt: Date }
   | { kind: 'reused'; revokedNow: string[] }
-  | { kind: 'throttled'; retryAfterSeconds: number }
   | { kind: 'invalid' | 'expired' };
 
 export function createAuthService(deps: AuthDeps) {
@@ -202,15 +201,13 @@ export function createAuthService(deps: AuthDeps) {
       // A token this server did not issue is refused before any database work.
       const presented = refreshTokens.open(refreshToken);
       if (!presented) throw new AppError('REFRESH_TOKEN_INVALID');
+      // Counted apart (on the relaxed pool): inside the refresh transaction, the address's counter
+      // row would stay locked until that commit, and refreshes from one address would queue.
+      if (client.ip) refuse(await limiter.hit(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now));
 
       // One transaction holding the session's row lock: concurrent refreshes of one token, on one
-      // instance or several, are decided one after another and can never fork the chain. The
-      // address's throttle is counted in it too: one commit a refresh, not two.
+      // instance or several, are decided one after another and can never fork the chain.
       const outcome = await db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
-        if (client.ip) {
-          const verdict = await limiter.hit(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now, trx);
-          if (!verdict.allowed) return { kind: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds };
-        }
         const session = await lockSession(trx, presented.sessionId);
         if (!session) return { kind: 'invalid' };
         if (session.revoked_at)
@@ -254,8 +251,6 @@ export function createAuthService(deps: AuthDeps) {
             generation: outcome.generation,
             expires_at: outcome.expiresAt,
           });
-        case 'throttled':
-          throw new AppError('RATE_LIMITED', { retryAfterSeconds: outcome.retryAfterSeconds });
         case 'expired':
           throw new AppError('REFRESH_TOKEN_EXPIRED');
         case 'reused':

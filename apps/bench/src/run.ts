@@ -1,0 +1,132 @@
+/** One benchmark: database, server, seed, baselines, scenarios, and everything stopped afterwards. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { disposeDatabase, prepareDatabase } from './database.js';
+import { currentLoad, machine, pgliteVersion, serverCommit, versions } from './environment.js';
+import { SessionPool } from './load.js';
+import type { Options, ScenarioName } from './options.js';
+import { type Child, startBaseline, startServer } from './processes.js';
+import type { Report } from './report.js';
+import { type BenchContext, ceiling, login, meDuringFlood, refresh, refreshAtScale, type ScenarioResult, userMe } from './scenarios.js';
+import { baselineSeed, registerUsers, sessionOf } from './seed.js';
+import { evaluateTargets } from './targets.js';
+
+/** Fixed, so that the baselines can verify and derive what the server issues. Never used elsewhere. */
+export const JWT_SECRET = 'latchkey-bench-secret-not-for-production-0123456789';
+/** Long enough that no token seeded at the start expires during a long run. */
+const ACCESS_TOKEN_TTL_SECONDS = 4 * 3600;
+
+const SCENARIOS: Record<ScenarioName, (ctx: BenchContext) => Promise<ScenarioResult>> = {
+  me: userMe,
+  refresh: (ctx) => refresh(ctx),
+  login,
+  flood: meDuringFlood,
+  ceiling,
+};
+
+export async function runBenchmark(options: Options, command: string, progress: (message: string) => void): Promise<Report> {
+  const started = Date.now();
+  const loadBefore = currentLoad();
+  const scratch = mkdtempSync(join(tmpdir(), 'latchkey-bench-run-'));
+  const database = await prepareDatabase({ embedded: options.embedded, pgliteVersion: pgliteVersion() });
+  progress(`database: ${database.description}`);
+  const children: Child[] = [];
+  // The baselines start with the server (PGlite takes seconds to start); embedded ones get the seed later.
+  let seeded: { resolve(path: string): void; reject(error: Error): void } | undefined;
+  const seedFile = new Promise<string>((resolve, reject) => {
+    seeded = { resolve, reject };
+  });
+  seedFile.catch(() => undefined);
+  const baselineEnv: Record<string, string> = {
+    JWT_SECRET,
+    ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS),
+    ...(database.kind === 'postgres' && { DATABASE_URL: database.url }),
+  };
+  const embeddedSeed = database.kind === 'embedded' ? seedFile : undefined;
+  const track = (child: Child) => {
+    children.push(child);
+    return child;
+  };
+  const baselines = Promise.all([
+    startBaseline('me', baselineEnv, embeddedSeed).then(track),
+    startBaseline('refresh', baselineEnv, embeddedSeed).then(track),
+    startBaseline('ceiling', {}).then(track),
+  ]);
+  baselines.catch(() => undefined);
+  try {
+    const serverAtStart = serverCommit();
+    const server = await startServer(
+      {
+        NODE_ENV: 'production',
+        JWT_SECRET,
+        BCRYPT_COST: String(options.bcryptCost),
+        LOG_LEVEL: 'warn',
+        // Every request comes from 127.0.0.1: per-address throttles must not stand in the way.
+        RATE_LIMIT_SCALE: '1000000',
+        ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL_SECONDS),
+        HOST: '127.0.0.1',
+        DATA_DIR: database.kind === 'embedded' ? database.dataDir : join(scratch, 'data'),
+        ...(database.kind === 'postgres' && { DATABASE_URL: database.url }),
+      },
+      options.profile,
+    );
+    children.push(server);
+    progress(`Latchkey listening on 127.0.0.1:${server.port} (pid ${server.pid})`);
+
+    progress(`registering ${options.users} accounts at bcrypt cost ${options.bcryptCost}`);
+    const users = await registerUsers(`http://127.0.0.1:${server.port}`, options.users, progress);
+    progress(`registered ${users.length} accounts`);
+    const file = join(scratch, 'seed.json');
+    writeFileSync(file, JSON.stringify(baselineSeed(users)));
+    seeded?.resolve(file);
+    const [me, refreshBaseline, ceilingBaseline] = await baselines;
+    progress('baselines listening');
+
+    const sessions = new SessionPool(users.map((u) => ({ id: sessionOf(u.refreshToken).sessionId, token: u.refreshToken })));
+    const ctx: BenchContext = {
+      options,
+      database,
+      server,
+      baselines: { me, refresh: refreshBaseline, ceiling: ceilingBaseline },
+      users,
+      // On PostgreSQL both sides rotate the same sessions; each embedded side has its own copy.
+      pools: { latchkey: sessions, baseline: database.kind === 'postgres' ? sessions : sessions.clone() },
+      progress,
+    };
+    const scenarios: ScenarioResult[] = [];
+    for (const name of options.only) scenarios.push(await SCENARIOS[name](ctx));
+    let scaleSkipped: string | undefined;
+    if (options.sessionsScale && options.only.includes('refresh')) {
+      const scaled = await refreshAtScale(ctx);
+      if (typeof scaled === 'string') scaleSkipped = scaled;
+      else scenarios.push(scaled);
+    }
+
+    return {
+      command,
+      date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      machine: machine(loadBefore),
+      versions: versions(database.version, serverAtStart),
+      database: database.description,
+      settings: {
+        duration: options.duration,
+        connections: options.connections,
+        runs: options.runs,
+        warmup: options.warmup,
+        bcryptCost: options.bcryptCost,
+        users: options.users,
+      },
+      scenarios,
+      targets: evaluateTargets(scenarios, scaleSkipped),
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    seeded?.reject(new Error('the benchmark stopped'));
+    await baselines.catch(() => undefined);
+    await Promise.all(children.map((child) => child.stop()));
+    await disposeDatabase(database);
+    rmSync(scratch, { recursive: true, force: true });
+    if (options.profile) progress(`the server's CPU profile is in ${options.profile}`);
+  }
+}

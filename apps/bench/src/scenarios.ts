@@ -1,0 +1,266 @@
+/**
+ * The scenarios of issue 8, each measured on Latchkey and on its baseline in alternation
+ * (A B A B ...), so that whatever drifts during a run (heat, the database's caches) weighs on both.
+ */
+import { type BenchDatabase, countSessions, growSessions } from './database.js';
+import { bearerPerConnection, type Load, rotatingBodies, run, type Sample, type SessionPool } from './load.js';
+import type { Options } from './options.js';
+import { type Child, prepareBcrypt } from './processes.js';
+import { mutation, PASSWORD, type SeededUser } from './seed.js';
+import { formatNumber as format, type Summary, summarize } from './stats.js';
+
+export interface ScenarioResult {
+  name: string;
+  title: string;
+  /** What Latchkey was asked, as an HTTP request. */
+  request: string;
+  baselineLabel: string;
+  /** Rows in the sessions table while it ran (refresh scenarios). */
+  sessions?: number;
+  latchkey: Summary | undefined;
+  baseline: Summary | undefined;
+  /** Median req/s of Latchkey over its baseline's. */
+  ratio: number | undefined;
+  notes: string[];
+}
+
+export interface BenchContext {
+  options: Options;
+  database: BenchDatabase;
+  server: Child;
+  baselines: { me: Child; refresh: Child; ceiling: Child };
+  users: readonly SeededUser[];
+  /** The same pool when server and baselines share PostgreSQL; separate copies on PGlite. */
+  pools: { latchkey: SessionPool; baseline: SessionPool };
+  progress(message: string): void;
+}
+
+interface Side {
+  measure(seconds: number): Promise<Sample>;
+  /** Whether to load it, unmeasured, for --warmup seconds before its first run. */
+  warm?: boolean;
+  /** After every run (and warm-up): settle what the run left in flight. */
+  after?(): Promise<void>;
+}
+
+const url = (child: Child, path: string) => `http://127.0.0.1:${child.port}${path}`;
+
+async function alternate(ctx: BenchContext, name: string, latchkey: Side | undefined, baseline: Side | undefined) {
+  const { runs, warmup, duration } = ctx.options;
+  const samples = { latchkey: [] as Sample[], baseline: [] as Sample[] };
+  const sides = [
+    ['latchkey', latchkey],
+    ['baseline', baseline],
+  ] as const;
+  for (let i = 0; i < runs; i += 1) {
+    for (const [which, side] of sides) {
+      if (!side) continue;
+      if (i === 0 && warmup > 0 && side.warm) {
+        await side.measure(warmup);
+        await side.after?.();
+      }
+      ctx.progress(`${name}: ${which} run ${i + 1} of ${runs}`);
+      const sample = await side.measure(duration);
+      await side.after?.();
+      samples[which].push(sample);
+    }
+  }
+  return {
+    latchkey: latchkey ? summarize(samples.latchkey) : undefined,
+    baseline: baseline ? summarize(samples.baseline) : undefined,
+  };
+}
+
+function result(
+  fields: Omit<ScenarioResult, 'ratio' | 'latchkey' | 'baseline'>,
+  summaries: { latchkey: Summary | undefined; baseline: Summary | undefined },
+): ScenarioResult {
+  const { latchkey, baseline } = summaries;
+  const ratio = latchkey && baseline && baseline.rps.median > 0 ? latchkey.rps.median / baseline.rps.median : undefined;
+  return { ...fields, latchkey, baseline, ratio };
+}
+
+function loginBodies(users: readonly SeededUser[]): string[] {
+  return users.map((u) => JSON.stringify({ json: { email: u.email, password: PASSWORD } }));
+}
+
+/**
+ * Waits until the server has hashed what a login run left queued: a login answered now was
+ * queued behind all of them. Without this the next run would share the CPU with leftovers.
+ */
+async function drainLogins(ctx: BenchContext): Promise<void> {
+  const user = ctx.users[0];
+  if (!user) return;
+  try {
+    await mutation(url(ctx.server, ''), 'auth.login', { email: user.email, password: PASSWORD }, 300_000);
+  } catch (error) {
+    ctx.progress(`warning: the login that waits for the queue to drain failed (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+function meLoad(ctx: BenchContext, target: Child, seconds: number): Load {
+  return {
+    url: url(target, '/trpc/user.me'),
+    connections: ctx.options.connections,
+    seconds,
+    setupClient: bearerPerConnection(ctx.users.map((u) => u.accessToken)),
+  };
+}
+
+function loginLoad(ctx: BenchContext, seconds: number): Load {
+  return {
+    url: url(ctx.server, '/trpc/auth.login'),
+    connections: ctx.options.connections,
+    seconds,
+    // Answers wait in bcrypt's queue: connections / (hashes per second) seconds, and more.
+    timeout: 300,
+    // Every login is for the next account, so that no account's failure back-off is ever reached.
+    requests: rotatingBodies('/trpc/auth.login', loginBodies(ctx.users)),
+  };
+}
+
+function bcryptSample(r: { ok: number; rps: number; p50: number; p99: number }): Sample {
+  return { rps: r.rps, p50: r.p50, p99: r.p99, ok: r.ok, non2xx: 0, errors: 0, timeouts: 0 };
+}
+
+export async function userMe(ctx: BenchContext): Promise<ScenarioResult> {
+  const side = (target: Child): Side => ({ measure: (s) => run(meLoad(ctx, target, s)), warm: true });
+  return result(
+    {
+      name: 'me',
+      title: 'user.me with a valid access token',
+      request: 'GET /trpc/user.me, Authorization: Bearer <access token> (one user per connection)',
+      baselineLabel: 'node:http + jose jwtVerify + 1 pg query',
+      notes: [],
+    },
+    await alternate(ctx, 'user.me', side(ctx.server), side(ctx.baselines.me)),
+  );
+}
+
+/**
+ * On PostgreSQL the table is first filled to `rows` sessions (1,000 by default, for the comparison
+ * with 1,000,000); the embedded database holds the seeded sessions only.
+ */
+export async function refresh(ctx: BenchContext, rows = 1_000, name = 'refresh'): Promise<ScenarioResult> {
+  const { database, options } = ctx;
+  const notes: string[] = [];
+  let inTable: number;
+  if (database.kind === 'postgres') {
+    await growSessions(database.url, rows, ctx.progress);
+    inTable = await countSessions(database.url);
+  } else {
+    inTable = ctx.users.length;
+  }
+  const side = (target: Child, pool: SessionPool): Side => ({
+    measure: (s) =>
+      run({
+        url: url(target, '/trpc/auth.refresh'),
+        connections: options.connections,
+        seconds: s,
+        requests: pool.requests('/trpc/auth.refresh'),
+      }),
+    warm: true,
+    after: () => pool.recover(url(target, '/trpc/auth.refresh')),
+  });
+  const summaries = await alternate(ctx, name, side(ctx.server, ctx.pools.latchkey), side(ctx.baselines.refresh, ctx.pools.baseline));
+  const dropped = ctx.pools.latchkey.dropped + (ctx.pools.baseline === ctx.pools.latchkey ? 0 : ctx.pools.baseline.dropped);
+  if (dropped) notes.push(`${dropped} sessions refused after a run and left out of later requests`);
+  return result(
+    {
+      name,
+      title: `auth.refresh, ${format(inTable)} sessions in the table`,
+      request: 'POST /trpc/auth.refresh {"json":{"refreshToken":...}}, each request the current token of a different session',
+      baselineLabel: 'node:http + BEGIN; SELECT ... FOR UPDATE; UPDATE; COMMIT + 1 jose sign',
+      sessions: inTable,
+      notes,
+    },
+    summaries,
+  );
+}
+
+export async function login(ctx: BenchContext): Promise<ScenarioResult> {
+  const { options } = ctx;
+  const latchkey: Side = { measure: (s) => run(loginLoad(ctx, s)), after: () => drainLogins(ctx) };
+  const baseline: Side = {
+    measure: async (s) => bcryptSample(await (await prepareBcrypt(options.bcryptCost, options.connections, s)).go()),
+  };
+  const summaries = await alternate(ctx, 'auth.login', latchkey, baseline);
+  const notes: string[] = [];
+  const rate = summaries.latchkey?.rps.median ?? 0;
+  if (rate > 0 && options.connections / rate > options.duration / 2) {
+    notes.push(
+      `latencies are those of the answers that came within the run: ${options.connections} logins queued behind ` +
+        `${format(rate)} hashes/s wait about ${format(options.connections / rate)} s, so req/s is the measure here`,
+    );
+  }
+  return result(
+    {
+      name: 'login',
+      title: `auth.login at bcrypt cost ${options.bcryptCost}`,
+      request: 'POST /trpc/auth.login {"json":{"email","password"}} (rotating through the accounts)',
+      baselineLabel: `raw @node-rs/bcrypt verify, cost ${options.bcryptCost}, ${options.connections} at once, no HTTP`,
+      notes,
+    },
+    summaries,
+  );
+}
+
+export async function meDuringFlood(ctx: BenchContext): Promise<ScenarioResult> {
+  const { options } = ctx;
+  const floods: number[] = [];
+  const latchkey: Side = {
+    async measure(s) {
+      const [me, logins] = await Promise.all([run(meLoad(ctx, ctx.server, s)), run(loginLoad(ctx, s))]);
+      floods.push(logins.rps);
+      return me;
+    },
+    after: () => drainLogins(ctx),
+  };
+  const baseline: Side = {
+    async measure(s) {
+      const bcrypt = await prepareBcrypt(options.bcryptCost, options.connections, s);
+      const [me] = await Promise.all([run(meLoad(ctx, ctx.baselines.me, s)), bcrypt.go()]);
+      return me;
+    },
+  };
+  const summaries = await alternate(ctx, 'user.me during a login flood', latchkey, baseline);
+  const flood = summarize(floods.map((rps) => ({ rps, p50: 0, p99: 0, ok: 0, non2xx: 0, errors: 0, timeouts: 0 })));
+  return result(
+    {
+      name: 'flood',
+      title: `user.me while ${options.connections} connections flood auth.login`,
+      request: `GET /trpc/user.me as above, while another ${options.connections} connections POST /trpc/auth.login`,
+      baselineLabel: `the me baseline while raw bcrypt verifies run in another process (${options.connections} at once)`,
+      notes: [`logins answered during the flood: ${format(flood.rps.median)}/s (median)`],
+    },
+    summaries,
+  );
+}
+
+export async function ceiling(ctx: BenchContext): Promise<ScenarioResult> {
+  const baseline: Side = {
+    measure: (s) => run({ url: url(ctx.baselines.ceiling, '/'), connections: ctx.options.connections, seconds: s }),
+    warm: true,
+  };
+  return result(
+    {
+      name: 'ceiling',
+      title: 'ceiling: the most one node:http server answers here',
+      request: 'GET / (no Latchkey counterpart: the reference for what HTTP alone costs here)',
+      baselineLabel: 'node:http answering a fixed JSON body',
+      notes: [],
+    },
+    await alternate(ctx, 'ceiling', undefined, baseline),
+  );
+}
+
+/** Grows the sessions table to `scaleTo` rows (PostgreSQL only), then measures refresh again. */
+export async function refreshAtScale(ctx: BenchContext): Promise<ScenarioResult | string> {
+  const { database, options } = ctx;
+  if (database.kind !== 'postgres') return 'not run: the embedded database belongs to the server process (bulk SQL needs PostgreSQL)';
+  const started = Date.now();
+  ctx.progress(`growing the sessions table to ${format(options.scaleTo)} rows`);
+  await growSessions(database.url, options.scaleTo, ctx.progress);
+  ctx.progress(`grown in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return refresh(ctx, options.scaleTo, 'refresh-at-scale');
+}

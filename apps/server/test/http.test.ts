@@ -1,10 +1,10 @@
-import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/db/database.js';
 import { createLogger } from '../src/lib/logger.js';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import { rawPost } from './helpers/rest.js';
 
 let database: TestDatabase;
 let app: ServedApp;
@@ -43,35 +43,6 @@ async function counts() {
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   return { users: Number(users.n), sessions: Number(sessions.n) };
-}
-
-/** Sends a raw POST, optionally without a Content-Length (chunked), and returns status and body. */
-function rawPost(url: string, body: Buffer | string, options: { chunked?: boolean; contentType?: string } = {}) {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const data = typeof body === 'string' ? Buffer.from(body) : body;
-    const req = httpRequest(url, {
-      method: 'POST',
-      headers: {
-        'content-type': options.contentType ?? 'application/json',
-        ...(options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': data.length }),
-      },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (chunk) => {
-        text += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    // The server may answer and close before the whole body is sent.
-    req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
-    if (options.chunked) {
-      for (let offset = 0; offset < data.length; offset += 64 * 1024) req.write(data.subarray(offset, offset + 64 * 1024));
-      req.end();
-    } else {
-      req.end(data);
-    }
-  });
 }
 
 describe('tRPC over HTTP', () => {

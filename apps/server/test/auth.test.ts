@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUser, type TestApp, testApp } from './helpers/app.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import { migratedTestDatabase, rowCounts, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
 
 let database: TestDatabase;
@@ -15,18 +15,6 @@ afterAll(async () => {
   await app?.close();
   await database?.close();
 });
-
-async function rowCounts() {
-  const users = await database.db
-    .selectFrom('users')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  const sessions = await database.db
-    .selectFrom('sessions')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  return { users: Number(users.n), sessions: Number(sessions.n) };
-}
 
 describe('register, login, me', () => {
   it('registers, logs in and reads the signed-in user', async () => {
@@ -56,7 +44,7 @@ describe('register, login, me', () => {
   it('trims the email and keeps it unique case-insensitively, writing nothing on a conflict', async () => {
     const input = newUser();
     await app.caller().auth.register({ ...input, email: `  ${input.email}  ` });
-    const before = await rowCounts();
+    const before = await rowCounts(database.db);
     expect(await failure(app.caller().auth.register({ ...newUser(), email: input.email.toUpperCase() }))).toEqual({
       code: 'CONFLICT',
       appCode: 'EMAIL_TAKEN',
@@ -65,7 +53,7 @@ describe('register, login, me', () => {
       code: 'CONFLICT',
       appCode: 'USERNAME_TAKEN',
     });
-    expect(await rowCounts()).toEqual(before);
+    expect(await rowCounts(database.db)).toEqual(before);
   });
 
   it('refuses invalid input field by field, common and over-long passwords included', async () => {

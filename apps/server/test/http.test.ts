@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/db/database.js';
 import { createLogger } from '../src/lib/logger.js';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import { migratedTestDatabase, rowCounts, type TestDatabase } from './helpers/database.js';
 import { rawPost } from './helpers/rest.js';
 
 let database: TestDatabase;
@@ -31,18 +31,6 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((resolve) => setImmediate(resolve));
   }
-}
-
-async function counts() {
-  const users = await database.db
-    .selectFrom('users')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  const sessions = await database.db
-    .selectFrom('sessions')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  return { users: Number(users.n), sessions: Number(sessions.n) };
 }
 
 describe('tRPC over HTTP', () => {
@@ -96,21 +84,21 @@ describe('tRPC over HTTP', () => {
   });
 
   it('refuses malformed JSON with 400 and writes nothing', async () => {
-    const before = await counts();
+    const before = await rowCounts(database.db);
     const response = await rawPost(`${app.url}/trpc/auth.register`, '{"json": {"username": "malformed", ');
     expect(response.status).toBe(400);
     expect(response.body).not.toMatch(/at .*\.(ts|js):\d+/);
-    expect(await counts()).toEqual(before);
+    expect(await rowCounts(database.db)).toEqual(before);
   });
 
   it('refuses a body over 1 MB with 413 before parsing, declared or chunked, and writes nothing', async () => {
-    const before = await counts();
+    const before = await rowCounts(database.db);
     const big = JSON.stringify({ json: { ...newUser(), bio: 'x'.repeat(1024 * 1024 + 10) } });
     const declared = await rawPost(`${app.url}/trpc/auth.register`, big);
     expect(declared.status).toBe(413);
     const chunked = await rawPost(`${app.url}/trpc/auth.register`, big, { chunked: true });
     expect(chunked.status).toBe(413);
-    expect(await counts()).toEqual(before);
+    expect(await rowCounts(database.db)).toEqual(before);
   });
 
   it('answers 404 for unknown paths and procedures', async () => {

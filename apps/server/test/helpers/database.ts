@@ -53,3 +53,17 @@ export async function migratedTestDatabase(): Promise<TestDatabase> {
   await migrateToLatest(database.db);
   return database;
 }
+
+/** How many users and sessions there are: what a refused request must leave as it was. */
+export async function rowCounts(db: DatabaseHandle['db']): Promise<{ users: number; sessions: number }> {
+  const count = async (table: 'users' | 'sessions') =>
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  return { users: await count('users'), sessions: await count('sessions') };
+}

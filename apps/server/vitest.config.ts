@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
 import { defineConfig } from 'vitest/config';
+import { reachable } from './test/helpers/postgres-probe.js';
 
 /**
  * The suite runs once on embedded PGlite and once more on PostgreSQL when one is given
@@ -7,21 +7,6 @@ import { defineConfig } from 'vitest/config';
  * unreachable fails the run rather than quietly skipping PostgreSQL.
  */
 const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
-
-function reachable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 500 });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 async function postgresUrl(): Promise<string | undefined> {
   const given = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;

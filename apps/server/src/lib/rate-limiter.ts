@@ -4,6 +4,9 @@
  */
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { type BufferOptions, createBufferedCounter, secondsUntil, type WindowCount } from './buffered-counter.js';
+
+export type Verdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 export interface Limit {
   /** At most this many hits... */
@@ -13,8 +16,6 @@ export interface Limit {
   /** A limit per client address: multiplied by RATE_LIMIT_SCALE (per-account limits never are). */
   perAddress?: boolean;
 }
-
-export type Verdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 /** Back-off of failed logins per account: free attempts, then doubling waits, never a permanent lock. */
 export const LOGIN_BACKOFF = {
@@ -33,36 +34,49 @@ export function backoffSeconds(failures: number): number {
   return Math.min(LOGIN_BACKOFF.maxWaitSeconds, LOGIN_BACKOFF.firstWaitSeconds * 2 ** exponent);
 }
 
-function secondsUntil(later: Date, now: Date): number {
-  return Math.max(1, Math.ceil((later.getTime() - now.getTime()) / 1000));
-}
-
 /**
  * `db` should be the relaxed handle (DatabaseHandle.relaxed): counters may lose their last
  * milliseconds in a crash, but a counter row that every request from one address updates must
  * not stay locked through a WAL flush, or those requests run one at a time.
  * `addressScale` multiplies the per-address limits (RATE_LIMIT_SCALE).
  */
-export function createRateLimiter(db: Db, addressScale = 1) {
+export function createRateLimiter(db: Db, addressScale = 1, bufferOptions: BufferOptions = {}) {
   const maxOf = (limit: Limit) => (limit.perAddress ? Math.max(1, Math.round(limit.max * addressScale)) : limit.max);
+
+  /** Adds `hits` to `key`'s window in one atomic statement (a new window when the last one ended). */
+  async function add(key: string, limit: Limit, hits: number, now: Date): Promise<WindowCount> {
+    const windowEnd = new Date(now.getTime() + limit.windowSeconds * 1000);
+    const row = await db
+      .insertInto('rate_limits')
+      .values({ key, count: hits, window_started_at: now, expires_at: windowEnd })
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet({
+          count: sql`case when rate_limits.expires_at <= ${now} then ${hits} else rate_limits.count + ${hits} end`,
+          window_started_at: sql`case when rate_limits.expires_at <= ${now} then ${now} else rate_limits.window_started_at end`,
+          expires_at: sql`case when rate_limits.expires_at <= ${now} then ${windowEnd} else rate_limits.expires_at end`,
+        }),
+      )
+      .returning(['count', 'expires_at'])
+      .executeTakeFirstOrThrow();
+    return { count: row.count, expiresAt: row.expires_at };
+  }
+  const buffered = createBufferedCounter({ add, maxOf }, bufferOptions);
+
   return {
+    add,
+    maxOf,
+
     /** Counts one hit against `key` and says whether it is within the limit. */
     async hit(key: string, limit: Limit, now: Date): Promise<Verdict> {
-      const windowEnd = new Date(now.getTime() + limit.windowSeconds * 1000);
-      const row = await db
-        .insertInto('rate_limits')
-        .values({ key, count: 1, window_started_at: now, expires_at: windowEnd })
-        .onConflict((oc) =>
-          oc.column('key').doUpdateSet({
-            count: sql`case when rate_limits.expires_at <= ${now} then 1 else rate_limits.count + 1 end`,
-            window_started_at: sql`case when rate_limits.expires_at <= ${now} then ${now} else rate_limits.window_started_at end`,
-            expires_at: sql`case when rate_limits.expires_at <= ${now} then ${windowEnd} else rate_limits.expires_at end`,
-          }),
-        )
-        .returning(['count', 'expires_at'])
-        .executeTakeFirstOrThrow();
-      return row.count <= maxOf(limit) ? { allowed: true } : { allowed: false, retryAfterSeconds: secondsUntil(row.expires_at, now) };
+      const row = await add(key, limit, 1, now);
+      return row.count <= maxOf(limit) ? { allowed: true } : { allowed: false, retryAfterSeconds: secondsUntil(row.expiresAt, now) };
     },
+
+    /**
+     * Like `hit`, with one database write per key every `flushMs` instead of one per hit:
+     * see createBufferedCounter. For limits that guard against load, not against guessing.
+     */
+    hitBuffered: buffered.hit,
 
     /** Gives back a hit that turned out not to count (a login that succeeded). */
     async release(key: string): Promise<void> {

@@ -201,9 +201,9 @@ export function createAuthService(deps: AuthDeps) {
       // A token this server did not issue is refused before any database work.
       const presented = refreshTokens.open(refreshToken);
       if (!presented) throw new AppError('REFRESH_TOKEN_INVALID');
-      // Counted apart (on the relaxed pool): inside the refresh transaction, the address's counter
-      // row would stay locked until that commit, and refreshes from one address would queue.
-      if (client.ip) refuse(await limiter.hit(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now));
+      // Counted apart from the refresh transaction, in batches (lib/buffered-counter.ts): one
+      // counter row per address, written by every refresh from it, would make them queue.
+      if (client.ip) refuse(await limiter.hitBuffered(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now));
 
       // One transaction holding the session's row lock: concurrent refreshes of one token, on one
       // instance or several, are decided one after another and can never fork the chain.

@@ -8,15 +8,16 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { BETTER_AUTH_SCHEMA } from './better-auth.js';
 
 export const SCHEMA = 'latchkey_bench';
-const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export type BenchDatabase =
   | { kind: 'postgres'; url: string; description: string; version: string; source: string }
   | { kind: 'embedded'; description: string; version: string; dataDir: string };
 
-function reachable(host: string, port: number): Promise<boolean> {
+export function reachable(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port, timeout: 500 });
     socket.once('connect', () => {
@@ -91,7 +92,11 @@ export async function disposeDatabase(database: BenchDatabase): Promise<void> {
     rmSync(database.dataDir, { recursive: true, force: true });
     return;
   }
-  await withClient(database.url, (client) => client.query(`drop schema if exists ${SCHEMA} cascade`)).catch(() => undefined);
+  await withClient(database.url, async (client) => {
+    await client.query(`drop schema if exists ${SCHEMA} cascade`);
+    // Created by baselines/better-auth.ts when its scenario ran.
+    await client.query(`drop schema if exists ${BETTER_AUTH_SCHEMA} cascade`);
+  }).catch(() => undefined);
 }
 
 export async function countSessions(url: string): Promise<number> {

@@ -64,6 +64,11 @@ export function pgliteVersion(): string {
   return packageVersion(join(ROOT, 'apps/server'), '@electric-sql/pglite');
 }
 
+/** The better-auth that baselines/better-auth.ts runs. */
+export function betterAuthVersion(): string {
+  return packageVersion(BENCH_DIR, 'better-auth');
+}
+
 /** `serverAtStart`: serverCommit() when the server started; the code it loaded then is what ran. */
 export function versions(database: string, serverAtStart: string): Versions {
   const now = serverCommit();
@@ -76,6 +81,7 @@ export function versions(database: string, serverAtStart: string): Versions {
     packages: {
       ...Object.fromEntries(serverPackages.map((name) => [name, packageVersion(server, name)])),
       autocannon: packageVersion(BENCH_DIR, 'autocannon'),
+      'better-auth': betterAuthVersion(),
     },
   };
 }

@@ -58,13 +58,18 @@ export function run(load: Load): Promise<Sample> {
   });
 }
 
-/** Authorization headers spread over the connections: each connection presents one user's token. */
-export function bearerPerConnection(tokens: readonly string[]): (client: autocannon.Client) => void {
+/** Headers spread over the connections: each connection presents one user's credentials. */
+export function headersPerConnection(headers: readonly Record<string, string>[]): (client: autocannon.Client) => void {
   let next = 0;
   return (client) => {
-    const token = tokens[next++ % tokens.length];
-    client.setHeaders({ authorization: `Bearer ${token}` });
+    const chosen = headers[next++ % headers.length];
+    if (chosen) client.setHeaders(chosen);
   };
+}
+
+/** Authorization headers spread over the connections: each connection presents one user's token. */
+export function bearerPerConnection(tokens: readonly string[]): (client: autocannon.Client) => void {
+  return headersPerConnection(tokens.map((token) => ({ authorization: `Bearer ${token}` })));
 }
 
 /** Requests that cycle through `bodies`, one after another across all connections. */

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['me', 'refresh', 'login', 'flood', 'ceiling'] as const;
+export const SCENARIOS = ['me', 'better-auth', 'refresh', 'login', 'flood', 'ceiling'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -40,6 +40,7 @@ PGlite) and framework-free baselines under autocannon, alternating A B A B, and 
   --users <n>           accounts to register, more than connections (default max(20, 2 x connections))
   --embedded            use embedded PGlite even when PostgreSQL is reachable
   --only <list>         comma-separated subset of ${SCENARIOS.join(',')}
+                        (better-auth: its get-session beside user.me, on PostgreSQL only)
   --sessions-scale      then grow sessions to --scale-to rows and rerun refresh (PostgreSQL only; slow)
   --scale-to <n>        rows for --sessions-scale (default 1000000)
   --profile <dir>       run the server with --cpu-prof, writing the profile into <dir>

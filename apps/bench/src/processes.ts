@@ -93,7 +93,8 @@ function firstLine<T>(launched: Launched, name: string, accept: (value: unknown)
   });
 }
 
-function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 now, for a process that must know its own port before it listens. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);

@@ -36,9 +36,10 @@ function rows(result: ScenarioResult): string[][] {
   const add = (label: string, s: Summary | undefined) => {
     if (s) out.push([label, cell(s.rps, s.runs.length), cell(s.p50, s.runs.length), cell(s.p99, s.runs.length)]);
   };
+  const baseline = result.baselineName ?? 'baseline';
   add('Latchkey', result.latchkey);
-  add('baseline', result.baseline);
-  if (result.ratio !== undefined) out.push(['Latchkey / baseline', `${result.ratio.toFixed(2)} x`, '', '']);
+  add(baseline, result.baseline);
+  if (result.ratio !== undefined) out.push([`Latchkey / ${baseline}`, `${result.ratio.toFixed(2)} x`, '', '']);
   return out;
 }
 
@@ -47,7 +48,7 @@ function notes(result: ScenarioResult): string[] {
     `baseline: ${result.baselineLabel}`,
     ...result.notes,
     failures('Latchkey', result.latchkey),
-    failures('baseline', result.baseline),
+    failures(result.baselineName ?? 'baseline', result.baseline),
   ].filter((n): n is string => n !== undefined);
 }
 

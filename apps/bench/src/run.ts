@@ -2,13 +2,24 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BETTER_AUTH_SCHEMA, BETTER_AUTH_SECRET } from './better-auth.js';
 import { disposeDatabase, prepareDatabase } from './database.js';
-import { currentLoad, machine, pgliteVersion, serverCommit, versions } from './environment.js';
+import { betterAuthVersion, currentLoad, machine, pgliteVersion, serverCommit, versions } from './environment.js';
 import { SessionPool } from './load.js';
 import type { Options, ScenarioName } from './options.js';
-import { type Child, startBaseline, startServer } from './processes.js';
+import { type Child, freePort, startBaseline, startServer } from './processes.js';
 import type { Report } from './report.js';
-import { type BenchContext, ceiling, login, meDuringFlood, refresh, refreshAtScale, type ScenarioResult, userMe } from './scenarios.js';
+import {
+  type BenchContext,
+  betterAuth,
+  ceiling,
+  login,
+  meDuringFlood,
+  refresh,
+  refreshAtScale,
+  type ScenarioResult,
+  userMe,
+} from './scenarios.js';
 import { baselineSeed, registerUsers, sessionOf } from './seed.js';
 import { evaluateTargets } from './targets.js';
 
@@ -17,8 +28,10 @@ export const JWT_SECRET = 'latchkey-bench-secret-not-for-production-0123456789';
 /** Long enough that no token seeded at the start expires during a long run. */
 const ACCESS_TOKEN_TTL_SECONDS = 4 * 3600;
 
-const SCENARIOS: Record<ScenarioName, (ctx: BenchContext) => Promise<ScenarioResult>> = {
+/** A scenario answers with its result, or with why it did not run. */
+const SCENARIOS: Record<ScenarioName, (ctx: BenchContext) => Promise<ScenarioResult | string>> = {
   me: userMe,
+  'better-auth': betterAuth,
   refresh: (ctx) => refresh(ctx),
   login,
   flood: meDuringFlood,
@@ -48,10 +61,27 @@ export async function runBenchmark(options: Options, command: string, progress: 
     children.push(child);
     return child;
   };
+  // better-auth migrates its own schema on PostgreSQL while the server starts; it is told its port
+  // (and so its base URL) up front, as a deployment would be.
+  const betterAuthBaseline =
+    database.kind === 'postgres' && options.only.includes('better-auth')
+      ? freePort()
+          .then((port) =>
+            startBaseline('better-auth', {
+              PORT: String(port),
+              DATABASE_URL: database.url,
+              SCHEMA: BETTER_AUTH_SCHEMA,
+              BETTER_AUTH_SECRET,
+              NODE_ENV: 'production',
+            }),
+          )
+          .then(track)
+      : Promise.resolve(undefined);
   const baselines = Promise.all([
     startBaseline('me', baselineEnv, embeddedSeed).then(track),
     startBaseline('refresh', baselineEnv, embeddedSeed).then(track),
     startBaseline('ceiling', {}).then(track),
+    betterAuthBaseline,
   ]);
   baselines.catch(() => undefined);
   try {
@@ -80,7 +110,7 @@ export async function runBenchmark(options: Options, command: string, progress: 
     const file = join(scratch, 'seed.json');
     writeFileSync(file, JSON.stringify(baselineSeed(users)));
     seeded?.resolve(file);
-    const [me, refreshBaseline, ceilingBaseline] = await baselines;
+    const [me, refreshBaseline, ceilingBaseline, betterAuthServer] = await baselines;
     progress('baselines listening');
 
     const sessions = new SessionPool(users.map((u) => ({ id: sessionOf(u.refreshToken).sessionId, token: u.refreshToken })));
@@ -88,20 +118,24 @@ export async function runBenchmark(options: Options, command: string, progress: 
       options,
       database,
       server,
-      baselines: { me, refresh: refreshBaseline, ceiling: ceilingBaseline },
+      baselines: { me, refresh: refreshBaseline, ceiling: ceilingBaseline, betterAuth: betterAuthServer },
+      betterAuthVersion: betterAuthVersion(),
       users,
       // On PostgreSQL both sides rotate the same sessions; each embedded side has its own copy.
       pools: { latchkey: sessions, baseline: database.kind === 'postgres' ? sessions : sessions.clone() },
       progress,
     };
     const scenarios: ScenarioResult[] = [];
-    for (const name of options.only) scenarios.push(await SCENARIOS[name](ctx));
-    let scaleSkipped: string | undefined;
-    if (options.sessionsScale && options.only.includes('refresh')) {
-      const scaled = await refreshAtScale(ctx);
-      if (typeof scaled === 'string') scaleSkipped = scaled;
-      else scenarios.push(scaled);
-    }
+    const skipped: Record<string, string> = {};
+    const add = (name: string, outcome: ScenarioResult | string) => {
+      if (typeof outcome !== 'string') scenarios.push(outcome);
+      else {
+        skipped[name] = outcome;
+        progress(`${name}: ${outcome}`);
+      }
+    };
+    for (const name of options.only) add(name, await SCENARIOS[name](ctx));
+    if (options.sessionsScale && options.only.includes('refresh')) add('refresh-at-scale', await refreshAtScale(ctx));
 
     return {
       command,
@@ -118,7 +152,7 @@ export async function runBenchmark(options: Options, command: string, progress: 
         users: options.users,
       },
       scenarios,
-      targets: evaluateTargets(scenarios, scaleSkipped),
+      targets: evaluateTargets(scenarios, skipped),
       seconds: (Date.now() - started) / 1000,
     };
   } finally {

@@ -2,8 +2,9 @@
  * The scenarios of issue 8, each measured on Latchkey and on its baseline in alternation
  * (A B A B ...), so that whatever drifts during a run (heat, the database's caches) weighs on both.
  */
+import { BETTER_AUTH_SCHEMA, signUpBetterAuth, unansweredSessions } from './better-auth.js';
 import { type BenchDatabase, countSessions, growSessions } from './database.js';
-import { bearerPerConnection, type Load, rotatingBodies, run, type Sample, type SessionPool } from './load.js';
+import { bearerPerConnection, headersPerConnection, type Load, rotatingBodies, run, type Sample, type SessionPool } from './load.js';
 import type { Options } from './options.js';
 import { type Child, prepareBcrypt } from './processes.js';
 import { mutation, PASSWORD, type SeededUser } from './seed.js';
@@ -15,6 +16,8 @@ export interface ScenarioResult {
   /** What Latchkey was asked, as an HTTP request. */
   request: string;
   baselineLabel: string;
+  /** How the baseline's rows are labelled in the tables (default "baseline"). */
+  baselineName?: string;
   /** Rows in the sessions table while it ran (refresh scenarios). */
   sessions?: number;
   latchkey: Summary | undefined;
@@ -28,7 +31,10 @@ export interface BenchContext {
   options: Options;
   database: BenchDatabase;
   server: Child;
-  baselines: { me: Child; refresh: Child; ceiling: Child };
+  /** betterAuth: started on PostgreSQL only, when its scenario is to run. */
+  baselines: { me: Child; refresh: Child; ceiling: Child; betterAuth: Child | undefined };
+  /** The better-auth version installed here, which baselines/better-auth.ts runs. */
+  betterAuthVersion: string;
   users: readonly SeededUser[];
   /** The same pool when server and baselines share PostgreSQL; separate copies on PGlite. */
   pools: { latchkey: SessionPool; baseline: SessionPool };
@@ -134,6 +140,55 @@ export async function userMe(ctx: BenchContext): Promise<ScenarioResult> {
       notes: [],
     },
     await alternate(ctx, 'user.me', side(ctx.server), side(ctx.baselines.me)),
+  );
+}
+
+/**
+ * Latchkey's user.me beside better-auth's get-session, both on the same PostgreSQL (issue 8's
+ * "user.me >= 5 x better-auth's get-session"). On the embedded database it is not run: an embedded
+ * PGlite belongs to one process, and better-auth on a PGlite of its own is not that comparison.
+ */
+export async function betterAuth(ctx: BenchContext): Promise<ScenarioResult | string> {
+  const target = ctx.baselines.betterAuth;
+  if (ctx.database.kind !== 'postgres' || !target)
+    return 'not run: needs PostgreSQL (better-auth on embedded PGlite is not the comparison)';
+  const base = url(target, '');
+  ctx.progress(`signing up ${ctx.users.length} accounts on better-auth`);
+  const users = await signUpBetterAuth(base, ctx.users, ctx.progress);
+  const refusedBefore = await unansweredSessions(base, users);
+  if (refusedBefore) throw new Error(`better-auth get-session did not find the session of ${refusedBefore} freshly signed-up accounts`);
+  const latchkey: Side = { measure: (s) => run(meLoad(ctx, ctx.server, s)), warm: true };
+  const baseline: Side = {
+    measure: (s) =>
+      run({
+        url: url(target, '/api/auth/get-session'),
+        connections: ctx.options.connections,
+        seconds: s,
+        setupClient: headersPerConnection(users.map((u) => ({ cookie: u.cookie }))),
+      }),
+    warm: true,
+  };
+  const summaries = await alternate(ctx, 'better-auth', latchkey, baseline);
+  const notes = [
+    `better-auth ${ctx.betterAuthVersion} with its default session settings: no cookie cache, no secondary storage, so each ` +
+      'get-session checks the signed cookie, then reads the session by token and its user by id from PostgreSQL (2 queries)',
+    `its own schema ${BETTER_AUTH_SCHEMA}, created and migrated by better-auth's getMigrations; pg Pool of 10 as the server's; ` +
+      "NODE_ENV=production; its rate limiter off, as Latchkey's throttles are scaled away (all requests come from 127.0.0.1)",
+  ];
+  // get-session answers 200 with `null` for a session it does not find: make sure none did.
+  const refusedAfter = await unansweredSessions(base, users);
+  if (refusedAfter) notes.push(`${refusedAfter} sessions were no longer found after the runs: better-auth's req/s may count null answers`);
+  return result(
+    {
+      name: 'better-auth',
+      title: `user.me beside better-auth ${ctx.betterAuthVersion} get-session, same PostgreSQL`,
+      request:
+        'GET /trpc/user.me, Authorization: Bearer <access token>; better-auth: GET /api/auth/get-session, Cookie: <its session cookie> (one user per connection each)',
+      baselineLabel: 'better-auth get-session (email and password, default settings) through toNodeHandler on node:http',
+      baselineName: 'better-auth',
+      notes,
+    },
+    summaries,
   );
 }
 

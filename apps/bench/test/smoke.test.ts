@@ -42,8 +42,11 @@ describe('pnpm bench', () => {
     expect(report.versions.database).toMatch(/^PGlite /);
     expect(report.machine.cores).toBeGreaterThan(0);
     expect(report.versions.packages.autocannon).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(report.versions.packages['better-auth']).toMatch(/^1\.\d+\.\d+$/);
     expect(report.command).toBe(`pnpm bench ${args.join(' ')}`);
+    // better-auth runs on PostgreSQL only: on PGlite its scenario is left out, and the target says why.
     expect(report.scenarios.map((s) => s.name)).toEqual(['me', 'refresh', 'login', 'flood', 'ceiling']);
+    expect(report.targets.find((t) => t.target.includes('better-auth'))?.target).toMatch(/not rerun here: needs PostgreSQL/);
 
     for (const scenario of report.scenarios) {
       const sides = scenario.name === 'ceiling' ? [scenario.baseline] : [scenario.latchkey, scenario.baseline];

@@ -1,4 +1,4 @@
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { FORGED_SESSION_ID, FORGED_USER_ID, forgedAccessTokens, validAccessToken } from '../../test/fixtures/forged-access-tokens.js';
 import { ManualClock } from './clock.js';
@@ -45,6 +45,24 @@ describe('access tokens', () => {
     const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
 
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'at+jwt' });
+  });
+
+  it('another service verifies a token with jose and the UTF-8 bytes of JWT_SECRET, with every option pinned', async () => {
+    const { tokens } = setup();
+    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+
+    const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(SECRET), {
+      algorithms: ['HS256'],
+      issuer: 'latchkey',
+      audience: 'latchkey',
+      typ: 'at+jwt',
+      requiredClaims: ['exp', 'iat', 'sub', 'jti', 'sid'],
+      currentDate: START,
+    });
+
+    expect(protectedHeader).toEqual({ alg: 'HS256', typ: 'at+jwt' });
+    expect(payload).toMatchObject({ sub: USER_ID, sid: SESSION_ID });
+    await expect(jwtVerify(token, new TextEncoder().encode(`${SECRET}x`), { currentDate: START })).rejects.toThrow('signature');
   });
 
   it('the claims are sub, sid, iat, exp, iss, aud and jti', async () => {

@@ -1,7 +1,7 @@
 /**
  * The `auth.refresh` floor: node:http, the statements the server's refresh runs
- * (auth.service.ts refresh(), session.repository.ts: BEGIN; SELECT ... FOR UPDATE; UPDATE; COMMIT)
- * and ONE jose sign. It accepts the server's refresh tokens: they are an HMAC over the session id
+ * (auth.service.ts refresh(), session.repository.ts: one UPDATE ... RETURNING for the current
+ * token of a live session; otherwise BEGIN; SELECT ... FOR UPDATE; UPDATE; COMMIT) and ONE jose sign. It accepts the server's refresh tokens: they are an HMAC over the session id
  * and its generation, keyed by HKDF(JWT_SECRET, 'latchkey:refresh-token') (src/lib/keys.ts,
  * src/lib/refresh-token.ts), and the few lines deriving them are copied here.
  */
@@ -66,6 +66,23 @@ async function refresh(token: unknown): Promise<Outcome> {
   const presented = open(token);
   if (!presented) return { ok: false };
   const now = new Date();
+  // The current token of a live session: one statement, as the server's advanceCurrentSession.
+  const [advanced] = await db.query<Pick<SessionRow, 'user_id' | 'generation' | 'expires_at'>>(
+    `update sessions set generation = $2 + 1, rotated_at = $3, last_used_at = $3, expires_at = least($4::timestamptz, absolute_expires_at)
+     where id = $1 and generation = $2 and revoked_at is null and expires_at > $3
+     returning user_id, generation, expires_at`,
+    [presented.sessionId, presented.generation, now, new Date(now.getTime() + IDLE_TTL_MS)],
+  );
+  if (advanced) {
+    return {
+      ok: true,
+      userId: advanced.user_id,
+      sessionId: presented.sessionId,
+      generation: advanced.generation,
+      expiresAt: advanced.expires_at,
+    };
+  }
+  // Anything else under the row lock, as the server does.
   return db.transaction(async (trx): Promise<Outcome> => {
     const [session] = await trx.query<SessionRow>('select * from sessions where id = $1 for update', [presented.sessionId]);
     if (!session || session.revoked_at || session.expires_at.getTime() <= now.getTime()) return { ok: false };

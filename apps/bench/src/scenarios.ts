@@ -225,7 +225,7 @@ export async function refresh(ctx: BenchContext, rows = 1_000, name = 'refresh')
       name,
       title: `auth.refresh, ${format(inTable)} sessions in the table`,
       request: 'POST /trpc/auth.refresh {"json":{"refreshToken":...}}, each request the current token of a different session',
-      baselineLabel: 'node:http + BEGIN; SELECT ... FOR UPDATE; UPDATE; COMMIT + 1 jose sign',
+      baselineLabel: 'node:http + the same UPDATE ... RETURNING + 1 jose sign',
       sessions: inTable,
       notes,
     },

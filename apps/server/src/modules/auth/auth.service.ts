@@ -15,6 +15,7 @@ import { findTakenIdentifiers, findUserByEmail, insertUser } from '../user/user.
 import { queueVerificationMail } from './account-mail.js';
 import type { LoginInput, RegisterInput } from './auth.schemas.js';
 import {
+  advanceCurrentSession,
   advanceSession,
   insertSession,
   isSessionLive,
@@ -205,8 +206,25 @@ export function createAuthService(deps: AuthDeps) {
       // counter row per address, written by every refresh from it, would make them queue.
       if (client.ip) refuse(await limiter.hitBuffered(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now));
 
-      // One transaction holding the session's row lock: concurrent refreshes of one token, on one
-      // instance or several, are decided one after another and can never fork the chain.
+      // The presented token is the current one of a live session: rotated in one statement.
+      const advanced = await advanceCurrentSession(db, {
+        id: presented.sessionId,
+        generation: presented.generation,
+        now,
+        idleExpiresAt: addSeconds(now, config.refreshIdleTtlSeconds),
+      });
+      if (advanced) {
+        return tokensFor({
+          id: presented.sessionId,
+          user_id: advanced.user_id,
+          generation: advanced.generation,
+          expires_at: advanced.expires_at,
+        });
+      }
+
+      // Anything else is decided in one transaction holding the session's row lock: concurrent
+      // refreshes of one token, on one instance or several, are decided one after another and
+      // can never fork the chain.
       const outcome = await db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
         const session = await lockSession(trx, presented.sessionId);
         if (!session) return { kind: 'invalid' };

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { NewSessionRow, SessionRow } from '../../db/schema.js';
 
@@ -5,6 +6,33 @@ export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'password_chang
 
 export async function insertSession(db: Db, row: NewSessionRow): Promise<SessionRow> {
   return db.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+/**
+ * The usual refresh in one statement: moves a live session from the presented generation to the
+ * next. The UPDATE takes the row lock itself, and a concurrent one waits and then re-checks the
+ * WHERE against the row it committed, so two of them can never both advance from one generation.
+ * Undefined when the session is unknown, ended, expired or at another generation: the caller then
+ * decides under `lockSession`.
+ */
+export async function advanceCurrentSession(
+  db: Db,
+  change: { id: string; generation: number; now: Date; idleExpiresAt: Date },
+): Promise<Pick<SessionRow, 'user_id' | 'generation' | 'expires_at'> | undefined> {
+  return db
+    .updateTable('sessions')
+    .set({
+      generation: change.generation + 1,
+      rotated_at: change.now,
+      last_used_at: change.now,
+      expires_at: sql<Date>`least(${change.idleExpiresAt}::timestamptz, absolute_expires_at)`,
+    })
+    .where('id', '=', change.id)
+    .where('generation', '=', change.generation)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', change.now)
+    .returning(['user_id', 'generation', 'expires_at'])
+    .executeTakeFirst();
 }
 
 /** Reads a session and holds its row lock until the transaction ends: refreshes of one session queue here. */

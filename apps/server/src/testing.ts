@@ -113,7 +113,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
 
   const callerFor = ({ accessToken, ...request }: Partial<RequestInfo> & { accessToken?: string } = {}) =>
     createCaller({
-      ...app.inner,
+      services: app.inner.services,
       request: {
         authorization: accessToken ? `Bearer ${accessToken}` : undefined,
         ip: '192.0.2.1',

@@ -100,7 +100,7 @@ export function createHttpServer(options: {
       // Answers carry tokens and personal data: no cache may keep them.
       res.setHeader('cache-control', 'no-store');
       const procedurePath = path.slice('/trpc/'.length);
-      const createContext = () => ({ ...inner, request: requestInfo(req, trustProxy) });
+      const createContext = () => ({ services: inner.services, request: requestInfo(req, trustProxy) });
       if (
         fastTrpc &&
         (await handleTrpcFast(req, res, procedurePath, url, {

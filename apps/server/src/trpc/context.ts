@@ -13,7 +13,12 @@ export interface RequestInfo {
   userAgent: string | undefined;
 }
 
-export interface Context extends InnerContext {
+/**
+ * A procedure's context: the services and what the request brings, nothing else. tRPC copies
+ * the context into a new object at every middleware, so every key here costs on every call.
+ */
+export interface Context {
+  services: Services;
   request: RequestInfo;
 }
 

@@ -11,7 +11,11 @@ export interface User {
   createdAt: Date;
 }
 
-export function userRowToUser(row: UserRow): User {
+/** What userRowToUser reads: a query for a user's public face selects these and no more. */
+export const PUBLIC_USER_COLUMNS = ['id', 'email', 'username', 'bio', 'image', 'email_verified_at', 'created_at'] as const;
+export type PublicUserRow = Pick<UserRow, (typeof PUBLIC_USER_COLUMNS)[number]>;
+
+export function userRowToUser(row: PublicUserRow): User {
   return {
     id: row.id,
     email: row.email,

@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.js';
+import { PUBLIC_USER_COLUMNS, type PublicUserRow } from './user.mapper.js';
 
 export async function insertUser(db: Db, row: NewUserRow): Promise<UserRow> {
   return db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
@@ -13,6 +14,20 @@ export async function findUserByEmail(db: Db, email: string): Promise<UserRow | 
 
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The SQL of findPublicUserById, built by Kysely once per database instead of on every call. */
+const publicUserById = new WeakMap<Db, string>();
+
+/** The columns a user's public face is made of, by id: `user.me` on every call, so built once. */
+export async function findPublicUserById(db: Db, id: string): Promise<PublicUserRow | undefined> {
+  let text = publicUserById.get(db);
+  if (text === undefined) {
+    text = db.selectFrom('users').select(PUBLIC_USER_COLUMNS).where('id', '=', id).compile().sql;
+    publicUserById.set(db, text);
+  }
+  const result = await db.executeQuery(CompiledQuery.raw(text, [id]) as CompiledQuery<PublicUserRow>);
+  return result.rows[0];
 }
 
 export async function updateUser(db: Db, id: string, change: UserUpdate): Promise<UserRow> {

@@ -5,7 +5,7 @@ import { queueVerificationMail } from '../auth/account-mail.js';
 import { createSessionRevoker } from '../auth/auth.service.js';
 import { LIMITS, throttleKey } from '../auth/throttle-policy.js';
 import { type User, userRowToUser } from './user.mapper.js';
-import { findTakenIdentifiers, findUserById, updateUser } from './user.repository.js';
+import { findPublicUserById, findTakenIdentifiers, findUserById, updateUser } from './user.repository.js';
 
 export interface UserUpdateInput {
   username?: string | undefined;
@@ -27,7 +27,9 @@ export function createUserService(deps: AccountDeps) {
 
   return {
     async me(userId: string): Promise<User> {
-      return userRowToUser(await load(userId));
+      const row = await findPublicUserById(db, userId);
+      if (!row) throw new AppError('SESSION_REVOKED');
+      return userRowToUser(row);
     },
 
     async update(userId: string, input: UserUpdateInput): Promise<User> {

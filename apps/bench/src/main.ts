@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseOptions, USAGE } from './options.js';
 import { BENCH_DIR, killChildren } from './processes.js';
+import { formatProfileSummary, mainThreadProfile, summarizeProfile } from './profile.js';
 import { renderText, updateResults } from './report.js';
 import { runBenchmark } from './run.js';
 
@@ -37,6 +38,10 @@ try {
     const file = join(BENCH_DIR, 'RESULTS.md');
     writeFileSync(file, updateResults(existsSync(file) ? readFileSync(file, 'utf8') : undefined, report));
     progress(`wrote ${file}`);
+  }
+  if (options.profile) {
+    const file = mainThreadProfile(options.profile);
+    process.stderr.write(file ? `${formatProfileSummary(summarizeProfile(file))}\n` : `no main-thread profile in ${options.profile}\n`);
   }
 } catch (error) {
   process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -43,7 +43,8 @@ PGlite) and framework-free baselines under autocannon, alternating A B A B, and 
                         (better-auth: its get-session beside user.me, on PostgreSQL only)
   --sessions-scale      then grow sessions to --scale-to rows and rerun refresh (PostgreSQL only; slow)
   --scale-to <n>        rows for --sessions-scale (default 1000000)
-  --profile <dir>       run the server with --cpu-prof, writing the profile into <dir>
+  --profile <dir>       run the server with --cpu-prof into <dir>, and print where its time went
+                        (one profile covers every scenario run: use --only for one at a time)
   --json                print machine-readable JSON instead of tables
   --write-results       rewrite the generated part of apps/bench/RESULTS.md
 `;

@@ -45,14 +45,22 @@ function packageVersion(dir: string, name: string): string {
 }
 
 /** The commit of the server's code, "+ uncommitted changes" when apps/server differs from it. */
-export function serverCommit(): string {
+/** The commit the server runs at, and what identifies its code: apps/server's tree and any uncommitted change. */
+export interface ServerState {
+  label: string;
+  code: string;
+}
+
+export function serverCommit(): ServerState {
   try {
     const git = (...args: string[]) =>
       execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const commit = git('rev-parse', '--short', 'HEAD');
-    return git('status', '--porcelain', '--', 'apps/server') ? `${commit} + uncommitted changes in apps/server` : commit;
+    const changes = git('status', '--porcelain', '--', 'apps/server');
+    const code = `${git('rev-parse', 'HEAD:apps/server')}\n${changes}`;
+    return { label: changes ? `${commit} + uncommitted changes in apps/server` : commit, code };
   } catch {
-    return 'unknown';
+    return { label: 'unknown', code: 'unknown' };
   }
 }
 
@@ -70,14 +78,18 @@ export function betterAuthVersion(): string {
 }
 
 /** `serverAtStart`: serverCommit() when the server started; the code it loaded then is what ran. */
-export function versions(database: string, serverAtStart: string): Versions {
+export function versions(database: string, serverAtStart: ServerState): Versions {
   const now = serverCommit();
   const server = join(ROOT, 'apps/server');
   const serverPackages = ['@trpc/server', 'superjson', 'zod', 'kysely', 'pg', 'jose', '@node-rs/bcrypt', 'pino', 'tsx'];
   return {
     node: process.version,
     database,
-    server: now === serverAtStart ? serverAtStart : `${serverAtStart} (apps/server changed during the run: ${now} now)`,
+    // Commits that leave apps/server as it was (docs, the bench) do not change what ran.
+    server:
+      now.code === serverAtStart.code
+        ? serverAtStart.label
+        : `${serverAtStart.label} (apps/server changed during the run: ${now.label} now)`,
     packages: {
       ...Object.fromEntries(serverPackages.map((name) => [name, packageVersion(server, name)])),
       autocannon: packageVersion(BENCH_DIR, 'autocannon'),

@@ -67,7 +67,7 @@ describe('buffered throttle counter', () => {
     expect(await stored(key)).toBe(1);
   });
 
-  it('shares the count across instances: an instance learns the hits of the others at its next write', async () => {
+  it('shares the count across instances: an instance takes hits in memory only while its count is recent', async () => {
     const a = instance();
     const b = instance();
     const key = newKey();
@@ -78,13 +78,59 @@ describe('buffered throttle counter', () => {
     for (let i = 0; i < 3; i += 1) fromB.push((await b.hitBuffered(key, limit, start)).allowed);
     expect(fromB).toEqual([true, true, false]);
     await settle();
-    // a has not written since b's hits: its next hit passes on what it knew (the limit may be
-    // passed by what other instances counted since one's last write), and its write learns the rest.
-    expect((await a.hitBuffered(key, limit, start)).allowed).toBe(true);
-    await settle();
-    expect(await stored(key)).toBe(limit.max + 2);
+    // a last wrote more than FLUSH_MS ago: its next hit is written at once and sees b's.
     expect((await a.hitBuffered(key, limit, start)).allowed).toBe(false);
-    expect((await b.hitBuffered(key, limit, start)).allowed).toBe(false);
+    expect((await a.hitBuffered(key, limit, start)).allowed).toBe(false);
+    expect(await stored(key)).toBe(limit.max + 2);
+  });
+
+  it('an instance whose count went stale cannot take a burst in memory that others already used up', async () => {
+    const a = instance();
+    const b = instance();
+    const key = newKey();
+    expect((await a.hitBuffered(key, limit, start)).allowed).toBe(true); // a knows of 1
+    for (let i = 0; i < limit.max - 1; i += 1) expect((await b.hitBuffered(key, limit, start)).allowed).toBe(true);
+    await settle();
+    const burst = await Promise.all(Array.from({ length: 5 }, () => a.hitBuffered(key, limit, start)));
+    expect(burst.filter((v) => v.allowed)).toHaveLength(0);
+  });
+
+  it('drops hits not written when their window ends, and forgets the key', async () => {
+    let fail = false;
+    const shared = instance();
+    const counter = createBufferedCounter(
+      {
+        maxOf: shared.maxOf,
+        add: (key, l, hits, now) => (fail ? Promise.reject(new Error('connection lost')) : shared.add(key, l, hits, now)),
+      },
+      { flushMs: FLUSH_MS, maxKeys: 1 },
+    );
+    const key = newKey();
+    await counter.hit(key, limit, start);
+    fail = true;
+    for (let i = 0; i < 3; i += 1) await counter.hit(key, limit, start);
+    await settle(); // the background write of the three failed
+    fail = false;
+    // The next window: counted from one, without the three of the last.
+    expect(await counter.hit(key, limit, later(61))).toEqual({ allowed: true });
+    expect(await stored(key)).toBe(1);
+    // With room for one key, a new key's arrival sweeps the ended one.
+    const other = newKey();
+    expect(await counter.hit(other, limit, later(200))).toEqual({ allowed: true });
+    await counter.hit(other, limit, later(200));
+    // Held in memory, so the new key has a place: the old one was swept (else every hit is written).
+    expect(await stored(other)).toBe(1);
+    await settle();
+    expect(await stored(other)).toBe(2);
+  });
+
+  it('flush writes the hits still waiting', async () => {
+    const limiter = createRateLimiter(database.relaxed, 1, { flushMs: 60_000 });
+    const key = newKey();
+    for (let i = 0; i < 4; i += 1) await limiter.hitBuffered(key, limit, start);
+    expect(await stored(key)).toBe(1);
+    await limiter.flushBuffered();
+    expect(await stored(key)).toBe(4);
   });
 
   it('keeps the hits a failed background write could not store, and writes them with the next', async () => {

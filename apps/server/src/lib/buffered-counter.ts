@@ -7,16 +7,19 @@
  * Here an instance counts hits in memory and adds them to the shared row once per `flushMs`:
  *
  * - On one instance the limit is exact. Every hit that could be the one over the limit (the
- *   count known from the last write plus the hits not yet written reaches the limit), and the
- *   first hit of a window, is written at once together with the hits waiting, and decided on
- *   the count the database returns.
- * - Across instances a hit can pass while another instance holds unwritten hits: the limit may
- *   be passed by what the other instances counted in their last `flushMs`. Each instance learns
- *   the shared count at its next write.
+ *   count known from the last write plus the hits not yet written reaches the limit), the first
+ *   hit of a window, and any hit more than `flushMs` after the last write was sent, is written
+ *   at once together with the hits waiting, and decided on the count the database returns.
+ * - Across instances a hit can pass while other instances hold unwritten hits. An instance takes
+ *   hits in memory only within `flushMs` of its last write, and writes what it took at most
+ *   `flushMs` after the first of them; so what it has not written yet is roughly its last one or
+ *   two `flushMs` of hits (never more than the limit). The limit can be passed by that much per
+ *   other instance.
  * - Once a key is over its limit, its hits are refused without a database write until the window
  *   ends.
- * - A crash loses at most the last `flushMs` of hits (the counters' pool does not wait for the
- *   WAL flush either).
+ * - Hits not written when their window ends are dropped with it. A crash loses the last
+ *   `flushMs` of hits (the counters' pool does not wait for the WAL flush either); a graceful
+ *   stop writes them (`flush`).
  *
  * Use it for limits that guard against load; failed logins are counted with `hit`, one statement
  * per attempt.
@@ -43,9 +46,11 @@ interface Store {
 
 interface KeyState {
   limit: Limit;
-  /** The shared count the last write returned, and the end of its window (0: not known yet). */
+  /** The shared count the last write returned, the end of its window (0: not known yet), and when
+   * that write was sent (performance.now()). */
   shared: number;
   windowEnd: number;
+  sharedAt: number;
   /** Hits counted here and not yet written, and hits being written now. */
   pending: number;
   writing: number;
@@ -65,13 +70,26 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
   const states = new Map<string, KeyState>();
   let lastSweep = 0;
 
-  const idle = (state: KeyState) => state.pending === 0 && state.writing === 0;
+  /** Hits not yet written when a window ends belong to that window: they are dropped with it. */
+  function endWindow(state: KeyState): void {
+    state.shared = 0;
+    state.windowEnd = 0;
+    state.sharedAt = Number.NEGATIVE_INFINITY;
+    state.pending = 0;
+    clearTimeout(state.timer);
+    state.timer = undefined;
+  }
 
-  /** Drops keys whose window ended and which have nothing to write; at most once a second. */
+  /** Drops keys whose window ended and which are not being written; at most once a second. */
   function sweep(nowMs: number): void {
     if (nowMs - lastSweep < 1_000) return;
     lastSweep = nowMs;
-    for (const [key, state] of states) if (state.windowEnd <= nowMs && idle(state)) states.delete(key);
+    for (const [key, state] of states) {
+      if (state.windowEnd <= nowMs && state.writing === 0) {
+        endWindow(state);
+        states.delete(key);
+      }
+    }
   }
 
   /** Writes the waiting hits plus `extra`; updates what is known of the shared count. */
@@ -79,6 +97,7 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
     const hits = state.pending + extra;
     state.pending = 0;
     state.writing += hits;
+    const sentAt = performance.now();
     try {
       const result = await store.add(key, state.limit, hits, now);
       const end = result.expiresAt.getTime();
@@ -89,6 +108,8 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
       } else if (end === state.windowEnd) {
         state.shared = Math.max(state.shared, result.count);
       }
+      // The count is at least as recent as the moment the write was sent.
+      if (end >= state.windowEnd) state.sharedAt = Math.max(state.sharedAt, sentAt);
       return result;
     } catch (error) {
       // Not written: the hits counted earlier wait for the next write (this one's caller failed).
@@ -104,7 +125,7 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
     state.timer = setTimeout(() => {
       state.timer = undefined;
       if (state.pending === 0) return;
-      // A failed background write keeps its hits for the next one; the requests were answered.
+      // A failed background write keeps its hits for the next write; the next hit schedules one.
       write(key, state, 0, state.latest).catch(() => {});
     }, flushMs);
     state.timer.unref();
@@ -115,33 +136,55 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
       const nowMs = now.getTime();
       const max = store.maxOf(limit);
       let state = states.get(key);
-      if (state && state.windowEnd <= nowMs && idle(state)) {
-        // The window ended: start from what the database says.
-        state.shared = 0;
-        state.windowEnd = 0;
-      }
+      if (state && state.windowEnd <= nowMs && state.writing === 0) endWindow(state);
       if (!state) {
         if (states.size >= maxKeys) sweep(nowMs);
         if (states.size >= maxKeys) {
           const result = await store.add(key, limit, 1, now);
           return result.count <= max ? { allowed: true } : { allowed: false, retryAfterSeconds: secondsUntil(result.expiresAt, now) };
         }
-        state = { limit, shared: 0, windowEnd: 0, pending: 0, writing: 0, timer: undefined, latest: now };
+        state = {
+          limit,
+          shared: 0,
+          windowEnd: 0,
+          sharedAt: Number.NEGATIVE_INFINITY,
+          pending: 0,
+          writing: 0,
+          timer: undefined,
+          latest: now,
+        };
         states.set(key, state);
       }
       if (state.windowEnd > nowMs) {
+        // Counts only grow within a window: once over, refused until it ends, with no write.
         if (state.shared > max) return { allowed: false, retryAfterSeconds: secondsUntil(state.windowEnd, now) };
-        if (state.shared + state.writing + state.pending + 1 <= max) {
+        // Taken here only while the shared count is recent (other instances count too) and
+        // this hit cannot be the one over the limit.
+        const fresh = performance.now() - state.sharedAt <= flushMs;
+        if (fresh && state.shared + state.writing + state.pending + 1 <= max) {
           state.pending += 1;
           state.latest = now;
           schedule(key, state);
           return { allowed: true };
         }
       }
-      // The first hit of a window, or one that may be over the limit: written now, with the
-      // hits waiting before it, and judged on the count that includes them all.
+      // The first hit of a window, one after the shared count went stale, or one that may be
+      // over the limit: written now with the hits waiting before it, and judged on the count
+      // that includes them all.
       const result = await write(key, state, 1, now);
       return result.count <= max ? { allowed: true } : { allowed: false, retryAfterSeconds: secondsUntil(result.expiresAt, now) };
+    },
+
+    /** Writes every hit still waiting (at shutdown); failures are dropped with the process. */
+    async flush(): Promise<void> {
+      const waiting = [...states].filter(([, state]) => state.pending > 0);
+      await Promise.all(
+        waiting.map(([key, state]) => {
+          clearTimeout(state.timer);
+          state.timer = undefined;
+          return write(key, state, 0, state.latest).catch(() => {});
+        }),
+      );
     },
   };
 }

@@ -77,6 +77,8 @@ export function createRateLimiter(db: Db, addressScale = 1, bufferOptions: Buffe
      * see createBufferedCounter. For limits that guard against load, not against guessing.
      */
     hitBuffered: buffered.hit,
+    /** Writes the hits `hitBuffered` still holds: before the database closes. */
+    flushBuffered: buffered.flush,
 
     /** Gives back a hit that turned out not to count (a login that succeeded). */
     async release(key: string): Promise<void> {

@@ -69,6 +69,7 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
   const deps = createDeps({
     config,
     db: database.db,
+    relaxedDb: database.relaxed,
     clock,
     logger,
     hasher: overrides.hasher,
@@ -83,6 +84,7 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     logger,
     async close() {
       await worker?.stop();
+      await deps.limiter.flushBuffered();
       await revocations.close();
       if (ownsDatabase) await database.close();
     },

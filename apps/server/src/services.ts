@@ -44,8 +44,8 @@ export function createDeps(
   options: Omit<Deps, 'hasher' | 'limiter' | 'mailQueued'> & {
     hasher?: PasswordHasher | undefined;
     mailQueued?: (() => void) | undefined;
-    /** Where throttle counters are written (DatabaseHandle.relaxed); defaults to `db`. */
-    relaxedDb?: Db | undefined;
+    /** Where throttle counters are written: DatabaseHandle.relaxed (on PGlite the same as `db`). */
+    relaxedDb: Db;
   },
 ): Deps {
   const { relaxedDb, ...rest } = options;
@@ -53,6 +53,6 @@ export function createDeps(
     mailQueued: () => {},
     ...rest,
     hasher: options.hasher ?? createPasswordHasher(options.config.bcryptCost),
-    limiter: createRateLimiter(relaxedDb ?? options.db, options.config.rateLimitScale),
+    limiter: createRateLimiter(relaxedDb, options.config.rateLimitScale),
   };
 }

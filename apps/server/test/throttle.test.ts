@@ -159,6 +159,32 @@ describe('refreshes per address', () => {
   });
 });
 
+describe('where the counters are written', () => {
+  it('through the relaxed handle (synchronous_commit=off on PostgreSQL), by logins and refreshes alike', async () => {
+    const statements: string[] = [];
+    const relaxed = database.db.withPlugin({
+      transformQuery: ({ node }) => {
+        statements.push(node.kind);
+        return node;
+      },
+      transformResult: async ({ result }) => result,
+    });
+    const counted = await testApp({ ...database, relaxed });
+    try {
+      const session = await counted.caller({ ip: '198.51.100.77' }).auth.register(newUser());
+      const afterRegister = statements.length;
+      expect(afterRegister).toBeGreaterThan(0);
+      await counted.caller({ ip: '198.51.100.77' }).auth.refresh({ refreshToken: session.refreshToken });
+      expect(statements.length).toBeGreaterThan(afterRegister);
+      const afterRefresh = statements.length;
+      await failure(counted.caller({ ip: '198.51.100.77' }).auth.login({ email: session.user.email, password: 'not the password' }));
+      expect(statements.length).toBeGreaterThan(afterRefresh);
+    } finally {
+      await counted.close();
+    }
+  });
+});
+
 describe('cleanup', () => {
   it('deletes long-dead sessions and throttle rows, keeps live ones, and may run on every instance at once', async () => {
     const live = await app.caller().auth.register(newUser());

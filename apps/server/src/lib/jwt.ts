@@ -1,4 +1,4 @@
-import { createHmac, randomUUID, webcrypto } from 'node:crypto';
+import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
 import { errors, jwtVerify } from 'jose';
 import type { Clock } from './clock.js';
 import { AppError } from './errors.js';
@@ -41,9 +41,9 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
   // apart, on every call). Map order makes the oldest entry the first to go.
   const verified = new Map<string, AccessTokenClaims>();
   // The contract keys HS256 with the UTF-8 bytes of JWT_SECRET so other services can verify.
-  const key = Buffer.from(options.secret, 'utf8');
-  // Imported once: given raw bytes, jose imports the key again for every verification.
-  const verifyKey = webcrypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  // A KeyObject: given raw bytes, jose imports the key again for every verification; a KeyObject's
+  // CryptoKey it imports once and keeps.
+  const key = createSecretKey(Buffer.from(options.secret, 'utf8'));
   const { clock, ttlSeconds } = options;
 
   return {
@@ -73,7 +73,7 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
       }
       try {
         // jose accepts any HMAC algorithm and a missing exp unless told: pin everything.
-        const { payload } = await jwtVerify(token, await verifyKey, {
+        const { payload } = await jwtVerify(token, key, {
           algorithms: [ACCESS_TOKEN_ALGORITHM],
           issuer: ACCESS_TOKEN_ISSUER,
           audience: ACCESS_TOKEN_AUDIENCE,

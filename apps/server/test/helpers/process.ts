@@ -1,9 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
-/** The real entry points, run as `pnpm start` and `pnpm db:migrate` run them. */
+/**
+ * The real entry points, run as `pnpm start` and `pnpm db:migrate` run them: `node --import tsx`,
+ * so that signals reach the server itself. (The tsx CLI relays a signal to its child and kills it
+ * with SIGKILL if the child does not acknowledge within 30 ms, which a busy machine can miss.)
+ */
 const root = join(import.meta.dirname, '..', '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
 const children = new Set<ChildProcess>();
 
 export interface RunningProcess {
@@ -13,7 +16,7 @@ export interface RunningProcess {
 }
 
 export function run(script: string, env: Record<string, string>): RunningProcess {
-  const child = spawn(tsx, [script], {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

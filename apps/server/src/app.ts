@@ -1,20 +1,65 @@
+/**
+ * The composition root: every dependency is built here, once, in layer order (lib, db, modules),
+ * and each service is handed exactly what it uses. No service constructs another.
+ */
 import { join } from 'node:path';
 import type { Config } from './config.js';
-import { createDatabase, type DatabaseHandle, migrateToLatest } from './db/database.js';
-import { createRevocations } from './db/revocations.js';
+import { createDatabase, type DatabaseHandle, type Db, migrateToLatest } from './db/database.js';
 import { type Clock, systemClock } from './lib/clock.js';
+import { type AccessTokens, createAccessTokens } from './lib/jwt.js';
+import { deriveKey } from './lib/keys.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { createFileTransport, createSmtpTransport, type MailTransport } from './lib/mailer.js';
-import type { PasswordHasher } from './lib/password.js';
+import { createPasswordHasher, type PasswordHasher } from './lib/password.js';
+import { createRefreshTokenCodec, type RefreshTokenCodec } from './lib/refresh-token.js';
+import { createAccountService } from './modules/account/account.service.js';
+import { createSignInService } from './modules/account/sign-in.service.js';
 import { createMailWorker } from './modules/mail/mail.worker.js';
-import { createDeps, createServices } from './services.js';
-import type { InnerContext } from './trpc/context.js';
+import { createRevocations, type Revocations } from './modules/session/revocations.js';
+import { createSessionService } from './modules/session/session.service.js';
+import { createThrottle, type Throttle } from './modules/throttle/throttle.service.js';
+import { createUserService } from './modules/user/user.service.js';
+import type { Runtime } from './trpc/context.js';
 
-export interface App {
+/** The parts the services are made of: lib pieces and the database, built before any service. */
+export interface ServiceParts {
   config: Readonly<Config>;
+  db: Db;
+  clock: Clock;
+  hasher: PasswordHasher;
+  accessTokens: AccessTokens;
+  refreshTokens: RefreshTokenCodec;
+  throttle: Throttle;
+  revocations: Revocations;
+  /** Called after a transaction that queued mail committed: wakes the mail worker, if this process runs one. */
+  mailQueued: () => void;
+}
+
+/** The feature services, each given only what it uses, in the order they depend on each other. */
+export function createServices(parts: ServiceParts) {
+  const { config, db, clock, hasher, throttle, mailQueued } = parts;
+  const users = createUserService({ db });
+  const sessions = createSessionService({
+    db,
+    clock,
+    config,
+    accessTokens: parts.accessTokens,
+    refreshTokens: parts.refreshTokens,
+    revocations: parts.revocations,
+    throttle,
+  });
+  const signIn = createSignInService({ db, clock, config, hasher, throttle, users, sessions, mailQueued });
+  const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, mailQueued });
+  return { users, sessions, signIn, accounts };
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+export interface App extends Runtime {
   database: DatabaseHandle;
-  inner: InnerContext;
   logger: Logger;
+  clock: Clock;
+  revocations: Revocations;
   close(): Promise<void>;
 }
 
@@ -30,11 +75,20 @@ export interface AppOverrides {
   deliverMail?: boolean;
   /** Where the worker sends mail (default: SMTP_URL, or .eml files in DATA_DIR/mail). */
   transport?: MailTransport;
+  /** The revocation list to use instead of one following this database (tests). */
+  revocations?: Revocations;
 }
 
 /** Composes the application: database (migrated), side effects, services. No HTTP. */
 export async function createApp(config: Readonly<Config>, overrides: AppOverrides = {}): Promise<App> {
+  // lib: what knows no table and no feature.
   const logger = overrides.logger ?? createLogger(config.logLevel);
+  const clock = overrides.clock ?? systemClock;
+  const hasher = overrides.hasher ?? createPasswordHasher(config.bcryptCost);
+  const accessTokens = createAccessTokens({ secret: config.jwtSecret, ttlSeconds: config.accessTokenTtlSeconds, clock });
+  const refreshTokens = createRefreshTokenCodec(deriveKey(config.jwtSecret, 'refresh-token'));
+
+  // db: opened and migrated.
   const ownsDatabase = overrides.database === undefined;
   const database = overrides.database ?? (await createDatabase(config.database));
   try {
@@ -43,16 +97,20 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     await database.close();
     throw error;
   }
-  const clock = overrides.clock ?? systemClock;
-  const revocations = createRevocations({
-    db: database.db,
-    clock,
-    logger,
-    // An access token can be presented until its expiry, give or take the verifier's clock tolerance.
-    retainSeconds: config.accessTokenTtlSeconds + 60,
-    postgresUrl: overrides.postgresUrl ?? (config.database.kind === 'postgres' ? config.database.url : undefined),
-  });
-  await revocations.ready();
+
+  // modules: the stateful parts first, then the services.
+  const throttle = createThrottle(database.relaxed, config.rateLimitScale);
+  const revocations =
+    overrides.revocations ??
+    createRevocations({
+      db: database.db,
+      clock,
+      logger,
+      // An access token can be presented until its expiry, give or take the verifier's clock tolerance.
+      retainSeconds: config.accessTokenTtlSeconds + 60,
+      postgresUrl: overrides.postgresUrl ?? (config.database.kind === 'postgres' ? config.database.url : undefined),
+    });
+  if (overrides.revocations === undefined) await revocations.ready();
   const worker = overrides.deliverMail
     ? createMailWorker({
         db: database.db,
@@ -66,25 +124,28 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
       })
     : undefined;
   worker?.start();
-  const deps = createDeps({
+  const services = createServices({
     config,
     db: database.db,
-    relaxedDb: database.relaxed,
     clock,
-    logger,
-    hasher: overrides.hasher,
+    hasher,
+    accessTokens,
+    refreshTokens,
+    throttle,
     revocations,
     mailQueued: () => worker?.nudge(),
   });
-  const inner: InnerContext = { ...deps, services: createServices(deps) };
+
   return {
     config,
+    services,
     database,
-    inner,
     logger,
+    clock,
+    revocations,
     async close() {
       await worker?.stop();
-      await deps.limiter.flushBuffered();
+      await throttle.flushBuffered();
       await revocations.close();
       if (ownsDatabase) await database.close();
     },

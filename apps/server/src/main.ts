@@ -3,8 +3,8 @@ import cluster from 'node:cluster';
 import { createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
+import { startCleanupJob } from './jobs/cleanup.job.js';
 import { createLogger, type Logger } from './lib/logger.js';
-import { startCleanupJob } from './modules/auth/cleanup.job.js';
 
 function describeDatabase(config: Readonly<Config>): string {
   if (config.database.kind === 'postgres') return 'postgresql';
@@ -14,8 +14,8 @@ function describeDatabase(config: Readonly<Config>): string {
 /** One instance: the whole server in this process. */
 async function serve(config: Readonly<Config>, logger: Logger): Promise<void> {
   const app = await createApp(config, { logger, deliverMail: true });
-  const stopCleanup = startCleanupJob({ db: app.database.db, clock: app.inner.clock, logger });
-  const http = createHttpServer({ inner: app.inner, database: app.database, logger });
+  const stopCleanup = startCleanupJob({ db: app.database.db, clock: app.clock, logger });
+  const http = createHttpServer({ runtime: app, database: app.database, logger });
   const { port } = await http.listen(config.port, config.host);
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
   logger.info(

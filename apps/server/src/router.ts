@@ -1,5 +1,5 @@
-import { authRouter } from './modules/auth/auth.router.js';
-import { userRouter } from './modules/user/user.router.js';
+import { authRouter } from './routers/auth.router.js';
+import { userRouter } from './routers/user.router.js';
 import { createCallerFactory, router } from './trpc/init.js';
 
 export const appRouter = router({ auth: authRouter, user: userRouter });

@@ -12,7 +12,7 @@ import { type DatabaseHandle, databaseFromPGlite, migrateToLatest } from './db/d
 import { ManualClock } from './lib/clock.js';
 import { parseDuration } from './lib/duration.js';
 import { createLogger, type Logger } from './lib/logger.js';
-import { listMails } from './modules/mail/outbox.repository.js';
+import { outboxMails } from './modules/mail/outbox.js';
 import { createCaller } from './router.js';
 import type { RequestInfo } from './trpc/context.js';
 
@@ -113,7 +113,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
 
   const callerFor = ({ accessToken, ...request }: Partial<RequestInfo> & { accessToken?: string } = {}) =>
     createCaller({
-      services: app.inner.services,
+      services: app.services,
       request: {
         authorization: accessToken ? `Bearer ${accessToken}` : undefined,
         ip: '192.0.2.1',
@@ -127,7 +127,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
     caller,
     callerFor,
     async mails() {
-      const rows = await listMails(database.db);
+      const rows = await outboxMails(database.db);
       return rows.map((row) => ({
         kind: row.kind,
         to: row.to_address,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBufferedCounter } from '../src/lib/buffered-counter.js';
-import { createRateLimiter, type Limit } from '../src/lib/rate-limiter.js';
+import { createBufferedCounter } from '../src/modules/throttle/buffered-counter.js';
+import type { Limit } from '../src/modules/throttle/throttle.policy.js';
+import { createThrottle as createRateLimiter } from '../src/modules/throttle/throttle.service.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 
 let database: TestDatabase;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/db/database.js';
 import { createLogger } from '../src/lib/logger.js';
 import { createFileTransport, createSmtpTransport } from '../src/lib/mailer.js';
-import { FORGOT_PASSWORD_MESSAGE } from '../src/modules/auth/account.service.js';
+import { FORGOT_PASSWORD_MESSAGE } from '../src/modules/account/account.service.js';
 import { createMailWorker, retryDelaySeconds } from '../src/modules/mail/mail.worker.js';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
 import { migratedTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';

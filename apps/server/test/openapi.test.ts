@@ -5,7 +5,7 @@ import { buildOpenApiDocument, type OpenApiDocument, SECURITY_SCHEME } from '../
 import { defineRoute } from '../src/http/rest/route.js';
 import { restRoutes } from '../src/http/rest/routes.js';
 import { messageResponse } from '../src/http/rest/schemas.js';
-import { usernameSchema } from '../src/modules/auth/auth.schemas.js';
+import { usernameSchema } from '../src/modules/user/user.schemas.js';
 import { type ServedApp, servedApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 

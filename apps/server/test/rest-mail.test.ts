@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FORGOT_PASSWORD_MESSAGE } from '../src/modules/auth/account.service.js';
+import { FORGOT_PASSWORD_MESSAGE } from '../src/modules/account/account.service.js';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 

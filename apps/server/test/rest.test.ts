@@ -11,8 +11,7 @@ import { errorResponse, messageResponse, sessionResponse, tokensResponse, userRe
 import { MAX_BODY_BYTES } from '../src/http/server.js';
 import { AppError } from '../src/lib/errors.js';
 import { createLogger } from '../src/lib/logger.js';
-import { LOGIN_BACKOFF } from '../src/lib/rate-limiter.js';
-import { LIMITS } from '../src/modules/auth/throttle-policy.js';
+import { LIMITS, LOGIN_BACKOFF } from '../src/modules/throttle/throttle.policy.js';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { type Answer, expectUnchanged, rawPost, restClient } from './helpers/rest.js';
@@ -579,7 +578,7 @@ describe('the dispatcher', () => {
     });
     const handler = createRestHandler({
       routes: [...restRoutes, echo],
-      inner: app.inner,
+      runtime: app,
       logger: app.logger,
       maxBodyBytes: MAX_BODY_BYTES,
     });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { announceRevoked, createRevocations } from '../src/db/revocations.js';
 import { ShiftedClock } from '../src/lib/clock.js';
 import { createLogger } from '../src/lib/logger.js';
+import { announceRevoked, createRevocations } from '../src/modules/session/revocations.js';
 import { newUser, type TestApp, testApp } from './helpers/app.js';
 import { migratedTestDatabase, onPostgres, TEST_DATABASE, type TestDatabase } from './helpers/database.js';
 
@@ -112,12 +112,13 @@ describe.runIf(onPostgres)('revocations across instances (PostgreSQL)', () => {
       const fallback = await testApp(database);
       const session = await fallback.caller().auth.register(newUser());
       const id = await sessionIdOf(session.user.id);
-      const untrusted = { ...fallback.inner, revocations };
-      const { createServices } = await import('../src/services.js');
-      const services = createServices(untrusted);
-      await expect(services.auth.authenticate(`Bearer ${session.accessToken}`)).resolves.toMatchObject({ sessionId: id });
+      const { createApp } = await import('../src/app.js');
+      const untrusted = await createApp(fallback.config, { database, clock: fallback.clock, revocations });
+      const services = untrusted.services;
+      await expect(services.sessions.authenticate(`Bearer ${session.accessToken}`)).resolves.toMatchObject({ sessionId: id });
       await database.db.updateTable('sessions').set({ revoked_at: new Date() }).where('id', '=', id).execute();
-      await expect(services.auth.authenticate(`Bearer ${session.accessToken}`)).rejects.toMatchObject({ appCode: 'SESSION_REVOKED' });
+      await expect(services.sessions.authenticate(`Bearer ${session.accessToken}`)).rejects.toMatchObject({ appCode: 'SESSION_REVOKED' });
+      await untrusted.close();
       await fallback.close();
     } finally {
       await revocations.close();

@@ -144,7 +144,7 @@ describe('user.changePassword', () => {
 
 describe('revocation without a database round trip', () => {
   it('a revoked session is refused from the in-memory list, and live sessions are not looked up', async () => {
-    expect(app.inner.revocations.trusted).toBe(true);
+    expect(app.revocations.trusted).toBe(true);
     const kept = await app.caller().auth.register(newUser());
     // The row vanishes behind the server's back: a token whose session is not known to be revoked
     // is still accepted, which shows that no query checks it on each request.
@@ -154,7 +154,7 @@ describe('revocation without a database round trip', () => {
     const ended = await app.caller().auth.register(newUser());
     const [row] = await app.caller({ accessToken: ended.accessToken }).auth.sessions();
     await app.caller().auth.logout({ refreshToken: ended.refreshToken });
-    expect(app.inner.revocations.isRevoked(row?.id ?? '')).toBe(true);
+    expect(app.revocations.isRevoked(row?.id ?? '')).toBe(true);
     expect(await failure(app.caller({ accessToken: ended.accessToken }).auth.sessions())).toMatchObject({ appCode: 'SESSION_REVOKED' });
   });
 

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backoffSeconds, LOGIN_BACKOFF } from '../src/lib/rate-limiter.js';
-import { cleanUp, RETENTION_SECONDS } from '../src/modules/auth/cleanup.job.js';
-import { LIMITS } from '../src/modules/auth/throttle-policy.js';
+import { cleanUp, RETENTION_SECONDS } from '../src/jobs/cleanup.job.js';
+import { backoffSeconds, LIMITS, LOGIN_BACKOFF } from '../src/modules/throttle/throttle.policy.js';
 import { newUser, type ServedApp, servedApp, testApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';

@@ -4,7 +4,8 @@
  * and what is documented cannot drift apart.
  */
 import { z } from 'zod';
-import { emailSchema, newPasswordSchema, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../modules/auth/auth.schemas.js';
+import { newPasswordSchema, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../modules/account/account.schemas.js';
+import { emailSchema } from '../modules/user/user.schemas.js';
 import type { RestRoute } from './rest/route.js';
 import { SHARED_SCHEMAS } from './rest/schemas.js';
 

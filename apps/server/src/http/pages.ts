@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { AppError } from '../lib/errors.js';
-import type { InnerContext } from '../trpc/context.js';
+import type { Runtime } from '../trpc/context.js';
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
@@ -35,10 +35,10 @@ ${body}
 }
 
 /** GET /verify-email?token=...: confirms the address and says so, or why not. */
-export async function verifyEmailPage(inner: InnerContext, url: URL, res: ServerResponse): Promise<void> {
+export async function verifyEmailPage(runtime: Runtime, url: URL, res: ServerResponse): Promise<void> {
   const token = url.searchParams.get('token') ?? '';
   try {
-    const { user } = await inner.services.accounts.verifyEmail(token);
+    const { user } = await runtime.services.accounts.verifyEmail(token);
     page(res, 200, 'Address confirmed', `<p>Thank you: ${escapeHtml(user.email)} is confirmed. You can close this page.</p>`);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;

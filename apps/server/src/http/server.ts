@@ -6,7 +6,7 @@ import type { DatabaseHandle } from '../db/database.js';
 import { AppError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { appRouter } from '../router.js';
-import { type InnerContext, requestInfo } from '../trpc/context.js';
+import { type Runtime, requestInfo } from '../trpc/context.js';
 import { createCors } from './cors.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { resetPasswordPage, verifyEmailPage } from './pages.js';
@@ -38,13 +38,13 @@ function declaredLength(req: IncomingMessage): number | undefined {
 }
 
 export function createHttpServer(options: {
-  inner: InnerContext;
+  runtime: Runtime;
   database: DatabaseHandle;
   logger: Logger;
   /** `fast` (default): the lean handler, with the standard adapter for what it declines; `standard`: the standard adapter only. */
   trpcAdapter?: 'fast' | 'standard';
 }): HttpServer {
-  const { inner, database, logger } = options;
+  const { runtime, database, logger } = options;
   const fastTrpc = (options.trpcAdapter ?? 'fast') === 'fast';
   const retryAfter = (errors: readonly { cause?: unknown }[]): Record<string, string> => {
     // A throttled call says when to come back, in the header HTTP clients read.
@@ -57,11 +57,11 @@ export function createHttpServer(options: {
       logger.error({ requestId, procedure, err: error.cause ?? error }, 'procedure failed');
     }
   };
-  const trustProxy = inner.config.trustProxy;
+  const trustProxy = runtime.config.trustProxy;
   let inFlight = 0;
   let idle: (() => void) | undefined;
-  const cors = createCors(inner.config.corsOrigins);
-  const rest = createRestHandler({ routes: restRoutes, inner, logger, maxBodyBytes: MAX_BODY_BYTES });
+  const cors = createCors(runtime.config.corsOrigins);
+  const rest = createRestHandler({ routes: restRoutes, runtime, logger, maxBodyBytes: MAX_BODY_BYTES });
   // Built on first request and kept: it depends only on the route table and BASE_URL.
   let openApiDocument: ReturnType<typeof buildOpenApiDocument> | undefined;
 
@@ -76,12 +76,12 @@ export function createHttpServer(options: {
     }
 
     // GET only: a HEAD (link checkers) must not use the token up.
-    if (path === '/verify-email' && req.method === 'GET') return verifyEmailPage(inner, url, res);
+    if (path === '/verify-email' && req.method === 'GET') return verifyEmailPage(runtime, url, res);
     if (path === '/reset-password' && (req.method === 'GET' || req.method === 'HEAD')) return resetPasswordPage(res);
 
     if (path === '/openapi.json') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
-      openApiDocument ??= buildOpenApiDocument(restRoutes, { serverUrl: inner.config.baseUrl });
+      openApiDocument ??= buildOpenApiDocument(restRoutes, { serverUrl: runtime.config.baseUrl });
       return sendJson(res, 200, openApiDocument);
     }
 
@@ -100,7 +100,7 @@ export function createHttpServer(options: {
       // Answers carry tokens and personal data: no cache may keep them.
       res.setHeader('cache-control', 'no-store');
       const procedurePath = path.slice('/trpc/'.length);
-      const createContext = () => ({ services: inner.services, request: requestInfo(req, trustProxy) });
+      const createContext = () => ({ services: runtime.services, request: requestInfo(req, trustProxy) });
       if (
         fastTrpc &&
         (await handleTrpcFast(req, res, procedurePath, url, {

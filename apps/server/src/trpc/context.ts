@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import type { Deps, Services } from '../services.js';
+import type { Services } from '../app.js';
+import type { Config } from '../config.js';
 
-/** Dependencies, the same for every request; tests pass this to `createCaller` with no HTTP. */
-export interface InnerContext extends Deps {
+/** What every request of a process shares: the settings and the services, built once in app.ts. */
+export interface Runtime {
+  config: Readonly<Config>;
   services: Services;
 }
 
@@ -14,7 +16,8 @@ export interface RequestInfo {
 }
 
 /**
- * A procedure's context: the services and what the request brings, nothing else. tRPC copies
+ * A procedure's context, what `createCaller` receives: the services and what the request brings,
+ * nothing else. tRPC copies
  * the context into a new object at every middleware, so every key here costs on every call.
  */
 export interface Context {

@@ -71,6 +71,6 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(domainErrors);
 export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const auth = await ctx.services.auth.authenticate(ctx.request.authorization);
+  const auth = await ctx.services.sessions.authenticate(ctx.request.authorization);
   return next({ ctx: { auth } });
 });

@@ -69,7 +69,7 @@ export async function servedApp(database: DatabaseHandle, options: TestAppOption
   });
   const app = await testApp(database, { logger: createLogger('info', sink), ...options });
   const http = createHttpServer({
-    inner: app.inner,
+    runtime: app,
     database: app.database,
     logger: app.logger,
     ...(options.trpcAdapter && { trpcAdapter: options.trpcAdapter }),

@@ -5,13 +5,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.js';
-import { type InnerContext, requestInfo } from '../../trpc/context.js';
+import { type Runtime, requestInfo } from '../../trpc/context.js';
 import { RestError, toRestError } from './errors.js';
 import type { RestRoute } from './route.js';
 
 export interface RestHandlerOptions {
   routes: readonly RestRoute[];
-  inner: InnerContext;
+  runtime: Runtime;
   logger: Logger;
   maxBodyBytes: number;
 }
@@ -95,7 +95,7 @@ async function jsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
 }
 
 export function createRestHandler(options: RestHandlerOptions): RestHandler {
-  const { inner, logger, maxBodyBytes } = options;
+  const { runtime, logger, maxBodyBytes } = options;
   const byPath = new Map<string, Map<string, RestRoute>>();
   for (const route of options.routes) {
     const methods = byPath.get(route.path) ?? new Map<string, RestRoute>();
@@ -126,7 +126,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       else if (route.input?.from === 'query') raw = Object.fromEntries(url.searchParams);
 
       // The same request info as the tRPC adapter's, so throttles see the same client address.
-      const ctx = { ...inner, request: requestInfo(req, inner.config.trustProxy) };
+      const ctx = { services: runtime.services, request: requestInfo(req, runtime.config.trustProxy) };
       const { status, body } = await route.run({ raw, ctx });
       send(res, status, body);
     } catch (error) {

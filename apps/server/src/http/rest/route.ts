@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { AppError } from '../../lib/errors.js';
-import { type Authenticated, bearerToken } from '../../modules/auth/auth.service.js';
+import { type Authenticated, bearerToken } from '../../modules/session/session.service.js';
 import type { Context } from '../../trpc/context.js';
 import { fromZodError, restIssueMessage, toRestError } from './errors.js';
 
@@ -66,7 +66,7 @@ export interface RestRoute {
 async function signIn(ctx: Context): Promise<SignedIn> {
   const accessToken = bearerToken(ctx.request.authorization);
   if (accessToken === undefined) throw new AppError('ACCESS_TOKEN_MISSING');
-  return { auth: await ctx.services.auth.authenticate(ctx.request.authorization), accessToken };
+  return { auth: await ctx.services.sessions.authenticate(ctx.request.authorization), accessToken };
 }
 
 export function defineRoute<In extends z.ZodType = z.ZodUndefined, Out extends z.ZodType = z.ZodType, Auth extends boolean = boolean>(

@@ -36,7 +36,7 @@ export const restRoutes: readonly RestRoute[] = [
     success: { status: 201, description: 'The new user, signed in', name: 'SessionResponse', schema: sessionResponse },
     errors: [409, 429],
     async handle({ input, ctx }) {
-      const session = await ctx.services.auth.register(input.user, ctx.request);
+      const session = await ctx.services.signIn.register(input.user, ctx.request);
       return {
         user: toUserJson(session.user, session.accessToken),
         access_token: session.accessToken,
@@ -58,7 +58,7 @@ export const restRoutes: readonly RestRoute[] = [
     success: { status: 200, description: 'The user, signed in', name: 'SessionResponse', schema: sessionResponse },
     errors: [401, 429],
     async handle({ input, ctx }) {
-      const session = await ctx.services.auth.login(input.user, ctx.request);
+      const session = await ctx.services.signIn.login(input.user, ctx.request);
       return {
         user: toUserJson(session.user, session.accessToken),
         access_token: session.accessToken,
@@ -108,10 +108,10 @@ export const restRoutes: readonly RestRoute[] = [
       // client resends the whole form, whereas a password changed first could not be changed "again"
       // with the same current password.
       const profileChanged = Object.values(profile).some((value) => value !== undefined);
-      let user = profileChanged ? await ctx.services.users.update(userId, profile) : undefined;
+      let user = profileChanged ? await ctx.services.accounts.update(userId, profile) : undefined;
       if (password !== undefined) {
         // The body schema already refuses `password` without `current_password`; an empty one fails the check.
-        await ctx.services.users.changePassword(userId, sessionId, { currentPassword: currentPassword ?? '', newPassword: password });
+        await ctx.services.accounts.changePassword(userId, sessionId, { currentPassword: currentPassword ?? '', newPassword: password });
       }
       user ??= await ctx.services.users.me(userId);
       return { user: toUserJson(user, signedIn.accessToken) };
@@ -132,7 +132,7 @@ export const restRoutes: readonly RestRoute[] = [
     success: { status: 200, description: 'New tokens', name: 'TokensResponse', schema: tokensResponse },
     errors: [401, 429],
     async handle({ input, ctx }) {
-      const tokens = await ctx.services.auth.refresh(input.refresh_token, ctx.request);
+      const tokens = await ctx.services.sessions.refresh(input.refresh_token, ctx.request);
       return { access_token: tokens.accessToken, refresh_token: tokens.refreshToken };
     },
   }),
@@ -153,7 +153,7 @@ export const restRoutes: readonly RestRoute[] = [
       schema: messageResponse,
     },
     async handle({ input, ctx }) {
-      await ctx.services.auth.logout(input.refresh_token);
+      await ctx.services.sessions.logout(input.refresh_token);
       return { message: 'Logged out' };
     },
   }),

@@ -5,17 +5,10 @@
  * the OpenAPI document.
  */
 import { z } from 'zod';
-import {
-  emailSchema,
-  existingPasswordSchema,
-  loginInput,
-  newPasswordSchema,
-  refreshTokenSchema,
-  registerInput,
-  tokenInput,
-} from '../../modules/auth/auth.schemas.js';
-import type { User } from '../../modules/user/user.mapper.js';
-import { updateInput } from '../../modules/user/user.schemas.js';
+import { existingPasswordSchema, loginInput, newPasswordSchema, registerInput, tokenInput } from '../../modules/account/account.schemas.js';
+import { refreshTokenSchema } from '../../modules/session/session.schemas.js';
+import { emailSchema, updateInput } from '../../modules/user/user.schemas.js';
+import type { User } from '../../modules/user/user.service.js';
 import { BLANK } from './errors.js';
 
 export const registerBody = z.object({ user: registerInput });

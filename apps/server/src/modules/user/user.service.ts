@@ -1,11 +1,15 @@
-import { isUniqueViolation } from '../../db/errors.js';
+/**
+ * Users: their public face and their profile. Other modules read and write users through these
+ * functions, never through the repository; those that compose a transaction pass it in.
+ */
+import type { Db } from '../../db/database.js';
+import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.js';
 import { AppError } from '../../lib/errors.js';
-import type { AccountDeps } from '../auth/account.service.js';
-import { queueVerificationMail } from '../auth/account-mail.js';
-import { createSessionRevoker } from '../auth/auth.service.js';
-import { LIMITS, throttleKey } from '../auth/throttle-policy.js';
 import { type User, userRowToUser } from './user.mapper.js';
-import { findPublicUserById, findTakenIdentifiers, findUserById, updateUser } from './user.repository.js';
+import { findPublicUserById, findTakenIdentifiers, findUserByEmail, findUserById, insertUser, updateUser } from './user.repository.js';
+
+export type { User } from './user.mapper.js';
+export { userRowToUser } from './user.mapper.js';
 
 export interface UserUpdateInput {
   username?: string | undefined;
@@ -14,70 +18,56 @@ export interface UserUpdateInput {
   image?: string | null | undefined;
 }
 
-export function createUserService(deps: AccountDeps) {
-  const { db, clock, config, hasher, limiter, mailQueued } = deps;
-  const revoke = createSessionRevoker(deps);
-
-  async function load(userId: string) {
-    const row = await findUserById(db, userId);
-    // The account is gone while a token of it still circulates.
-    if (!row) throw new AppError('SESSION_REVOKED');
-    return row;
-  }
+export function createUserService(deps: { db: Db }) {
+  const { db } = deps;
 
   return {
     async me(userId: string): Promise<User> {
       const row = await findPublicUserById(db, userId);
+      // The account is gone while a token of it still circulates.
       if (!row) throw new AppError('SESSION_REVOKED');
       return userRowToUser(row);
     },
 
-    async update(userId: string, input: UserUpdateInput): Promise<User> {
-      const current = await load(userId);
-      const emailChanged = input.email !== undefined && input.email.toLowerCase() !== current.email.toLowerCase();
-      const usernameChanged = input.username !== undefined && input.username !== current.username;
-      try {
-        const now = clock.now();
-        const row = await db.transaction().execute(async (trx) => {
-          const updated = await updateUser(trx, userId, {
-            ...(input.email !== undefined && { email: input.email }),
-            ...(input.username !== undefined && { username: input.username }),
-            // An empty bio or image clears it.
-            ...(input.bio !== undefined && { bio: input.bio || null }),
-            ...(input.image !== undefined && { image: input.image || null }),
-            // A new address is not verified until its owner proves it.
-            ...(emailChanged && { email_verified_at: null }),
-            updated_at: now,
-          });
-          if (emailChanged) await queueVerificationMail(trx, updated, config, now);
-          return updated;
-        });
-        if (emailChanged) mailQueued();
-        return userRowToUser(row);
-      } catch (error) {
-        if (!isUniqueViolation(error)) throw error;
-        const taken = await findTakenIdentifiers(db, { email: input.email ?? '', username: input.username ?? '' }, userId);
-        if (emailChanged && taken.email) throw new AppError('EMAIL_TAKEN', { fields: { email: ['has already been taken'] } });
-        if (usernameChanged && taken.username) throw new AppError('USERNAME_TAKEN', { fields: { username: ['has already been taken'] } });
-        throw error;
-      }
+    /** The user row, or SESSION_REVOKED when the account is gone while a token of it still circulates. */
+    async load(userId: string, trx: Db = db): Promise<UserRow> {
+      const row = await findUserById(trx, userId);
+      if (!row) throw new AppError('SESSION_REVOKED');
+      return row;
     },
 
-    /** Checks the current password, sets the new one, and ends every other session of the user. */
-    async changePassword(userId: string, sessionId: string, input: { currentPassword: string; newPassword: string }): Promise<void> {
-      const user = await load(userId);
-      const key = throttleKey.passwordCheck(userId);
-      const now = clock.now();
-      const verdict = await limiter.peek(key, LIMITS.passwordChecksPerAccount, now);
-      if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
-      if (!(await hasher.verify(input.currentPassword, user.password_hash))) {
-        await limiter.hit(key, LIMITS.passwordChecksPerAccount, now);
-        throw new AppError('INVALID_CREDENTIALS', { fields: { currentPassword: ['is incorrect'] } });
-      }
-      const passwordHash = await hasher.hash(input.newPassword);
-      await revoke({ userId, exceptSessionId: sessionId }, 'password_changed', async (trx) => {
-        await updateUser(trx, userId, { password_hash: passwordHash, updated_at: clock.now() });
-      });
+    findById: (userId: string, trx: Db = db): Promise<UserRow | undefined> => findUserById(trx, userId),
+    findByEmail: (email: string, trx: Db = db): Promise<UserRow | undefined> => findUserByEmail(trx, email),
+    insert: (row: NewUserRow, trx: Db = db): Promise<UserRow> => insertUser(trx, row),
+    write: (userId: string, change: UserUpdate, trx: Db = db): Promise<UserRow> => updateUser(trx, userId, change),
+
+    /**
+     * The profile change as columns: an empty bio or image clears it. A changed email is the
+     * account module's business (it is unverified until proven).
+     */
+    profileChange(input: UserUpdateInput): UserUpdate {
+      return {
+        ...(input.email !== undefined && { email: input.email }),
+        ...(input.username !== undefined && { username: input.username }),
+        ...(input.bio !== undefined && { bio: input.bio || null }),
+        ...(input.image !== undefined && { image: input.image || null }),
+      };
+    },
+
+    /**
+     * The error for a unique violation on insert or update: which of the email and the username
+     * someone else (than `exceptUserId`) holds. Undefined when neither (the violation was another).
+     */
+    async conflict(
+      identifiers: { email?: string | undefined; username?: string | undefined },
+      exceptUserId?: string,
+    ): Promise<AppError | undefined> {
+      const taken = await findTakenIdentifiers(db, { email: identifiers.email ?? '', username: identifiers.username ?? '' }, exceptUserId);
+      if (identifiers.email !== undefined && taken.email)
+        return new AppError('EMAIL_TAKEN', { fields: { email: ['has already been taken'] } });
+      if (identifiers.username !== undefined && taken.username)
+        return new AppError('USERNAME_TAKEN', { fields: { username: ['has already been taken'] } });
+      return undefined;
     },
   };
 }

@@ -1,8 +1,36 @@
-import type { Limit } from '../../lib/rate-limiter.js';
+/** The throttle's rules: how often an address or an account may try, and the login back-off. */
+
+export type Verdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+export interface Limit {
+  /** At most this many hits... */
+  max: number;
+  /** ...per window of this many seconds. */
+  windowSeconds: number;
+  /** A limit per client address: multiplied by RATE_LIMIT_SCALE (per-account limits never are). */
+  perAddress?: boolean;
+}
+
+/** Back-off of failed logins per account: free attempts, then doubling waits, never a permanent lock. */
+export const LOGIN_BACKOFF = {
+  freeFailures: 5,
+  firstWaitSeconds: 1,
+  maxWaitSeconds: 15 * 60,
+  /** After this many consecutive failures every attempt waits the longest, until one succeeds. */
+  hardLimit: 100,
+  hardLimitWaitSeconds: 60 * 60,
+} as const;
+
+export function backoffSeconds(failures: number): number {
+  if (failures >= LOGIN_BACKOFF.hardLimit) return LOGIN_BACKOFF.hardLimitWaitSeconds;
+  if (failures < LOGIN_BACKOFF.freeFailures) return 0;
+  const exponent = failures - LOGIN_BACKOFF.freeFailures;
+  return Math.min(LOGIN_BACKOFF.maxWaitSeconds, LOGIN_BACKOFF.firstWaitSeconds * 2 ** exponent);
+}
 
 /**
  * How often a client address (or an account) may try. Failed logins per account back off
- * exponentially (lib/rate-limiter.ts, LOGIN_BACKOFF); these are the fixed windows.
+ * exponentially (LOGIN_BACKOFF above); these are the fixed windows.
  */
 export const LIMITS = {
   /** Failed logins from one address, whatever the accounts. */

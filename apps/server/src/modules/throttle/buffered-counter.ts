@@ -24,7 +24,7 @@
  * Use it for limits that guard against load; failed logins are counted with `hit`, one statement
  * per attempt.
  */
-import type { Limit, Verdict } from './rate-limiter.js';
+import type { Limit, Verdict } from './throttle.policy.js';
 
 export interface WindowCount {
   /** Hits in the window after this write, from every instance. */

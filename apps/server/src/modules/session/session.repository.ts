@@ -93,17 +93,11 @@ export async function listLiveSessions(db: Db, userId: string, now: Date): Promi
     .execute();
 }
 
-/** Deletes what no one can use any more. Idempotent: every instance may run it at once. */
-export async function deleteExpired(db: Db, before: Date): Promise<{ sessions: number; rateLimits: number; loginFailures: number }> {
-  const sessions = await db
+/** Deletes sessions that ended before `before`. Idempotent: every instance may run it at once. */
+export async function deleteEndedSessions(db: Db, before: Date): Promise<number> {
+  const result = await db
     .deleteFrom('sessions')
     .where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)]))
     .executeTakeFirst();
-  const rateLimits = await db.deleteFrom('rate_limits').where('expires_at', '<', before).executeTakeFirst();
-  const loginFailures = await db.deleteFrom('login_failures').where('last_failed_at', '<', before).executeTakeFirst();
-  return {
-    sessions: Number(sessions.numDeletedRows),
-    rateLimits: Number(rateLimits.numDeletedRows),
-    loginFailures: Number(loginFailures.numDeletedRows),
-  };
+  return Number(result.numDeletedRows);
 }

@@ -5,8 +5,8 @@ import type { Db } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
 import { type MailKind, renderMail } from '../../lib/mail-templates.js';
 import { newOpaqueToken } from '../../lib/opaque-token.js';
-import { enqueueMail } from '../mail/outbox.repository.js';
-import { insertEmailToken } from './email-token.repository.js';
+import { queueMail } from '../mail/outbox.js';
+import { type EmailTokenPurpose, insertEmailToken } from './email-token.repository.js';
 
 type LinkConfig = Pick<Config, 'baseUrl' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds'>;
 
@@ -19,33 +19,29 @@ function humanDuration(seconds: number): string {
 
 async function queue(trx: Db, user: UserRow, kind: MailKind, now: Date, vars: { link?: string; validFor?: string } = {}): Promise<void> {
   const mail = renderMail(kind, { username: user.username, ...vars });
-  await enqueueMail(trx, {
+  // Only ever the address stored for the account, never one a request typed.
+  await queueMail(trx, { kind, userId: user.id, to: user.email, subject: mail.subject, text: mail.text, html: mail.html }, now);
+}
+
+/** A single-use token for the user's current address, stored as its digest; the token itself only travels in the mail. */
+async function issueLinkToken(trx: Db, user: UserRow, purpose: EmailTokenPurpose, ttlSeconds: number, now: Date): Promise<string> {
+  const { token, digest } = newOpaqueToken();
+  await insertEmailToken(trx, {
     id: randomUUID(),
-    kind,
-    user_id: user.id,
-    // Only ever the address stored for the account, never one a request typed.
-    to_address: user.email,
-    subject: mail.subject,
-    text_body: mail.text,
-    html_body: mail.html,
-    created_at: now,
-    next_attempt_at: now,
+    userId: user.id,
+    purpose,
+    digest,
+    email: user.email,
+    now,
+    expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
   });
+  return token;
 }
 
 /** A verification token for the user's current address, and the mail that carries it. */
 export async function queueVerificationMail(trx: Db, user: UserRow, config: LinkConfig, now: Date): Promise<void> {
-  const { token, digest } = newOpaqueToken();
   const ttl = config.emailVerificationTtlSeconds;
-  await insertEmailToken(trx, {
-    id: randomUUID(),
-    userId: user.id,
-    purpose: 'verify_email',
-    digest,
-    email: user.email,
-    now,
-    expiresAt: new Date(now.getTime() + ttl * 1000),
-  });
+  const token = await issueLinkToken(trx, user, 'verify_email', ttl, now);
   // Links come from BASE_URL only, never from the request's Host.
   const link = `${config.baseUrl}/verify-email?token=${token}`;
   await queue(trx, user, 'verify_email', now, { link, validFor: humanDuration(ttl) });
@@ -53,17 +49,8 @@ export async function queueVerificationMail(trx: Db, user: UserRow, config: Link
 
 /** A reset token and its mail. The token travels in the fragment, which browsers never send to a server. */
 export async function queueResetMail(trx: Db, user: UserRow, config: LinkConfig, now: Date): Promise<void> {
-  const { token, digest } = newOpaqueToken();
   const ttl = config.passwordResetTtlSeconds;
-  await insertEmailToken(trx, {
-    id: randomUUID(),
-    userId: user.id,
-    purpose: 'reset_password',
-    digest,
-    email: user.email,
-    now,
-    expiresAt: new Date(now.getTime() + ttl * 1000),
-  });
+  const token = await issueLinkToken(trx, user, 'reset_password', ttl, now);
   const link = `${config.baseUrl}/reset-password#token=${token}`;
   await queue(trx, user, 'reset_password', now, { link, validFor: humanDuration(ttl) });
 }

@@ -1,30 +1,32 @@
+/**
+ * Sessions: starting one for a user who proved who they are, refreshing it (rotation, the reuse
+ * grace window, reuse detection), ending it, and resolving access tokens to live sessions.
+ */
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
-import { isUniqueViolation } from '../../db/errors.js';
-import { announceRevoked, type Revocations } from '../../db/revocations.js';
 import type { SessionRow } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import type { AccessTokens } from '../../lib/jwt.js';
-import type { PasswordHasher } from '../../lib/password.js';
-import type { RateLimiter, Verdict } from '../../lib/rate-limiter.js';
 import type { RefreshTokenCodec } from '../../lib/refresh-token.js';
-import { type User, userRowToUser } from '../user/user.mapper.js';
-import { findTakenIdentifiers, findUserByEmail, insertUser } from '../user/user.repository.js';
-import { queueVerificationMail } from './account-mail.js';
-import type { LoginInput, RegisterInput } from './auth.schemas.js';
+import { LIMITS, throttleKey, type Verdict } from '../throttle/throttle.policy.js';
+import type { Throttle } from '../throttle/throttle.service.js';
+import { announceRevoked, type Revocations } from './revocations.js';
 import {
   advanceCurrentSession,
   advanceSession,
+  deleteEndedSessions,
   insertSession,
   isSessionLive,
+  listLiveSessions,
   lockSession,
   type RevokeFilter,
   type RevokeReason,
   revokeSessions,
 } from './session.repository.js';
-import { LIMITS, throttleKey } from './throttle-policy.js';
+
+export type { RevokeFilter, RevokeReason } from './session.repository.js';
 
 export interface ClientInfo {
   ip: string | undefined;
@@ -38,58 +40,29 @@ export interface Tokens {
   refreshTokenExpiresAt: Date;
 }
 
-export interface Session extends Tokens {
-  user: User;
-}
-
 export interface Authenticated {
   userId: string;
   sessionId: string;
 }
 
-export interface AuthDeps {
+export interface SessionInfo {
+  id: string;
+  createdAt: Date;
+  lastUsedAt: Date;
+  expiresAt: Date;
+  userAgent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
+export interface SessionDeps {
   db: Db;
   clock: Clock;
-  config: Pick<
-    Config,
-    | 'refreshIdleTtlSeconds'
-    | 'refreshAbsoluteTtlSeconds'
-    | 'refreshReuseGraceSeconds'
-    | 'baseUrl'
-    | 'emailVerificationTtlSeconds'
-    | 'passwordResetTtlSeconds'
-  >;
-  hasher: PasswordHasher;
+  config: Pick<Config, 'refreshIdleTtlSeconds' | 'refreshAbsoluteTtlSeconds' | 'refreshReuseGraceSeconds'>;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
   revocations: Revocations;
-  limiter: RateLimiter;
-  mailQueued: () => void;
-}
-
-function refuse(verdict: Verdict): void {
-  if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
-}
-
-/**
- * Revokes sessions and makes every instance refuse their access tokens: the NOTIFY goes out with
- * the revoking transaction, and this instance's list is updated as soon as it commits.
- */
-export function createSessionRevoker(deps: { db: Db; clock: Clock; revocations: Revocations }) {
-  return async function revoke(
-    filter: RevokeFilter,
-    reason: RevokeReason,
-    alsoInTransaction?: (trx: Db) => Promise<void>,
-  ): Promise<number> {
-    const ids = await deps.db.transaction().execute(async (trx) => {
-      await alsoInTransaction?.(trx);
-      const revoked = await revokeSessions(trx, filter, reason, deps.clock.now());
-      await announceRevoked(trx, revoked);
-      return revoked;
-    });
-    deps.revocations.add(ids);
-    return ids.length;
-  };
+  throttle: Throttle;
 }
 
 const USER_AGENT_MAX = 512;
@@ -102,14 +75,17 @@ function earlier(a: Date, b: Date): Date {
   return a.getTime() <= b.getTime() ? a : b;
 }
 
+function refuse(verdict: Verdict): void {
+  if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
+}
+
 type RefreshOutcome =
   | { kind: 'ok'; userId: string; sessionId: string; generation: number; expiresAt: Date }
   | { kind: 'reused'; revokedNow: string[] }
   | { kind: 'invalid' | 'expired' };
 
-export function createAuthService(deps: AuthDeps) {
-  const { db, clock, config, hasher, accessTokens, refreshTokens, revocations, limiter, mailQueued } = deps;
-  const revoke = createSessionRevoker(deps);
+export function createSessionService(deps: SessionDeps) {
+  const { db, clock, config, accessTokens, refreshTokens, revocations, throttle } = deps;
 
   async function tokensFor(session: Pick<SessionRow, 'id' | 'user_id' | 'generation' | 'expires_at'>): Promise<Tokens> {
     // An access token never outlives its session, so expiry needs no database check.
@@ -122,79 +98,47 @@ export function createAuthService(deps: AuthDeps) {
     };
   }
 
-  function newSession(userId: string, client: ClientInfo) {
-    const now = clock.now();
-    const absoluteExpiresAt = addSeconds(now, config.refreshAbsoluteTtlSeconds);
-    return {
-      id: randomUUID(),
-      user_id: userId,
-      generation: 0,
-      rotated_at: null,
-      created_at: now,
-      last_used_at: now,
-      expires_at: earlier(addSeconds(now, config.refreshIdleTtlSeconds), absoluteExpiresAt),
-      absolute_expires_at: absoluteExpiresAt,
-      user_agent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
-      ip: client.ip ?? null,
-    };
+  /** Revokes sessions inside the caller's transaction, with the NOTIFY that tells every instance. */
+  async function revokeWithin(trx: Db, filter: RevokeFilter, reason: RevokeReason): Promise<string[]> {
+    const ids = await revokeSessions(trx, filter, reason, clock.now());
+    await announceRevoked(trx, ids);
+    return ids;
+  }
+
+  /**
+   * Revokes sessions and makes every instance refuse their access tokens: the NOTIFY goes out with
+   * the revoking transaction, and this instance's list is updated as soon as it commits.
+   */
+  async function revoke(filter: RevokeFilter, reason: RevokeReason, alsoInTransaction?: (trx: Db) => Promise<void>): Promise<number> {
+    const ids = await db.transaction().execute(async (trx) => {
+      await alsoInTransaction?.(trx);
+      return revokeWithin(trx, filter, reason);
+    });
+    revocations.add(ids);
+    return ids.length;
   }
 
   return {
-    async register(input: RegisterInput, client: ClientInfo): Promise<Session> {
-      if (client.ip) refuse(await limiter.hit(throttleKey.registerAddress(client.ip), LIMITS.registrationsPerAddress, clock.now()));
-      const passwordHash = await hasher.hash(input.password);
+    /**
+     * Starts a session for a user who has just proved who they are. In `trx` when given, so that
+     * a new account and its first session are written together.
+     */
+    async start(userId: string, client: ClientInfo, trx: Db = db): Promise<Tokens> {
       const now = clock.now();
-      try {
-        // The user and its first session are written together or not at all.
-        const { user, session } = await db.transaction().execute(async (trx) => {
-          const user = await insertUser(trx, {
-            id: randomUUID(),
-            email: input.email,
-            username: input.username,
-            password_hash: passwordHash,
-            bio: null,
-            image: null,
-            email_verified_at: null,
-            created_at: now,
-            updated_at: now,
-          });
-          const session = await insertSession(trx, newSession(user.id, client));
-          // The mail is queued with the account: both exist, or neither. SMTP is never waited on.
-          await queueVerificationMail(trx, user, config, now);
-          return { user, session };
-        });
-        mailQueued();
-        return { user: userRowToUser(user), ...(await tokensFor(session)) };
-      } catch (error) {
-        if (!isUniqueViolation(error)) throw error;
-        const taken = await findTakenIdentifiers(db, input);
-        if (taken.email) throw new AppError('EMAIL_TAKEN', { fields: { email: ['has already been taken'] } });
-        if (taken.username) throw new AppError('USERNAME_TAKEN', { fields: { username: ['has already been taken'] } });
-        throw error;
-      }
-    },
-
-    async login(input: LoginInput, client: ClientInfo): Promise<Session> {
-      const now = clock.now();
-      // Throttled by the address typed, known or not, so the throttle itself reveals nothing.
-      // Attempts are counted before the password is checked and given back on success.
-      const accountKey = throttleKey.loginAccount(input.email);
-      const addressKey = client.ip ? throttleKey.loginAddress(client.ip) : undefined;
-      if (addressKey) refuse(await limiter.hit(addressKey, LIMITS.loginFailuresPerAddress, now));
-      const account = await limiter.reserveLogin(accountKey, now);
-      if (!account.allowed) {
-        if (addressKey) await limiter.release(addressKey);
-        refuse(account);
-      }
-
-      const user = await findUserByEmail(db, input.email);
-      // An unknown address costs the same bcrypt work and gets the same answer as a wrong password.
-      const valid = user ? await hasher.verify(input.password, user.password_hash) : await hasher.verifyNothing(input.password);
-      if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
-      await limiter.loginSucceeded(accountKey);
-      if (addressKey) await limiter.release(addressKey);
-      const session = await insertSession(db, newSession(user.id, client));
-      return { user: userRowToUser(user), ...(await tokensFor(session)) };
+      const absoluteExpiresAt = addSeconds(now, config.refreshAbsoluteTtlSeconds);
+      const session = await insertSession(trx, {
+        id: randomUUID(),
+        user_id: userId,
+        generation: 0,
+        rotated_at: null,
+        created_at: now,
+        last_used_at: now,
+        expires_at: earlier(addSeconds(now, config.refreshIdleTtlSeconds), absoluteExpiresAt),
+        absolute_expires_at: absoluteExpiresAt,
+        user_agent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+        ip: client.ip ?? null,
+      });
+      return tokensFor(session);
     },
 
     async refresh(refreshToken: string, client: ClientInfo): Promise<Tokens> {
@@ -202,9 +146,9 @@ export function createAuthService(deps: AuthDeps) {
       // A token this server did not issue is refused before any database work.
       const presented = refreshTokens.open(refreshToken);
       if (!presented) throw new AppError('REFRESH_TOKEN_INVALID');
-      // Counted apart from the refresh transaction, in batches (lib/buffered-counter.ts): one
+      // Counted apart from the refresh transaction, in batches (throttle/buffered-counter.ts): one
       // counter row per address, written by every refresh from it, would make them queue.
-      if (client.ip) refuse(await limiter.hitBuffered(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now));
+      if (client.ip) refuse(await throttle.hitBuffered(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now));
 
       // The presented token is the current one of a live session: rotated in one statement.
       const advanced = await advanceCurrentSession(db, {
@@ -255,9 +199,7 @@ export function createAuthService(deps: AuthDeps) {
         }
 
         // An older token, or the previous one after the grace window: someone kept a copy.
-        const ids = await revokeSessions(trx, { sessionId: session.id }, 'refresh_token_reused', now);
-        await announceRevoked(trx, ids);
-        return { kind: 'reused', revokedNow: ids };
+        return { kind: 'reused', revokedNow: await revokeWithin(trx, { sessionId: session.id }, 'refresh_token_reused') };
       });
       if (outcome.kind === 'reused') revocations.add(outcome.revokedNow);
 
@@ -295,10 +237,47 @@ export function createAuthService(deps: AuthDeps) {
       if (!revocations.trusted && !(await isSessionLive(db, claims.sessionId, clock.now()))) throw new AppError('SESSION_REVOKED');
       return { userId: claims.userId, sessionId: claims.sessionId };
     },
+
+    /** Revokes the sessions the filter names, with `alsoInTransaction` committed together with it. */
+    revoke,
+    /** For a service that revokes inside its own transaction: `revokeWithin`, then `revoked` once it committed. */
+    revokeWithin,
+    revoked(sessionIds: readonly string[]): void {
+      revocations.add(sessionIds);
+    },
+
+    async list(userId: string, currentSessionId: string): Promise<SessionInfo[]> {
+      const rows = await listLiveSessions(db, userId, clock.now());
+      return rows.map((row) => ({
+        id: row.id,
+        createdAt: row.created_at,
+        lastUsedAt: row.last_used_at,
+        expiresAt: row.expires_at,
+        userAgent: row.user_agent,
+        ip: row.ip,
+        current: row.id === currentSessionId,
+      }));
+    },
+
+    /** Ends one of the user's own sessions; another user's id is answered as unknown. */
+    async revokeOwn(userId: string, sessionId: string): Promise<void> {
+      const revoked = await revoke({ userId, sessionId }, 'revoked');
+      if (revoked === 0) throw new AppError('SESSION_NOT_FOUND');
+    },
+
+    /** Ends every live session of the user, the calling one included. */
+    async revokeAll(userId: string): Promise<{ revoked: number }> {
+      return { revoked: await revoke({ userId }, 'logout_all') };
+    },
   };
 }
 
-export type AuthService = ReturnType<typeof createAuthService>;
+export type SessionService = ReturnType<typeof createSessionService>;
+
+/** Deletes sessions that ended before `before` (the clean-up job). */
+export async function deleteEndedSessionsBefore(db: Db, before: Date): Promise<number> {
+  return deleteEndedSessions(db, before);
+}
 
 /** `Bearer <jwt>` (RFC 6750) or `Token <jwt>` (the tutorial and RealWorld); the scheme is case-insensitive. */
 export function bearerToken(header: string | undefined): string | undefined {

@@ -1,36 +1,35 @@
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
-import type { Revocations } from '../../db/revocations.js';
-import { announceRevoked } from '../../db/revocations.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import { digestOf } from '../../lib/opaque-token.js';
 import type { PasswordHasher } from '../../lib/password.js';
-import type { RateLimiter } from '../../lib/rate-limiter.js';
-import { type User, userRowToUser } from '../user/user.mapper.js';
-import { findUserByEmail, findUserById, updateUser } from '../user/user.repository.js';
+import type { ClientInfo, SessionService } from '../session/session.service.js';
+import { LIMITS, throttleKey } from '../throttle/throttle.policy.js';
+import type { Throttle } from '../throttle/throttle.service.js';
+import { type User, type UserService, type UserUpdateInput, userRowToUser } from '../user/user.service.js';
 import { queuePasswordChangedMail, queueResetMail, queueVerificationMail } from './account-mail.js';
-import type { ClientInfo } from './auth.service.js';
 import { type EmailTokenPurpose, lockEmailToken, useEmailToken, useEmailTokens } from './email-token.repository.js';
-import { revokeSessions } from './session.repository.js';
-import { LIMITS, throttleKey } from './throttle-policy.js';
 
 export const FORGOT_PASSWORD_MESSAGE = 'If an account exists for that address, a link to reset its password is on its way.';
 
+/** What the account services (this one and sign-in) use. */
 export interface AccountDeps {
   db: Db;
   clock: Clock;
   config: Pick<Config, 'baseUrl' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds'>;
   hasher: PasswordHasher;
-  limiter: RateLimiter;
-  revocations: Revocations;
+  throttle: Throttle;
+  users: UserService;
+  sessions: SessionService;
   /** Tells the mail worker something was queued (after the transaction committed). */
   mailQueued: () => void;
 }
 
-/** Email verification and password reset: the flows that go through a mailed link. */
+/** The account's credentials and address: email verification, password reset and change, profile and email change. */
 export function createAccountService(deps: AccountDeps) {
-  const { db, clock, config, hasher, limiter, revocations, mailQueued } = deps;
+  const { db, clock, config, hasher, throttle, users, sessions, mailQueued } = deps;
 
   /** Uses a mailed token once: unknown or used is TOKEN_INVALID, past its time TOKEN_EXPIRED. */
   async function consume<T>(
@@ -54,10 +53,10 @@ export function createAccountService(deps: AccountDeps) {
   return {
     async verifyEmail(token: string): Promise<{ user: User }> {
       const user = await consume(token, 'verify_email', async (trx, userId, email) => {
-        const current = await findUserById(trx, userId);
+        const current = await users.findById(userId, trx);
         // A token proves only the address it was sent to; the account may have moved on since.
         if (!current || current.email.toLowerCase() !== email.toLowerCase()) return undefined;
-        return current.email_verified_at ? current : updateUser(trx, userId, { email_verified_at: clock.now() });
+        return current.email_verified_at ? current : users.write(userId, { email_verified_at: clock.now() }, trx);
       });
       if (!user) throw new AppError('TOKEN_INVALID');
       return { user: userRowToUser(user) };
@@ -65,10 +64,10 @@ export function createAccountService(deps: AccountDeps) {
 
     async resendVerification(userId: string): Promise<void> {
       const now = clock.now();
-      const verdict = await limiter.hit(throttleKey.verificationResend(userId), LIMITS.verificationResendsPerUser, now);
+      const verdict = await throttle.hit(throttleKey.verificationResend(userId), LIMITS.verificationResendsPerUser, now);
       if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
       const queued = await db.transaction().execute(async (trx) => {
-        const user = await findUserById(trx, userId);
+        const user = await users.findById(userId, trx);
         if (!user || user.email_verified_at) return false;
         await queueVerificationMail(trx, user, config, now);
         return true;
@@ -80,14 +79,14 @@ export function createAccountService(deps: AccountDeps) {
     async forgotPassword(email: string, client: ClientInfo): Promise<{ message: string }> {
       const now = clock.now();
       if (client.ip) {
-        const verdict = await limiter.hit(throttleKey.resetAddress(client.ip), LIMITS.resetRequestsPerAddress, now);
+        const verdict = await throttle.hit(throttleKey.resetAddress(client.ip), LIMITS.resetRequestsPerAddress, now);
         if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
       }
       // Per account, silently: refusing here would tell which addresses have accounts.
-      const perAccount = await limiter.hit(throttleKey.resetAccount(email), LIMITS.resetRequestsPerAccount, now);
+      const perAccount = await throttle.hit(throttleKey.resetAccount(email), LIMITS.resetRequestsPerAccount, now);
       if (perAccount.allowed) {
         const queued = await db.transaction().execute(async (trx) => {
-          const user = await findUserByEmail(trx, email);
+          const user = await users.findByEmail(email, trx);
           if (!user) return false;
           await queueResetMail(trx, user, config, now);
           return true;
@@ -102,25 +101,69 @@ export function createAccountService(deps: AccountDeps) {
       const passwordHash = await hasher.hash(newPassword);
       const now = clock.now();
       const { user, revoked } = await consume(token, 'reset_password', async (trx, userId, email) => {
-        const current = await findUserById(trx, userId);
+        const current = await users.findById(userId, trx);
         // The link reached the mailbox of the address it was sent to: that address is proven.
         const proven = current !== undefined && current.email.toLowerCase() === email.toLowerCase() && !current.email_verified_at;
-        const user = await updateUser(trx, userId, {
-          password_hash: passwordHash,
-          updated_at: now,
-          ...(proven && { email_verified_at: now }),
-        });
+        const user = await users.write(
+          userId,
+          { password_hash: passwordHash, updated_at: now, ...(proven && { email_verified_at: now }) },
+          trx,
+        );
         // Every other reset link dies with this one.
         await useEmailTokens(trx, userId, 'reset_password', now);
-        const revoked = await revokeSessions(trx, { userId }, 'password_changed', now);
-        await announceRevoked(trx, revoked);
+        const revoked = await sessions.revokeWithin(trx, { userId }, 'password_changed');
         await queuePasswordChangedMail(trx, user, now);
         return { user, revoked };
       });
-      revocations.add(revoked);
+      sessions.revoked(revoked);
       // Whoever was guessing this account's password has lost: the new one is not theirs.
-      await limiter.loginSucceeded(throttleKey.loginAccount(user.email));
+      await throttle.loginSucceeded(throttleKey.loginAccount(user.email));
       mailQueued();
+    },
+
+    /** Changes the profile; a new email is unverified until its owner proves it, and gets a mail. */
+    async update(userId: string, input: UserUpdateInput): Promise<User> {
+      const current = await users.load(userId);
+      const emailChanged = input.email !== undefined && input.email.toLowerCase() !== current.email.toLowerCase();
+      const usernameChanged = input.username !== undefined && input.username !== current.username;
+      try {
+        const now = clock.now();
+        const row = await db.transaction().execute(async (trx) => {
+          const updated = await users.write(
+            userId,
+            { ...users.profileChange(input), ...(emailChanged && { email_verified_at: null }), updated_at: now },
+            trx,
+          );
+          if (emailChanged) await queueVerificationMail(trx, updated, config, now);
+          return updated;
+        });
+        if (emailChanged) mailQueued();
+        return userRowToUser(row);
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        const conflict = await users.conflict(
+          { email: emailChanged ? input.email : undefined, username: usernameChanged ? input.username : undefined },
+          userId,
+        );
+        throw conflict ?? error;
+      }
+    },
+
+    /** Checks the current password, sets the new one, and ends every other session of the user. */
+    async changePassword(userId: string, sessionId: string, input: { currentPassword: string; newPassword: string }): Promise<void> {
+      const user = await users.load(userId);
+      const key = throttleKey.passwordCheck(userId);
+      const now = clock.now();
+      const verdict = await throttle.peek(key, LIMITS.passwordChecksPerAccount, now);
+      if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
+      if (!(await hasher.verify(input.currentPassword, user.password_hash))) {
+        await throttle.hit(key, LIMITS.passwordChecksPerAccount, now);
+        throw new AppError('INVALID_CREDENTIALS', { fields: { currentPassword: ['is incorrect'] } });
+      }
+      const passwordHash = await hasher.hash(input.newPassword);
+      await sessions.revoke({ userId, exceptSessionId: sessionId }, 'password_changed', async (trx) => {
+        await users.write(userId, { password_hash: passwordHash, updated_at: clock.now() }, trx);
+      });
     },
   };
 }

@@ -1,14 +1,18 @@
-import type { Db } from '../../db/database.js';
-import type { Clock } from '../../lib/clock.js';
-import type { Logger } from '../../lib/logger.js';
-import { deleteExpired } from './session.repository.js';
+/** The clean-up job: deletes what no one can use any more, through each module's own function. */
+import type { Db } from '../db/database.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { deleteEndedSessionsBefore } from '../modules/session/session.service.js';
+import { deleteStaleThrottles } from '../modules/throttle/throttle.service.js';
 
 /** Ended sessions and stale throttle rows are kept this long (for the user's and the operator's view), then deleted. */
 export const RETENTION_SECONDS = 24 * 60 * 60;
 
 /** One pass: deletes what has been dead for longer than the retention. Safe on every instance at once. */
 export async function cleanUp(db: Db, clock: Clock): Promise<{ sessions: number; rateLimits: number; loginFailures: number }> {
-  return deleteExpired(db, new Date(clock.now().getTime() - RETENTION_SECONDS * 1000));
+  const before = new Date(clock.now().getTime() - RETENTION_SECONDS * 1000);
+  const sessions = await deleteEndedSessionsBefore(db, before);
+  return { sessions, ...(await deleteStaleThrottles(db, before)) };
 }
 
 /**

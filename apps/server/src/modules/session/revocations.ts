@@ -12,9 +12,9 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
-import type { Clock } from '../lib/clock.js';
-import type { Logger } from '../lib/logger.js';
-import type { Db } from './database.js';
+import type { Db } from '../../db/database.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Logger } from '../../lib/logger.js';
 
 export const REVOCATION_CHANNEL = 'latchkey_revocations';
 export const LISTENER_APPLICATION_NAME = 'latchkey-revocations';

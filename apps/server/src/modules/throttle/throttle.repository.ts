@@ -1,0 +1,75 @@
+/**
+ * The throttle's tables, `rate_limits` (fixed windows) and `login_failures` (the login back-off).
+ * Each write is one atomic statement: concurrent requests cannot both slip under a limit.
+ */
+import { sql } from 'kysely';
+import type { Db } from '../../db/database.js';
+import { LOGIN_BACKOFF } from './throttle.policy.js';
+
+export interface WindowRow {
+  count: number;
+  expires_at: Date;
+}
+
+/** Adds `hits` to `key`'s window (a new window when the last one ended); returns the window after the write. */
+export async function addHits(db: Db, key: string, hits: number, now: Date, windowEnd: Date): Promise<WindowRow> {
+  return db
+    .insertInto('rate_limits')
+    .values({ key, count: hits, window_started_at: now, expires_at: windowEnd })
+    .onConflict((oc) =>
+      oc.column('key').doUpdateSet({
+        count: sql`case when rate_limits.expires_at <= ${now} then ${hits} else rate_limits.count + ${hits} end`,
+        window_started_at: sql`case when rate_limits.expires_at <= ${now} then ${now} else rate_limits.window_started_at end`,
+        expires_at: sql`case when rate_limits.expires_at <= ${now} then ${windowEnd} else rate_limits.expires_at end`,
+      }),
+    )
+    .returning(['count', 'expires_at'])
+    .executeTakeFirstOrThrow();
+}
+
+export async function removeHit(db: Db, key: string): Promise<void> {
+  await db.updateTable('rate_limits').set({ count: sql`greatest(count - 1, 0)` }).where('key', '=', key).execute();
+}
+
+export async function findWindow(db: Db, key: string): Promise<WindowRow | undefined> {
+  return db.selectFrom('rate_limits').select(['count', 'expires_at']).where('key', '=', key).executeTakeFirst();
+}
+
+/**
+ * Counts one more login failure for `key` unless its back-off is still running, in one statement.
+ * True when the attempt was taken.
+ */
+export async function takeLoginAttempt(db: Db, key: string, now: Date): Promise<boolean> {
+  const wait = sql<number>`case
+    when login_failures.failures >= ${LOGIN_BACKOFF.hardLimit} then ${LOGIN_BACKOFF.hardLimitWaitSeconds}
+    when login_failures.failures < ${LOGIN_BACKOFF.freeFailures} then 0
+    else least(${LOGIN_BACKOFF.maxWaitSeconds}, ${LOGIN_BACKOFF.firstWaitSeconds} * power(2, login_failures.failures - ${LOGIN_BACKOFF.freeFailures}))
+  end`;
+  const taken = await db
+    .insertInto('login_failures')
+    .values({ key, failures: 1, last_failed_at: now })
+    .onConflict((oc) =>
+      oc
+        .column('key')
+        .doUpdateSet({ failures: sql`login_failures.failures + 1`, last_failed_at: now })
+        .where(sql<boolean>`login_failures.last_failed_at + make_interval(secs => ${wait}) <= ${now}`),
+    )
+    .returning('failures')
+    .executeTakeFirst();
+  return taken !== undefined;
+}
+
+export async function findLoginFailures(db: Db, key: string): Promise<{ failures: number; last_failed_at: Date } | undefined> {
+  return db.selectFrom('login_failures').select(['failures', 'last_failed_at']).where('key', '=', key).executeTakeFirst();
+}
+
+export async function clearLoginFailures(db: Db, key: string): Promise<void> {
+  await db.deleteFrom('login_failures').where('key', '=', key).execute();
+}
+
+/** Deletes windows and failure counts older than `before`. Idempotent: every instance may run it at once. */
+export async function deleteStaleCounters(db: Db, before: Date): Promise<{ rateLimits: number; loginFailures: number }> {
+  const rateLimits = await db.deleteFrom('rate_limits').where('expires_at', '<', before).executeTakeFirst();
+  const loginFailures = await db.deleteFrom('login_failures').where('last_failed_at', '<', before).executeTakeFirst();
+  return { rateLimits: Number(rateLimits.numDeletedRows), loginFailures: Number(loginFailures.numDeletedRows) };
+}

@@ -1,0 +1,89 @@
+/**
+ * Throttles kept in the database, so that every instance sees the same counts and they survive
+ * restarts. The rules are in throttle.policy.ts; the SQL in throttle.repository.ts.
+ */
+import type { Db } from '../../db/database.js';
+import { type BufferOptions, createBufferedCounter, secondsUntil, type WindowCount } from './buffered-counter.js';
+import { backoffSeconds, type Limit, type Verdict } from './throttle.policy.js';
+import {
+  addHits,
+  clearLoginFailures,
+  deleteStaleCounters,
+  findLoginFailures,
+  findWindow,
+  removeHit,
+  takeLoginAttempt,
+} from './throttle.repository.js';
+
+/**
+ * `db` should be the relaxed handle (DatabaseHandle.relaxed): counters may lose their last
+ * milliseconds in a crash, but a counter row that every request from one address updates must
+ * not stay locked through a WAL flush, or those requests run one at a time.
+ * `addressScale` multiplies the per-address limits (RATE_LIMIT_SCALE).
+ */
+export function createThrottle(db: Db, addressScale = 1, bufferOptions: BufferOptions = {}) {
+  const maxOf = (limit: Limit) => (limit.perAddress ? Math.max(1, Math.round(limit.max * addressScale)) : limit.max);
+
+  /** Adds `hits` to `key`'s window in one atomic statement (a new window when the last one ended). */
+  async function add(key: string, limit: Limit, hits: number, now: Date): Promise<WindowCount> {
+    const row = await addHits(db, key, hits, now, new Date(now.getTime() + limit.windowSeconds * 1000));
+    return { count: row.count, expiresAt: row.expires_at };
+  }
+  const buffered = createBufferedCounter({ add, maxOf }, bufferOptions);
+
+  return {
+    add,
+    maxOf,
+
+    /** Counts one hit against `key` and says whether it is within the limit. */
+    async hit(key: string, limit: Limit, now: Date): Promise<Verdict> {
+      const row = await add(key, limit, 1, now);
+      return row.count <= maxOf(limit) ? { allowed: true } : { allowed: false, retryAfterSeconds: secondsUntil(row.expiresAt, now) };
+    },
+
+    /**
+     * Like `hit`, with one database write per key every `flushMs` instead of one per hit:
+     * see createBufferedCounter. For limits that guard against load, not against guessing.
+     */
+    hitBuffered: buffered.hit,
+    /** Writes the hits `hitBuffered` still holds: before the database closes. */
+    flushBuffered: buffered.flush,
+
+    /** Gives back a hit that turned out not to count (a login that succeeded). */
+    async release(key: string): Promise<void> {
+      await removeHit(db, key);
+    },
+
+    /** Whether `key` is already over its limit, without counting a hit. */
+    async peek(key: string, limit: Limit, now: Date): Promise<Verdict> {
+      const row = await findWindow(db, key);
+      if (!row || row.expires_at <= now || row.count < maxOf(limit)) return { allowed: true };
+      return { allowed: false, retryAfterSeconds: secondsUntil(row.expires_at, now) };
+    },
+
+    /**
+     * Takes one login attempt for an account, or refuses it while the account's back-off runs.
+     * The attempt is counted before the password is checked, in one statement, so concurrent
+     * attempts (a batch of logins, several instances) cannot all pass the check together; a
+     * success clears the count.
+     */
+    async reserveLogin(key: string, now: Date): Promise<Verdict> {
+      if (await takeLoginAttempt(db, key, now)) return { allowed: true };
+      const row = await findLoginFailures(db, key);
+      if (!row) return { allowed: true };
+      const until = new Date(row.last_failed_at.getTime() + backoffSeconds(row.failures) * 1000);
+      return { allowed: false, retryAfterSeconds: secondsUntil(until, now) };
+    },
+
+    async loginSucceeded(key: string): Promise<void> {
+      await clearLoginFailures(db, key);
+    },
+  };
+}
+
+export type Throttle = ReturnType<typeof createThrottle>;
+
+/** Deletes counters that ended before `before` (the clean-up job). */
+export function deleteStaleThrottles(db: Db, before: Date): Promise<{ rateLimits: number; loginFailures: number }> {
+  return deleteStaleCounters(db, before);
+}

@@ -118,7 +118,7 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
         logger,
         transport:
           overrides.transport ??
-          (config.smtpUrl
+          (config.mailTransport === 'smtp' && config.smtpUrl
             ? createSmtpTransport(config.smtpUrl, config.mailFrom)
             : createFileTransport(join(config.dataDir, 'mail'), config.mailFrom, logger)),
       })

@@ -44,6 +44,7 @@ describe('loadConfig defaults', () => {
       refreshReuseGraceSeconds: 10,
       bcryptCost: 12,
       smtpUrl: undefined,
+      mailTransport: 'file',
       mailFrom: 'Auth <no-reply@localhost>',
       baseUrl: 'http://localhost:3000',
       trustProxy: false,
@@ -127,6 +128,20 @@ describe('loadConfig database', () => {
   });
 });
 
+describe('TRUST_PROXY and the mail transport', () => {
+  it('TRUST_PROXY takes true, a number of hops, or proxy CIDRs', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: '10.0.0.0/8, 2001:db8::/32' }).trustProxy).toEqual(['10.0.0.0/8', '2001:db8::/32']);
+  });
+
+  it('production without SMTP refuses to start unless MAIL_TRANSPORT=file is explicit', () => {
+    expect(configError({ JWT_SECRET: SECRET, NODE_ENV: 'production' }).message).toContain('MAIL_TRANSPORT=file');
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'production', MAIL_TRANSPORT: 'file' }).mailTransport).toBe('file');
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'production', SMTP_URL: 'smtp://mail:25' }).mailTransport).toBe('smtp');
+  });
+});
+
 describe('loadConfig refuses a bad value with one line naming the variable', () => {
   it.each([
     ['BCRYPT_COST', '3'],
@@ -142,6 +157,10 @@ describe('loadConfig refuses a bad value with one line naming the variable', () 
     ['LOG_LEVEL', 'loud'],
     ['SMTP_URL', 'http://x'],
     ['TRUST_PROXY', 'maybe'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', '10.0.0.0/8,proxy.local'],
+    ['MAIL_TRANSPORT', 'pigeon'],
+    ['MAIL_TRANSPORT', 'smtp'],
     ['NODE_ENV', 'staging'],
   ])('%s=%j', (name, value) => {
     const error = configError({ JWT_SECRET: SECRET, [name]: value });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { invalidRanges, type TrustProxy } from './lib/client-address.js';
 import { parseDuration } from './lib/duration.js';
 
 export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string } | { kind: 'memory' };
@@ -25,9 +26,12 @@ export interface Config {
   refreshReuseGraceSeconds: number;
   bcryptCost: number;
   smtpUrl: string | undefined;
+  /** Where mail goes: SMTP_URL, or .eml files under DATA_DIR/mail (development). */
+  mailTransport: 'smtp' | 'file';
   mailFrom: string;
   baseUrl: string;
-  trustProxy: boolean;
+  /** Which X-Forwarded-For entry is the client: see lib/client-address.ts. */
+  trustProxy: TrustProxy;
   corsOrigins: readonly string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Multiplies every per-address throttle (tests and load benchmarks come from one address). */
@@ -117,9 +121,29 @@ const EnvSchema = z.object({
   SMTP_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
   SMTP_USERNAME: z.string().optional(),
   SMTP_PASSWORD: z.string().optional(),
+  MAIL_TRANSPORT: z.enum(['smtp', 'file']).optional(),
   MAIL_FROM: z.string().min(3).default('Auth <no-reply@localhost>'),
   BASE_URL: httpUrl.default('http://localhost:3000'),
-  TRUST_PROXY: boolean,
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((text, ctx): TrustProxy => {
+      const value = text.trim().toLowerCase();
+      if (['true', 'yes'].includes(value)) return true;
+      if (['false', 'no', '', '0'].includes(value)) return false;
+      if (/^\d+$/.test(value)) return Number(value);
+      const ranges = value
+        .split(',')
+        .map((range) => range.trim())
+        .filter(Boolean);
+      const invalid = invalidRanges(ranges);
+      if (invalid.length === 0) return Object.freeze(ranges);
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be true, false, a number of proxies, or comma-separated proxy addresses/CIDRs (got ${JSON.stringify(text)})`,
+      });
+      return z.NEVER;
+    }),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -195,6 +219,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw new ConfigError('Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 bytes)');
   }
 
+  const smtpUrl = smtpUrlFrom(e);
+  if (e.MAIL_TRANSPORT === 'smtp' && !smtpUrl) {
+    throw new ConfigError('Invalid configuration: MAIL_TRANSPORT=smtp needs SMTP_URL (or SMTP_HOST)');
+  }
+  // In production, mail written to files would silently never reach anyone: only on purpose.
+  if (e.NODE_ENV === 'production' && !smtpUrl && e.MAIL_TRANSPORT !== 'file') {
+    throw new ConfigError('Invalid configuration: SMTP_URL is required when NODE_ENV=production (or set MAIL_TRANSPORT=file explicitly)');
+  }
+
   if (e.WEB_CONCURRENCY > 1 && !e.DATABASE_URL?.startsWith('postgres')) {
     throw new ConfigError(
       'Invalid configuration: WEB_CONCURRENCY above 1 needs DATABASE_URL to be PostgreSQL (an embedded database belongs to one process)',
@@ -220,7 +253,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     refreshAbsoluteTtlSeconds: e.REFRESH_ABSOLUTE_TTL,
     refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE,
     bcryptCost: e.BCRYPT_COST,
-    smtpUrl: smtpUrlFrom(e),
+    smtpUrl,
+    mailTransport: e.MAIL_TRANSPORT ?? (smtpUrl ? 'smtp' : 'file'),
     mailFrom: e.MAIL_FROM,
     baseUrl: e.BASE_URL.replace(/\/+$/, ''),
     trustProxy: e.TRUST_PROXY,

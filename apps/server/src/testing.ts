@@ -99,6 +99,8 @@ export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
     LOG_LEVEL: 'silent',
     // Every call of a test comes from one address: per-address throttles would get in the way.
     RATE_LIMIT_SCALE: '1000',
+    // The kit reads the outbox and delivers nothing: no SMTP server is needed, in any NODE_ENV.
+    MAIL_TRANSPORT: 'file',
     ...env,
   });
 }

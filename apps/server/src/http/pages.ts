@@ -5,9 +5,9 @@
  * it, removes it from the address bar, and posts it with the new password.
  */
 import { randomBytes } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../lib/errors.js';
-import type { Runtime } from '../trpc/context.js';
+import { type Runtime, requestInfo } from '../trpc/context.js';
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
@@ -35,14 +35,17 @@ ${body}
 }
 
 /** GET /verify-email?token=...: confirms the address and says so, or why not. */
-export async function verifyEmailPage(runtime: Runtime, url: URL, res: ServerResponse): Promise<void> {
+export async function verifyEmailPage(runtime: Runtime, req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
   const token = url.searchParams.get('token') ?? '';
   try {
-    const { user } = await runtime.services.accounts.verifyEmail(token);
+    const { user } = await runtime.services.accounts.verifyEmail(token, requestInfo(req, runtime.config.trustProxy));
     page(res, 200, 'Address confirmed', `<p>Thank you: ${escapeHtml(user.email)} is confirmed. You can close this page.</p>`);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
-    if (error.appCode === 'TOKEN_EXPIRED') {
+    if (error.appCode === 'RATE_LIMITED') {
+      res.setHeader('retry-after', String(error.retryAfterSeconds ?? 60));
+      page(res, 429, 'Too many attempts', '<p>Too many links were tried from your network. Try again later.</p>');
+    } else if (error.appCode === 'TOKEN_EXPIRED') {
       page(res, 410, 'This link has expired', '<p>Sign in and ask for a new confirmation mail.</p>');
     } else {
       page(

@@ -76,7 +76,7 @@ export function createHttpServer(options: {
     }
 
     // GET only: a HEAD (link checkers) must not use the token up.
-    if (path === '/verify-email' && req.method === 'GET') return verifyEmailPage(runtime, url, res);
+    if (path === '/verify-email' && req.method === 'GET') return verifyEmailPage(runtime, req, url, res);
     if (path === '/reset-password' && (req.method === 'GET' || req.method === 'HEAD')) return resetPasswordPage(res);
 
     if (path === '/openapi.json') {

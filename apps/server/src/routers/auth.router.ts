@@ -16,7 +16,7 @@ export const authRouter = router({
     await ctx.services.sessions.revokeOwn(ctx.auth.userId, input.sessionId);
     return { success: true as const };
   }),
-  verifyEmail: publicProcedure.input(tokenInput).mutation(({ ctx, input }) => ctx.services.accounts.verifyEmail(input.token)),
+  verifyEmail: publicProcedure.input(tokenInput).mutation(({ ctx, input }) => ctx.services.accounts.verifyEmail(input.token, ctx.request)),
   resendVerification: authedProcedure.mutation(async ({ ctx }) => {
     await ctx.services.accounts.resendVerification(ctx.auth.userId);
     return { success: true as const };
@@ -25,7 +25,7 @@ export const authRouter = router({
     .input(forgotPasswordInput)
     .mutation(({ ctx, input }) => ctx.services.accounts.forgotPassword(input.email, ctx.request)),
   resetPassword: publicProcedure.input(resetPasswordInput).mutation(async ({ ctx, input }) => {
-    await ctx.services.accounts.resetPassword(input.token, input.newPassword);
+    await ctx.services.accounts.resetPassword(input.token, input.newPassword, ctx.request);
     return { success: true as const };
   }),
 });

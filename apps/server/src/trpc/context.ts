@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Services } from '../app.js';
 import type { Config } from '../config.js';
+import { createAddressResolver, type TrustProxy } from '../lib/client-address.js';
 
 /** What every request of a process shares: the settings and the services, built once in app.ts. */
 export interface Runtime {
@@ -25,25 +26,20 @@ export interface Context {
   request: RequestInfo;
 }
 
+let resolver: { trust: TrustProxy; resolve: ReturnType<typeof createAddressResolver> } | undefined;
+
 /**
- * The client's address: the socket's, unless the operator says a proxy stands in front
- * (TRUST_PROXY), in which case the address that proxy appended (the last one) is taken; earlier
- * entries come from the client and could be anything.
+ * The client's address: the socket's, unless the operator says proxies stand in front
+ * (TRUST_PROXY, Express's `trust proxy` semantics; lib/client-address.ts). Undefined when it
+ * cannot be known (a connection already reset): throttles then count it under a shared key.
  */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
-  if (trustProxy) {
-    const forwarded = req.headers['x-forwarded-for'];
-    const list = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? ''))
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    const last = list.at(-1);
-    if (last) return last;
-  }
-  return req.socket.remoteAddress;
+export function clientAddress(req: IncomingMessage, trustProxy: TrustProxy): string | undefined {
+  // One resolver per setting: the configuration is made once per process.
+  if (resolver?.trust !== trustProxy) resolver = { trust: trustProxy, resolve: createAddressResolver(trustProxy) };
+  return resolver.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
 }
 
-export function requestInfo(req: IncomingMessage, trustProxy: boolean): RequestInfo {
+export function requestInfo(req: IncomingMessage, trustProxy: TrustProxy): RequestInfo {
   return {
     authorization: req.headers.authorization,
     ip: clientAddress(req, trustProxy),

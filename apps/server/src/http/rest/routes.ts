@@ -172,7 +172,7 @@ export const restRoutes: readonly RestRoute[] = [
     success: { status: 200, description: 'The address is confirmed', name: 'MessageResponse', schema: messageResponse },
     errors: [404, 410],
     async handle({ input, ctx }) {
-      await ctx.services.accounts.verifyEmail(input.token);
+      await ctx.services.accounts.verifyEmail(input.token, ctx.request);
       return { message: 'Email address confirmed' };
     },
   }),
@@ -208,7 +208,7 @@ export const restRoutes: readonly RestRoute[] = [
     success: { status: 200, description: 'The password is changed', name: 'MessageResponse', schema: messageResponse },
     errors: [404, 410],
     async handle({ input, ctx }) {
-      await ctx.services.accounts.resetPassword(input.token, input.new_password);
+      await ctx.services.accounts.resetPassword(input.token, input.new_password, ctx.request);
       return { message: 'Password changed; every session was signed out' };
     },
   }),

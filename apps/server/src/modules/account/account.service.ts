@@ -10,7 +10,7 @@ import { LIMITS, throttleKey } from '../throttle/throttle.policy.js';
 import type { Throttle } from '../throttle/throttle.service.js';
 import { type User, type UserService, type UserUpdateInput, userRowToUser } from '../user/user.service.js';
 import { queuePasswordChangedMail, queueResetMail, queueVerificationMail } from './account-mail.js';
-import { type EmailTokenPurpose, lockEmailToken, useEmailToken, useEmailTokens } from './email-token.repository.js';
+import { type EmailTokenPurpose, findEmailToken, lockEmailToken, useEmailToken, useEmailTokens } from './email-token.repository.js';
 
 export const FORGOT_PASSWORD_MESSAGE = 'If an account exists for that address, a link to reset its password is on its way.';
 
@@ -31,7 +31,24 @@ export interface AccountDeps {
 export function createAccountService(deps: AccountDeps) {
   const { db, clock, config, hasher, throttle, users, sessions, mailQueued } = deps;
 
-  /** Uses a mailed token once: unknown or used is TOKEN_INVALID, past its time TOKEN_EXPIRED. */
+  /**
+   * Counts a mailed token tried from the client's address before it is looked at, then looks it
+   * up, before any costly work (a reset hashes its new password only for a token that works).
+   * Unknown or used is TOKEN_INVALID, past its time TOKEN_EXPIRED. Returns the count's key: a
+   * token that worked gives its hit back.
+   */
+  async function checkLinkToken(token: string, purpose: EmailTokenPurpose, client: ClientInfo): Promise<string> {
+    const now = clock.now();
+    const key = throttleKey.linkTokenAddress(client.ip);
+    const verdict = await throttle.hit(key, LIMITS.linkTokensPerAddress, now);
+    if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
+    const row = await findEmailToken(db, digestOf(token), purpose);
+    if (!row || row.used_at !== null) throw new AppError('TOKEN_INVALID');
+    if (row.expires_at <= now) throw new AppError('TOKEN_EXPIRED');
+    return key;
+  }
+
+  /** Uses a mailed token once, deciding again under the row's lock: two uses at once cannot both pass. */
   async function consume<T>(
     token: string,
     purpose: EmailTokenPurpose,
@@ -51,7 +68,8 @@ export function createAccountService(deps: AccountDeps) {
   }
 
   return {
-    async verifyEmail(token: string): Promise<{ user: User }> {
+    async verifyEmail(token: string, client: ClientInfo): Promise<{ user: User }> {
+      const counted = await checkLinkToken(token, 'verify_email', client);
       const user = await consume(token, 'verify_email', async (trx, userId, email) => {
         const current = await users.findById(userId, trx);
         // A token proves only the address it was sent to; the account may have moved on since.
@@ -59,6 +77,7 @@ export function createAccountService(deps: AccountDeps) {
         return current.email_verified_at ? current : users.write(userId, { email_verified_at: clock.now() }, trx);
       });
       if (!user) throw new AppError('TOKEN_INVALID');
+      await throttle.release(counted);
       return { user: userRowToUser(user) };
     },
 
@@ -78,10 +97,8 @@ export function createAccountService(deps: AccountDeps) {
     /** Answers the same for every address; a mail goes only to an account's stored address. */
     async forgotPassword(email: string, client: ClientInfo): Promise<{ message: string }> {
       const now = clock.now();
-      if (client.ip) {
-        const verdict = await throttle.hit(throttleKey.resetAddress(client.ip), LIMITS.resetRequestsPerAddress, now);
-        if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
-      }
+      const verdict = await throttle.hit(throttleKey.resetAddress(client.ip), LIMITS.resetRequestsPerAddress, now);
+      if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
       // Per account, silently: refusing here would tell which addresses have accounts.
       const perAccount = await throttle.hit(throttleKey.resetAccount(email), LIMITS.resetRequestsPerAccount, now);
       if (perAccount.allowed) {
@@ -97,7 +114,8 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** Sets the new password, ends every session and every other reset link, and tells the owner. */
-    async resetPassword(token: string, newPassword: string): Promise<void> {
+    async resetPassword(token: string, newPassword: string, client: ClientInfo): Promise<void> {
+      const counted = await checkLinkToken(token, 'reset_password', client);
       const passwordHash = await hasher.hash(newPassword);
       const now = clock.now();
       const { user, revoked } = await consume(token, 'reset_password', async (trx, userId, email) => {
@@ -116,6 +134,7 @@ export function createAccountService(deps: AccountDeps) {
         return { user, revoked };
       });
       sessions.revoked(revoked);
+      await throttle.release(counted);
       // Whoever was guessing this account's password has lost: the new one is not theirs.
       await throttle.loginSucceeded(throttleKey.loginAccount(user.email));
       mailQueued();
@@ -153,13 +172,13 @@ export function createAccountService(deps: AccountDeps) {
     async changePassword(userId: string, sessionId: string, input: { currentPassword: string; newPassword: string }): Promise<void> {
       const user = await users.load(userId);
       const key = throttleKey.passwordCheck(userId);
-      const now = clock.now();
-      const verdict = await throttle.peek(key, LIMITS.passwordChecksPerAccount, now);
+      // Counted before the check, in one statement: a batch or a burst of guesses cannot all be
+      // checked before the first is counted. A right password gives its hit back.
+      const verdict = await throttle.hit(key, LIMITS.passwordChecksPerAccount, clock.now());
       if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
-      if (!(await hasher.verify(input.currentPassword, user.password_hash))) {
-        await throttle.hit(key, LIMITS.passwordChecksPerAccount, now);
+      if (!(await hasher.verify(input.currentPassword, user.password_hash)))
         throw new AppError('INVALID_CREDENTIALS', { fields: { currentPassword: ['is incorrect'] } });
-      }
+      await throttle.release(key);
       const passwordHash = await hasher.hash(input.newPassword);
       await sessions.revoke({ userId, exceptSessionId: sessionId }, 'password_changed', async (trx) => {
         await users.write(userId, { password_hash: passwordHash, updated_at: clock.now() }, trx);

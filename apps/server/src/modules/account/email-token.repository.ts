@@ -21,6 +21,11 @@ export async function insertEmailToken(
     .execute();
 }
 
+/** The token with this digest, without a lock: to refuse a bad token before any costly work. */
+export async function findEmailToken(db: Db, digest: string, purpose: EmailTokenPurpose): Promise<EmailTokenRow | undefined> {
+  return db.selectFrom('email_tokens').selectAll().where('token_digest', '=', digest).where('purpose', '=', purpose).executeTakeFirst();
+}
+
 /** The token with this digest, locked for the rest of the transaction: a token is used once, even when presented twice at once. */
 export async function lockEmailToken(trx: Db, digest: string, purpose: EmailTokenPurpose): Promise<EmailTokenRow | undefined> {
   return trx

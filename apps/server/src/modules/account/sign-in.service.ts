@@ -22,7 +22,7 @@ export function createSignInService(deps: AccountDeps) {
 
   return {
     async register(input: RegisterInput, client: ClientInfo): Promise<Session> {
-      if (client.ip) refuse(await throttle.hit(throttleKey.registerAddress(client.ip), LIMITS.registrationsPerAddress, clock.now()));
+      refuse(await throttle.hit(throttleKey.registerAddress(client.ip), LIMITS.registrationsPerAddress, clock.now()));
       const passwordHash = await hasher.hash(input.password);
       const now = clock.now();
       try {
@@ -60,11 +60,11 @@ export function createSignInService(deps: AccountDeps) {
       // Throttled by the address typed, known or not, so the throttle itself reveals nothing.
       // Attempts are counted before the password is checked and given back on success.
       const accountKey = throttleKey.loginAccount(input.email);
-      const addressKey = client.ip ? throttleKey.loginAddress(client.ip) : undefined;
-      if (addressKey) refuse(await throttle.hit(addressKey, LIMITS.loginFailuresPerAddress, now));
+      const addressKey = throttleKey.loginAddress(client.ip);
+      refuse(await throttle.hit(addressKey, LIMITS.loginFailuresPerAddress, now));
       const account = await throttle.reserveLogin(accountKey, now);
       if (!account.allowed) {
-        if (addressKey) await throttle.release(addressKey);
+        await throttle.release(addressKey);
         refuse(account);
       }
 
@@ -73,7 +73,7 @@ export function createSignInService(deps: AccountDeps) {
       const valid = user ? await hasher.verify(input.password, user.password_hash) : await hasher.verifyNothing(input.password);
       if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
       await throttle.loginSucceeded(accountKey);
-      if (addressKey) await throttle.release(addressKey);
+      await throttle.release(addressKey);
       return { user: userRowToUser(user), ...(await sessions.start(user.id, client)) };
     },
   };

@@ -148,7 +148,7 @@ export function createSessionService(deps: SessionDeps) {
       if (!presented) throw new AppError('REFRESH_TOKEN_INVALID');
       // Counted apart from the refresh transaction, in batches (throttle/buffered-counter.ts): one
       // counter row per address, written by every refresh from it, would make them queue.
-      if (client.ip) refuse(await throttle.hitBuffered(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now));
+      refuse(await throttle.hitBuffered(throttleKey.refreshAddress(client.ip), LIMITS.refreshesPerAddress, now));
 
       // The presented token is the current one of a live session: rotated in one statement.
       const advanced = await advanceCurrentSession(db, {

@@ -1,4 +1,5 @@
 /** The throttle's rules: how often an address or an account may try, and the login back-off. */
+import { addressBucket } from '../../lib/client-address.js';
 
 export type Verdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
@@ -44,17 +45,25 @@ export const LIMITS = {
   resetRequestsPerAccount: { max: 3, windowSeconds: 60 * 60 },
   /** Verification mails asked again by one user. */
   verificationResendsPerUser: { max: 5, windowSeconds: 60 * 60 },
+  /** Verification and reset tokens tried from one address (given back when one works). */
+  linkTokensPerAddress: { max: 20, windowSeconds: 60 * 60, perAddress: true },
   /** Wrong current passwords on a password change, per account. */
   passwordChecksPerAccount: { max: 10, windowSeconds: 15 * 60 },
 } as const satisfies Record<string, Limit>;
 
+/**
+ * The counters' keys. Per-address keys take the address as the request gave it, or undefined when
+ * it cannot be known: those are counted together under `unknown`, IPv6 by its /64.
+ */
 export const throttleKey = {
   loginAccount: (email: string) => `login:account:${email.trim().toLowerCase()}`,
-  loginAddress: (ip: string) => `login:address:${ip}`,
-  registerAddress: (ip: string) => `register:address:${ip}`,
-  refreshAddress: (ip: string) => `refresh:address:${ip}`,
+  loginAddress: (ip: string | undefined) => `login:address:${addressBucket(ip)}`,
+  registerAddress: (ip: string | undefined) => `register:address:${addressBucket(ip)}`,
+  refreshAddress: (ip: string | undefined) => `refresh:address:${addressBucket(ip)}`,
+  /** Mailed tokens (verification, reset) tried from one address, counted before they are checked. */
+  linkTokenAddress: (ip: string | undefined) => `link-token:address:${addressBucket(ip)}`,
   passwordCheck: (userId: string) => `password-check:user:${userId}`,
-  resetAddress: (ip: string) => `reset:address:${ip}`,
+  resetAddress: (ip: string | undefined) => `reset:address:${addressBucket(ip)}`,
   resetAccount: (email: string) => `reset:account:${email.trim().toLowerCase()}`,
   verificationResend: (userId: string) => `verify-resend:user:${userId}`,
 };

@@ -38,7 +38,7 @@ export interface ServiceParts {
 /** The feature services, each given only what it uses, in the order they depend on each other. */
 export function createServices(parts: ServiceParts) {
   const { config, db, clock, hasher, throttle, mailQueued } = parts;
-  const users = createUserService({ db });
+  const users = createUserService({ db, clock });
   const sessions = createSessionService({
     db,
     clock,

@@ -132,7 +132,10 @@ describe('TRUST_PROXY and the mail transport', () => {
   it('TRUST_PROXY takes true, a number of hops, or proxy CIDRs', () => {
     expect(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: '2' }).trustProxy).toBe(2);
-    expect(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: '10.0.0.0/8, 2001:db8::/32' }).trustProxy).toEqual(['10.0.0.0/8', '2001:db8::/32']);
+    expect(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: '10.0.0.0/8, 2001:db8::/32' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '2001:db8::/32',
+    ]);
   });
 
   it('production without SMTP refuses to start unless MAIL_TRANSPORT=file is explicit', () => {

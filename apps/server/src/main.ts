@@ -88,7 +88,10 @@ async function main(): Promise<void> {
     logger.warn({ dataDir: config.dataDir }, 'JWT_SECRET is not set: using a secret generated in DATA_DIR (development only)');
   }
   if (cluster.isPrimary && config.rateLimitScale !== 1) {
-    logger.warn({ rateLimitScale: config.rateLimitScale }, 'RATE_LIMIT_SCALE is not 1: per-address throttles are scaled (tests and benchmarks only)');
+    logger.warn(
+      { rateLimitScale: config.rateLimitScale },
+      'RATE_LIMIT_SCALE is not 1: per-address throttles are scaled (tests and benchmarks only)',
+    );
   }
   if (cluster.isPrimary && config.webConcurrency > 1) supervise(config, logger);
   else await serve(config, logger);

@@ -2,14 +2,16 @@
  * Attacks on the throttles and on the server's CPU, each reproduced as an attacker would try it
  * (issue 13; docs/security.md, "Threat model").
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../src/app.js';
 import { ManualClock } from '../src/lib/clock.js';
+import { createAccessTokens } from '../src/lib/jwt.js';
 import { createPasswordHasher, type PasswordHasher } from '../src/lib/password.js';
 import { LIMITS } from '../src/modules/throttle/throttle.policy.js';
 import { createCaller } from '../src/router.js';
 import type { RequestInfo } from '../src/trpc/context.js';
-import { newUser, testConfig } from './helpers/app.js';
+import { newUser, TEST_SECRET, testConfig } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
 
@@ -110,5 +112,34 @@ describe('no amplification', () => {
     expect(await failure(caller({ ip: '203.0.113.67' }).auth.verifyEmail({ token: 'bad-token-z' }))).toMatchObject({
       appCode: 'TOKEN_INVALID',
     });
+  });
+});
+
+describe('access tokens are bound to live sessions', () => {
+  const signer = () => createAccessTokens({ secret: TEST_SECRET, ttlSeconds: 900, clock: app.clock });
+
+  it('a token signed with the right key for a session that does not exist is refused everywhere', async () => {
+    const session = await caller({ ip: '198.51.100.30' }).auth.register(newUser('nosession'));
+    const { token } = await signer().sign({ userId: session.user.id, sessionId: randomUUID(), notAfter: session.refreshTokenExpiresAt });
+    expect(await failure(caller({ accessToken: token }).user.me())).toMatchObject({ appCode: 'SESSION_REVOKED' });
+    expect(await failure(caller({ accessToken: token }).auth.sessions())).toMatchObject({ appCode: 'SESSION_REVOKED' });
+  });
+
+  it("a token naming another user's live session is refused, even after that session was seen live", async () => {
+    const victim = await caller({ ip: '198.51.100.31' }).auth.register(newUser('victim'));
+    const attacker = await caller({ ip: '198.51.100.32' }).auth.register(newUser('attacker'));
+    const [victimSession] = await caller({ accessToken: victim.accessToken }).auth.sessions();
+    const victimSessionId = victimSession?.id ?? '';
+    // The victim's pair is now known live to this instance.
+    await caller({ accessToken: victim.accessToken }).user.me();
+    const { token } = await signer().sign({
+      userId: attacker.user.id,
+      sessionId: victimSessionId,
+      notAfter: attacker.refreshTokenExpiresAt,
+    });
+    expect(await failure(caller({ accessToken: token }).user.me())).toMatchObject({ appCode: 'SESSION_REVOKED' });
+    expect(await failure(caller({ accessToken: token }).auth.sessions())).toMatchObject({ appCode: 'SESSION_REVOKED' });
+    // The real owner is unaffected.
+    await expect(caller({ accessToken: victim.accessToken }).user.me()).resolves.toMatchObject({ id: victim.user.id });
   });
 });

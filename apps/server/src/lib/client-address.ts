@@ -30,7 +30,9 @@ function unmapped(address: string): string {
   return match?.[1] ?? address;
 }
 
-export function createAddressResolver(trust: TrustProxy): (socket: string | undefined, forwardedFor: string | string[] | undefined) => string | undefined {
+export function createAddressResolver(
+  trust: TrustProxy,
+): (socket: string | undefined, forwardedFor: string | string[] | undefined) => string | undefined {
   const hops = trust === true ? 1 : typeof trust === 'number' ? trust : 0;
   let trusted: BlockList | undefined;
   if (Array.isArray(trust)) {
@@ -85,7 +87,9 @@ function ipv6Groups(address: string): string[] {
     else left.splice(-1, 1, ...groups);
   }
   const missing = 8 - left.length - right.length;
-  return [...left, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...right].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
+  return [...left, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...right].map((g) =>
+    g.toLowerCase().replace(/^0+(?=.)/, ''),
+  );
 }
 
 /**

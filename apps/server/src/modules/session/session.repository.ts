@@ -70,12 +70,13 @@ export async function revokeSessions(db: Db, filter: RevokeFilter, reason: Revok
   return rows.map((r) => r.id);
 }
 
-/** Whether a session is neither revoked nor expired: the fallback when the revocation list is not trusted. */
-export async function isSessionLive(db: Db, sessionId: string, now: Date): Promise<boolean> {
+/** Whether a session of this user exists and is neither revoked nor expired. */
+export async function isSessionLive(db: Db, sessionId: string, userId: string, now: Date): Promise<boolean> {
   const row = await db
     .selectFrom('sessions')
     .select('id')
     .where('id', '=', sessionId)
+    .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', now)
     .executeTakeFirst();

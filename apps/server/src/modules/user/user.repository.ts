@@ -30,6 +30,31 @@ export async function findPublicUserById(db: Db, id: string): Promise<PublicUser
   return result.rows[0];
 }
 
+/** The SQL of findPublicUserInSession, built once per database. */
+const publicUserInSession = new WeakMap<Db, string>();
+
+/**
+ * The user's public face, only while the session is theirs and live: `user.me` checks the
+ * session in the query it runs anyway, not in a second round trip.
+ */
+export async function findPublicUserInSession(db: Db, userId: string, sessionId: string, now: Date): Promise<PublicUserRow | undefined> {
+  let text = publicUserInSession.get(db);
+  if (text === undefined) {
+    text = db
+      .selectFrom('users')
+      .innerJoin('sessions', 'sessions.user_id', 'users.id')
+      .select(PUBLIC_USER_COLUMNS.map((column) => `users.${column}` as const))
+      .where('users.id', '=', userId)
+      .where('sessions.id', '=', sessionId)
+      .where('sessions.revoked_at', 'is', null)
+      .where('sessions.expires_at', '>', now)
+      .compile().sql;
+    publicUserInSession.set(db, text);
+  }
+  const result = await db.executeQuery(CompiledQuery.raw(text, [userId, sessionId, now]) as CompiledQuery<PublicUserRow>);
+  return result.rows[0];
+}
+
 export async function updateUser(db: Db, id: string, change: UserUpdate): Promise<UserRow> {
   return db.updateTable('users').set(change).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
 }

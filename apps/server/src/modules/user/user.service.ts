@@ -4,9 +4,18 @@
  */
 import type { Db } from '../../db/database.js';
 import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.js';
+import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import { type User, userRowToUser } from './user.mapper.js';
-import { findPublicUserById, findTakenIdentifiers, findUserByEmail, findUserById, insertUser, updateUser } from './user.repository.js';
+import {
+  findPublicUserById,
+  findPublicUserInSession,
+  findTakenIdentifiers,
+  findUserByEmail,
+  findUserById,
+  insertUser,
+  updateUser,
+} from './user.repository.js';
 
 export type { User } from './user.mapper.js';
 export { userRowToUser } from './user.mapper.js';
@@ -18,13 +27,20 @@ export interface UserUpdateInput {
   image?: string | null | undefined;
 }
 
-export function createUserService(deps: { db: Db }) {
-  const { db } = deps;
+export function createUserService(deps: { db: Db; clock: Clock }) {
+  const { db, clock } = deps;
 
   return {
     async me(userId: string): Promise<User> {
       const row = await findPublicUserById(db, userId);
       // The account is gone while a token of it still circulates.
+      if (!row) throw new AppError('SESSION_REVOKED');
+      return userRowToUser(row);
+    },
+
+    /** `me`, checking in the same query that the session is the user's and live (SessionCheck 'caller'). */
+    async meInSession(userId: string, sessionId: string): Promise<User> {
+      const row = await findPublicUserInSession(db, userId, sessionId, clock.now());
       if (!row) throw new AppError('SESSION_REVOKED');
       return userRowToUser(row);
     },

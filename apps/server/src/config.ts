@@ -62,17 +62,6 @@ const duration = (fallback: string) =>
       return seconds;
     });
 
-const boolean = z
-  .string()
-  .default('false')
-  .transform((text, ctx) => {
-    const value = text.trim().toLowerCase();
-    if (['true', '1', 'yes'].includes(value)) return true;
-    if (['false', '0', 'no', ''].includes(value)) return false;
-    ctx.addIssue({ code: 'custom', message: `must be true or false (got ${JSON.stringify(text)})` });
-    return z.NEVER;
-  });
-
 const httpUrl = z.string().refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), 'must be an http(s) URL');
 
 const EnvSchema = z.object({

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { bearerToken } from '@latchkey/protocol';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/errors.js';
@@ -299,10 +300,3 @@ export function createAuthService(deps: AuthDeps) {
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;
-
-/** `Bearer <jwt>` (RFC 6750) or `Token <jwt>` (the tutorial and RealWorld); the scheme is case-insensitive. */
-export function bearerToken(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const match = /^(?:bearer|token)[ \t]+([^\s]+)[ \t]*$/i.exec(header);
-  return match?.[1];
-}

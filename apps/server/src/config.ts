@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { MIN_SECRET_BYTES } from '@latchkey/protocol';
 import { z } from 'zod';
 import { invalidRanges, type TrustProxy } from './lib/client-address.js';
 import { parseDuration } from './lib/duration.js';
@@ -79,7 +80,7 @@ const EnvSchema = z.object({
   JWT_SECRET: z
     .string()
     .optional()
-    .refine((s) => s === undefined || Buffer.byteLength(s, 'utf8') >= 32, 'must be at least 32 bytes'),
+    .refine((s) => s === undefined || Buffer.byteLength(s, 'utf8') >= MIN_SECRET_BYTES, `must be at least ${MIN_SECRET_BYTES} bytes`),
   ACCESS_TOKEN_TTL: duration('15m'),
   REFRESH_IDLE_TTL: duration('7d'),
   REFRESH_ABSOLUTE_TTL: duration('30d'),
@@ -174,7 +175,7 @@ function developmentSecret(dataDir: string): string {
   const file = join(dataDir, 'jwt-secret');
   if (existsSync(file)) {
     const secret = readFileSync(file, 'utf8').trim();
-    if (Buffer.byteLength(secret) >= 32) return secret;
+    if (Buffer.byteLength(secret) >= MIN_SECRET_BYTES) return secret;
   }
   mkdirSync(dataDir, { recursive: true });
   const secret = randomBytes(48).toString('base64url');
@@ -205,7 +206,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw new ConfigError('Invalid configuration: REFRESH_ABSOLUTE_TTL must not be shorter than REFRESH_IDLE_TTL');
   }
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
-    throw new ConfigError('Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 bytes)');
+    throw new ConfigError(`Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least ${MIN_SECRET_BYTES} bytes)`);
   }
 
   const smtpUrl = smtpUrlFrom(e);

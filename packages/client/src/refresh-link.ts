@@ -1,10 +1,11 @@
+import { ACCESS_TOKEN_REFUSALS } from '@latchkey/protocol';
 import { TRPCClientError, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import type { SessionManager } from './session-manager.js';
 
 /** Failures a fresh access token can cure. Anything else passes through untouched. */
-const CURABLE = new Set(['ACCESS_TOKEN_EXPIRED', 'ACCESS_TOKEN_INVALID', 'ACCESS_TOKEN_MISSING', 'SESSION_REVOKED']);
+const CURABLE: ReadonlySet<string> = new Set(ACCESS_TOKEN_REFUSALS);
 
 /** Procedures that manage tokens themselves: never refreshed around, or they would loop. */
 const TOKEN_PROCEDURES = new Set(['auth.refresh', 'auth.login', 'auth.register', 'auth.logout']);

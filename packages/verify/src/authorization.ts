@@ -1,12 +1,7 @@
-/**
- * `Bearer <jwt>` (RFC 6750) or `Token <jwt>` (the tutorial and RealWorld); the scheme is
- * case-insensitive. The same rule as the server's, so that a header one accepts the other accepts.
- */
-export function bearerToken(header: string | null | undefined): string | undefined {
-  if (!header) return undefined;
-  const match = /^(?:bearer|token)[ \t]+([^\s]+)[ \t]*$/i.exec(header);
-  return match?.[1];
-}
+import { bearerToken } from '@latchkey/protocol';
+
+/** `Bearer <jwt>` or `Token <jwt>`, read by the server's own rule. */
+export { bearerToken } from '@latchkey/protocol';
 
 /**
  * The token in what `verify` was given: an `Authorization` header value or a bare token. A compact

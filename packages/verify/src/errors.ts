@@ -1,17 +1,12 @@
+import { ACCESS_TOKEN_REFUSALS, type AccessTokenRefusal, APP_CODE_MESSAGES } from '@latchkey/protocol';
+
 /**
  * The verifier's failures, with the same stable codes as the server's catalogue, so that a service
  * and the Latchkey server answer a bad token alike and clients branch on one set of codes.
  */
-export const VERIFY_ERROR_CODES = ['ACCESS_TOKEN_MISSING', 'ACCESS_TOKEN_EXPIRED', 'ACCESS_TOKEN_INVALID', 'SESSION_REVOKED'] as const;
+export const VERIFY_ERROR_CODES = ACCESS_TOKEN_REFUSALS;
 
-export type VerifyErrorCode = (typeof VERIFY_ERROR_CODES)[number];
-
-const MESSAGES: Record<VerifyErrorCode, string> = {
-  ACCESS_TOKEN_MISSING: 'An access token is required',
-  ACCESS_TOKEN_EXPIRED: 'The access token has expired',
-  ACCESS_TOKEN_INVALID: 'The access token is invalid',
-  SESSION_REVOKED: 'The session has ended',
-};
+export type VerifyErrorCode = AccessTokenRefusal;
 
 /**
  * A token that must be refused. The message is the same for every token with the same code: why a
@@ -21,7 +16,7 @@ export class VerifyError extends Error {
   readonly code: VerifyErrorCode;
 
   constructor(code: VerifyErrorCode, options: { cause?: unknown } = {}) {
-    super(MESSAGES[code], options.cause === undefined ? undefined : { cause: options.cause });
+    super(APP_CODE_MESSAGES[code], options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'VerifyError';
     this.code = code;
   }

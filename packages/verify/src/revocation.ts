@@ -1,20 +1,14 @@
 /**
- * Follows the sessions the Latchkey server revokes, the way its own instances do, so that a
- * service refuses the access tokens of an ended session within a second instead of until they
- * expire.
- *
- * The revoking transaction on the server sends `NOTIFY latchkey_revocations` with the session ids,
- * comma-separated; it is delivered exactly when the revocation commits. On every (re)connection
- * the listener LISTENs first and then reloads the sessions revoked within `retainSeconds`, so a
- * revocation committed in between is caught by one or the other. Until that is done, and whenever
- * the connection is lost, the list is not trusted and each token's session is looked up in the
- * database instead. A small equivalent of the server's `src/db/revocations.ts`: this package must
- * not depend on server code.
+ * Follows the sessions the Latchkey server revokes with the server's own follower
+ * (`@latchkey/protocol`), so that a service refuses the access tokens of an ended session within
+ * a second instead of until they expire. While the list is not trusted (not yet synchronised, or
+ * the connection lost), each token's session is looked up in the database instead.
  */
+import { followRevocations as followList, type RevokedSession } from '@latchkey/protocol';
 import type pg from 'pg';
 
 /** The server's channel and payload format: part of the contract between the two. */
-export const REVOCATION_CHANNEL = 'latchkey_revocations';
+export { REVOCATION_CHANNEL } from '@latchkey/protocol';
 
 export interface RevocationOptions {
   /**
@@ -60,68 +54,27 @@ export function followRevocations(options: RevocationOptions, now: () => Date): 
   if (!Number.isFinite(retainSeconds) || retainSeconds <= 0) throw new RangeError('revocation.retainSeconds must be a positive number');
   const applicationName = options.applicationName ?? `latchkey-verify:${crypto.randomUUID().slice(0, 8)}`;
 
-  /** Session id -> when (ms since epoch) its entry may be forgotten. */
-  const revoked = new Map<string, number>();
-  let trusted = false;
-  let closed = false;
-  let listener: pg.Client | undefined;
   let pool: pg.Pool | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let retryDelayMs = 100;
-  const waiters = new Set<() => void>();
   /** Concurrent requests with tokens of one session share one database lookup while the list is not trusted. */
   const lookups = new Map<string, Promise<boolean>>();
 
-  const add = (ids: readonly string[], at: Date) => {
-    const until = at.getTime() + retainSeconds * 1000;
-    for (const id of ids) if (id) revoked.set(id, Math.max(until, revoked.get(id) ?? 0));
-  };
-  const prune = () => {
-    const at = now().getTime();
-    for (const [id, until] of revoked) if (until <= at) revoked.delete(id);
-  };
-  const pruner = setInterval(prune, 60_000);
-  pruner.unref();
-
-  const setTrusted = (value: boolean) => {
-    trusted = value;
-    if (value) for (const wake of waiters) wake();
-  };
-
-  async function connect(): Promise<void> {
-    const { Client } = await loadPg();
-    if (closed) return;
-    const next = new Client({ connectionString: postgresUrl, application_name: applicationName });
-    listener = next;
-    let failed = false;
-    const lost = () => {
-      if (failed) return;
-      failed = true;
-      setTrusted(false);
-      next.end().catch(() => undefined);
-      if (closed) return;
-      retryTimer = setTimeout(() => void connect().catch(() => undefined), retryDelayMs);
-      retryDelayMs = Math.min(retryDelayMs * 2, 5_000);
-    };
-    next.on('error', lost);
-    next.on('end', lost);
-    next.on('notification', (message) => {
-      if (message.channel === REVOCATION_CHANNEL && message.payload) add(message.payload.split(','), now());
-    });
-    try {
-      await next.connect();
-      // Listen first, then reload: a revocation committed in between is caught by one or the other.
-      await next.query(`LISTEN ${REVOCATION_CHANNEL}`);
-      const since = new Date(now().getTime() - retainSeconds * 1000);
-      const rows = await next.query<{ id: string; revoked_at: Date }>('select id, revoked_at from sessions where revoked_at > $1', [since]);
-      for (const row of rows.rows) add([row.id], row.revoked_at);
-      if (failed || closed) return;
-      retryDelayMs = 100;
-      setTrusted(true);
-    } catch {
-      lost();
-    }
-  }
+  const list = followList({
+    async connection() {
+      const { Client } = await loadPg();
+      return new Client({ connectionString: postgresUrl, application_name: applicationName });
+    },
+    // Through the listening connection: the URL's search path finds the server's schema.
+    async reload(since, connection) {
+      const result = (await connection.query('select id, revoked_at from sessions where revoked_at > $1', [since])) as pg.QueryResult<{
+        id: string;
+        revoked_at: Date;
+      }>;
+      return result.rows.map((row): RevokedSession => ({ id: row.id, revokedAt: row.revoked_at }));
+    },
+    retainSeconds,
+    now,
+  });
+  let closed = false;
 
   /** The server's fallback rule: a session counts only while it is neither revoked nor expired. */
   async function isLiveInDatabase(sessionId: string): Promise<boolean> {
@@ -144,17 +97,14 @@ export function followRevocations(options: RevocationOptions, now: () => Date): 
     return result.rowCount === 1;
   }
 
-  void connect().catch(() => undefined);
-
   return {
     get trusted() {
-      return trusted;
+      return list.trusted;
     },
     applicationName,
     async isRevoked(sessionId) {
-      const until = revoked.get(sessionId);
-      if (until !== undefined && until > now().getTime()) return true;
-      if (trusted) return false;
+      if (list.isRevoked(sessionId)) return true;
+      if (list.trusted) return false;
       // While the list may be missing something, ask the database; a failure rejects (fails closed).
       let lookup = lookups.get(sessionId);
       if (lookup === undefined) {
@@ -163,25 +113,10 @@ export function followRevocations(options: RevocationOptions, now: () => Date): 
       }
       return !(await lookup);
     },
-    ready(timeoutMs = 5_000) {
-      if (trusted || closed) return Promise.resolve(trusted);
-      return new Promise((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          waiters.delete(wake);
-          resolve(trusted);
-        };
-        const timer = setTimeout(wake, timeoutMs);
-        waiters.add(wake);
-      });
-    },
+    ready: (timeoutMs) => list.ready(timeoutMs),
     async close() {
       closed = true;
-      setTrusted(false);
-      clearInterval(pruner);
-      clearTimeout(retryTimer);
-      for (const wake of waiters) wake();
-      await Promise.all([listener?.end().catch(() => undefined), pool?.end().catch(() => undefined)]);
+      await Promise.all([list.close(), pool?.end().catch(() => undefined)]);
     },
   };
 }

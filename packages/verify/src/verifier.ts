@@ -2,29 +2,24 @@
  * Verifies Latchkey access tokens in another service exactly as the server does (its
  * `src/lib/jwt.ts`), from the shared JWT_SECRET alone: no database, no server code.
  */
-import { errors, jwtVerify } from 'jose';
+import {
+  type AccessTokenClaims,
+  DEFAULT_AUDIENCE,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_ISSUER,
+  MAX_CLOCK_TOLERANCE_SECONDS,
+  MIN_SECRET_BYTES,
+  verifyAccessToken,
+} from '@latchkey/protocol';
+import { jwtVerify } from 'jose';
 import { tokenFrom } from './authorization.js';
 import { VerifyError } from './errors.js';
 import { followRevocations, type RevocationFollower, type RevocationOptions } from './revocation.js';
 
-/** The contract's values (API.md, "Tokens"). */
-const ALGORITHM = 'HS256';
-const TYPE = 'at+jwt';
-export const DEFAULT_ISSUER = 'latchkey';
-export const DEFAULT_AUDIENCE = 'latchkey';
-export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
-/** A larger tolerance would let tokens live well past the expiry the server gave them. */
-export const MAX_CLOCK_TOLERANCE_SECONDS = 60;
-/** The server refuses a shorter JWT_SECRET; a verifier given one is misconfigured. */
-const MIN_SECRET_BYTES = 32;
+/** The contract's values (API.md, "Tokens"), from `@latchkey/protocol` like the server's. */
+export { DEFAULT_AUDIENCE, DEFAULT_CLOCK_TOLERANCE_SECONDS, DEFAULT_ISSUER, MAX_CLOCK_TOLERANCE_SECONDS } from '@latchkey/protocol';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export interface Claims {
-  userId: string;
-  sessionId: string;
-  expiresAt: Date;
-}
+export type Claims = AccessTokenClaims;
 
 export interface VerifierOptions {
   /** The server's JWT_SECRET; HS256 is keyed with its UTF-8 bytes. */
@@ -72,27 +67,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
   let closed = false;
 
   async function claimsOf(token: string): Promise<Claims> {
-    try {
-      // jose accepts any HMAC algorithm and a missing exp unless told: pin everything, as the server does.
-      const { payload } = await jwtVerify(token, key, {
-        algorithms: [ALGORITHM],
-        issuer,
-        audience,
-        typ: TYPE,
-        requiredClaims: ['exp', 'iat', 'sub', 'jti', 'sid'],
-        currentDate: now(),
-        clockTolerance,
-      });
-      const { sub, sid, exp } = payload;
-      if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid) || typeof exp !== 'number') {
-        throw new VerifyError('ACCESS_TOKEN_INVALID');
-      }
-      return { userId: sub, sessionId: sid, expiresAt: new Date(exp * 1000) };
-    } catch (error) {
-      if (error instanceof VerifyError) throw error;
-      if (error instanceof errors.JWTExpired) throw new VerifyError('ACCESS_TOKEN_EXPIRED', { cause: error });
-      throw new VerifyError('ACCESS_TOKEN_INVALID', { cause: error });
-    }
+    // The server's own check (`@latchkey/protocol`), with this verifier's issuer, audience and tolerance.
+    const verdict = await verifyAccessToken(token, (jwt, jwtOptions) => jwtVerify(jwt, key, jwtOptions), {
+      issuer,
+      audience,
+      clockToleranceSeconds: clockTolerance,
+      now: now(),
+    });
+    if (!verdict.ok) throw new VerifyError(verdict.appCode, { cause: verdict.cause });
+    return verdict.claims;
   }
 
   return {

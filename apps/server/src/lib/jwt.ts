@@ -1,22 +1,18 @@
 import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
-import { errors, jwtVerify } from 'jose';
+import {
+  ACCESS_TOKEN_ALGORITHM,
+  ACCESS_TOKEN_TYPE,
+  type AccessTokenClaims,
+  DEFAULT_AUDIENCE,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_ISSUER,
+  verifyAccessToken,
+} from '@latchkey/protocol';
+import { jwtVerify } from 'jose';
 import type { Clock } from './clock.js';
 import { AppError } from './errors.js';
 
-export const ACCESS_TOKEN_TYPE = 'at+jwt';
-export const ACCESS_TOKEN_ALGORITHM = 'HS256';
-export const ACCESS_TOKEN_ISSUER = 'latchkey';
-export const ACCESS_TOKEN_AUDIENCE = 'latchkey';
-/** Instances sharing a database may disagree slightly about the time; never by more than this. */
-const CLOCK_TOLERANCE_SECONDS = 5;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export interface AccessTokenClaims {
-  userId: string;
-  sessionId: string;
-  expiresAt: Date;
-}
+export type { AccessTokenClaims } from '@latchkey/protocol';
 
 export interface AccessTokens {
   /** `notAfter` caps the expiry (a token never outlives its session). */
@@ -28,7 +24,7 @@ export interface AccessTokens {
 /**
  * Signed with node:crypto's HMAC, synchronously: jose signs through WebCrypto, which imports the
  * key and queues each signature on libuv's thread pool, for a few microseconds of hashing.
- * Tokens are verified with jose (`verify` below), with every option pinned.
+ * Tokens are verified with jose by `@latchkey/protocol`'s `verifyAccessToken`, as `@latchkey/verify` does.
  */
 const HEADER = Buffer.from(JSON.stringify({ alg: ACCESS_TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE })).toString('base64url');
 
@@ -54,8 +50,8 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
       const claims = {
         sid: sessionId,
         sub: userId,
-        iss: ACCESS_TOKEN_ISSUER,
-        aud: ACCESS_TOKEN_AUDIENCE,
+        iss: DEFAULT_ISSUER,
+        aud: DEFAULT_AUDIENCE,
         iat: issuedAt,
         exp: expiresAt,
         jti: randomUUID(),
@@ -68,33 +64,15 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
     async verify(token) {
       const cached = verified.get(token);
       if (cached) {
-        if (cached.expiresAt.getTime() + CLOCK_TOLERANCE_SECONDS * 1000 > clock.now().getTime()) return cached;
+        if (cached.expiresAt.getTime() + DEFAULT_CLOCK_TOLERANCE_SECONDS * 1000 > clock.now().getTime()) return cached;
         verified.delete(token);
       }
-      try {
-        // jose accepts any HMAC algorithm and a missing exp unless told: pin everything.
-        const { payload } = await jwtVerify(token, key, {
-          algorithms: [ACCESS_TOKEN_ALGORITHM],
-          issuer: ACCESS_TOKEN_ISSUER,
-          audience: ACCESS_TOKEN_AUDIENCE,
-          typ: ACCESS_TOKEN_TYPE,
-          requiredClaims: ['exp', 'iat', 'sub', 'jti', 'sid'],
-          currentDate: clock.now(),
-          clockTolerance: CLOCK_TOLERANCE_SECONDS,
-        });
-        const { sub, sid, exp } = payload;
-        if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid) || typeof exp !== 'number') {
-          throw new AppError('ACCESS_TOKEN_INVALID');
-        }
-        const claims = { userId: sub, sessionId: sid, expiresAt: new Date(exp * 1000) };
-        if (verified.size >= CACHE_SIZE) verified.delete(verified.keys().next().value ?? '');
-        verified.set(token, claims);
-        return claims;
-      } catch (error) {
-        if (error instanceof AppError) throw error;
-        if (error instanceof errors.JWTExpired) throw new AppError('ACCESS_TOKEN_EXPIRED');
-        throw new AppError('ACCESS_TOKEN_INVALID');
-      }
+      const verdict = await verifyAccessToken(token, (jwt, options) => jwtVerify(jwt, key, options), { now: clock.now() });
+      if (!verdict.ok) throw new AppError(verdict.appCode);
+      const { claims } = verdict;
+      if (verified.size >= CACHE_SIZE) verified.delete(verified.keys().next().value ?? '');
+      verified.set(token, claims);
+      return claims;
     },
   };
 }

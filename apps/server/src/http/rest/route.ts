@@ -3,9 +3,10 @@
  * OpenAPI document), and a handler that calls the same services as the tRPC procedures. A route
  * table of these is the whole REST API; the dispatcher and the document are derived from it.
  */
+import { bearerToken } from '@latchkey/protocol';
 import type { z } from 'zod';
 import { AppError } from '../../lib/errors.js';
-import { type Authenticated, bearerToken } from '../../modules/session/session.service.js';
+import type { Authenticated } from '../../modules/session/session.service.js';
 import type { Context } from '../../trpc/context.js';
 import { fromZodError, restIssueMessage, toRestError } from './errors.js';
 

@@ -3,6 +3,7 @@
  * grace window, reuse detection), ending it, and resolving access tokens to live sessions.
  */
 import { randomUUID } from 'node:crypto';
+import { bearerToken } from '@latchkey/protocol';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import type { SessionRow } from '../../db/schema.js';
@@ -307,11 +308,4 @@ export type SessionService = ReturnType<typeof createSessionService>;
 /** Deletes sessions that ended before `before` (the clean-up job). */
 export async function deleteEndedSessionsBefore(db: Db, before: Date): Promise<number> {
   return deleteEndedSessions(db, before);
-}
-
-/** `Bearer <jwt>` (RFC 6750) or `Token <jwt>` (the tutorial and RealWorld); the scheme is case-insensitive. */
-export function bearerToken(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const match = /^(?:bearer|token)[ \t]+([^\s]+)[ \t]*$/i.exec(header);
-  return match?.[1];
 }

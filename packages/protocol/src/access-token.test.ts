@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { accessTokenClaims, jwtVerifyOptions, type VerifiedJwt, verifyAccessToken } from './access-token.js';
+
+const NOW = new Date('2026-03-04T05:06:07Z');
+const IAT = Math.floor(NOW.getTime() / 1000);
+const USER_ID = '3f2b8c1d-7a64-4e19-b0c5-d8e7f6a5b4c3';
+const SESSION_ID = 'a1b2c3d4-e5f6-4789-8abc-def012345678';
+
+function verified(payload: Record<string, unknown> = {}, header: Record<string, unknown> = {}): VerifiedJwt {
+  const claims: Record<string, unknown> = {
+    sub: USER_ID,
+    sid: SESSION_ID,
+    iss: 'latchkey',
+    aud: 'latchkey',
+    iat: IAT,
+    exp: IAT + 900,
+    jti: 'f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b',
+  };
+  for (const [name, value] of Object.entries(payload)) {
+    if (value === undefined) delete claims[name];
+    else claims[name] = value;
+  }
+  return { payload: claims, protectedHeader: { alg: 'HS256', typ: 'at+jwt', ...header } };
+}
+
+describe('jwtVerifyOptions', () => {
+  it('pins the algorithm, typ, issuer, audience, required claims and clock tolerance', () => {
+    expect(jwtVerifyOptions({}, NOW)).toEqual({
+      algorithms: ['HS256'],
+      typ: 'at+jwt',
+      issuer: 'latchkey',
+      audience: 'latchkey',
+      requiredClaims: ['exp', 'iat', 'sub', 'jti', 'sid'],
+      clockTolerance: 5,
+      currentDate: NOW,
+    });
+    expect(jwtVerifyOptions({ issuer: 'i', audience: 'a', clockToleranceSeconds: 0 }, NOW)).toMatchObject({
+      issuer: 'i',
+      audience: 'a',
+      clockTolerance: 0,
+    });
+  });
+});
+
+describe('accessTokenClaims', () => {
+  it('maps sub, sid and exp to the user, the session and the expiry', () => {
+    expect(accessTokenClaims(verified())).toEqual({
+      ok: true,
+      claims: { userId: USER_ID, sessionId: SESSION_ID, expiresAt: new Date((IAT + 900) * 1000) },
+    });
+  });
+
+  it('accepts typ as jose compares it, and aud as a list that names this audience', () => {
+    expect(accessTokenClaims(verified({}, { typ: 'application/AT+JWT' })).ok).toBe(true);
+    expect(accessTokenClaims(verified({ aud: ['other', 'latchkey'] })).ok).toBe(true);
+  });
+
+  it.each([
+    ['typ JWT', verified({}, { typ: 'JWT' }), 'typ'],
+    ['no typ', verified({}, { typ: undefined }), 'typ'],
+    ['alg HS512', verified({}, { alg: 'HS512' }), 'alg'],
+    ['wrong iss', verified({ iss: 'someone-else' }), 'iss'],
+    ['no iss', verified({ iss: undefined }), 'iss'],
+    ['wrong aud', verified({ aud: 'another-service' }), 'aud'],
+    ['aud list without this audience', verified({ aud: ['another-service'] }), 'aud'],
+    ['no exp', verified({ exp: undefined }), 'exp'],
+    ['exp not a number', verified({ exp: '2030-01-01' }), 'exp'],
+    ['no iat', verified({ iat: undefined }), 'iat'],
+    ['no jti', verified({ jti: undefined }), 'jti'],
+    ['no sub', verified({ sub: undefined }), 'sub'],
+    ['sub not a UUID', verified({ sub: 'admin' }), 'sub'],
+    ['sub an upper-case UUID', verified({ sub: USER_ID.toUpperCase() }), 'sub'],
+    ['no sid', verified({ sid: undefined }), 'sid'],
+    ['sid not a UUID', verified({ sid: 1 }), 'sid'],
+  ])('refuses a token with %s', (_name, token, problem) => {
+    const checked = accessTokenClaims(token);
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.problem).toContain(problem);
+  });
+
+  it('checks the issuer and audience the policy names, not the defaults', () => {
+    expect(accessTokenClaims(verified(), { issuer: 'elsewhere' }).ok).toBe(false);
+    expect(accessTokenClaims(verified(), { audience: 'elsewhere' }).ok).toBe(false);
+    expect(accessTokenClaims(verified({ iss: 'i', aud: 'a' }), { issuer: 'i', audience: 'a' }).ok).toBe(true);
+  });
+});
+
+describe('verifyAccessToken', () => {
+  it('hands jose the pinned options and returns the claims of what it verified', async () => {
+    const seen: unknown[] = [];
+    const verdict = await verifyAccessToken(
+      'the-token',
+      async (token, options) => {
+        seen.push(token, options);
+        return verified();
+      },
+      { now: NOW },
+    );
+    expect(verdict).toEqual({ ok: true, claims: { userId: USER_ID, sessionId: SESSION_ID, expiresAt: new Date((IAT + 900) * 1000) } });
+    expect(seen).toEqual(['the-token', jwtVerifyOptions({}, NOW)]);
+  });
+
+  it("refuses as ACCESS_TOKEN_EXPIRED only for jose's expiry, keeping jose's error as the cause", async () => {
+    const expired = Object.assign(new Error('"exp" claim timestamp check failed'), { code: 'ERR_JWT_EXPIRED' });
+    const other = Object.assign(new Error('signature verification failed'), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+    await expect(verifyAccessToken('t', () => Promise.reject(expired), { now: NOW })).resolves.toEqual({
+      ok: false,
+      appCode: 'ACCESS_TOKEN_EXPIRED',
+      cause: expired,
+    });
+    await expect(verifyAccessToken('t', () => Promise.reject(other), { now: NOW })).resolves.toEqual({
+      ok: false,
+      appCode: 'ACCESS_TOKEN_INVALID',
+      cause: other,
+    });
+  });
+
+  it('refuses as ACCESS_TOKEN_INVALID what jose let through but the contract does not', async () => {
+    const verdict = await verifyAccessToken('t', async () => verified({ sub: 'admin' }), { now: NOW });
+    expect(verdict).toMatchObject({ ok: false, appCode: 'ACCESS_TOKEN_INVALID' });
+    expect(String(!verdict.ok && verdict.cause)).toMatch(/sub/);
+  });
+});

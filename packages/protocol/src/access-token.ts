@@ -1,0 +1,130 @@
+/**
+ * The access token's contract (API.md, "Tokens") and the one way to check a token against it. jose
+ * checks the signature and the registered claims; what it hands back is checked again here, and
+ * mapped to claims, by the same code in the server and in the verifier. jose is passed in, not
+ * imported: this package has no runtime dependencies.
+ */
+import type { AccessTokenRefusal } from './app-codes.js';
+
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+export const ACCESS_TOKEN_ALGORITHM = 'HS256';
+export const DEFAULT_ISSUER = 'latchkey';
+export const DEFAULT_AUDIENCE = 'latchkey';
+/** Instances sharing a database may disagree slightly about the time; never by more than this by default. */
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
+/** A larger tolerance would let tokens live well past the expiry the server gave them. */
+export const MAX_CLOCK_TOLERANCE_SECONDS = 60;
+/** HS256 is keyed with the UTF-8 bytes of JWT_SECRET; a shorter secret is refused on both sides. */
+export const MIN_SECRET_BYTES = 32;
+
+/** The claims an access token carries, by what they mean. */
+export const ACCESS_TOKEN_CLAIMS = {
+  userId: 'sub',
+  sessionId: 'sid',
+  issuer: 'iss',
+  audience: 'aud',
+  issuedAt: 'iat',
+  expiresAt: 'exp',
+  tokenId: 'jti',
+} as const;
+
+/** jose treats every claim as optional unless told: a token without `exp` would never expire. */
+export const REQUIRED_CLAIMS = ['exp', 'iat', 'sub', 'jti', 'sid'] as const;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface AccessTokenClaims {
+  userId: string;
+  sessionId: string;
+  expiresAt: Date;
+}
+
+export interface AccessTokenPolicy {
+  issuer?: string;
+  audience?: string;
+  clockToleranceSeconds?: number;
+}
+
+/** jose's `JWTVerifyOptions`, as plain data: every option pinned. */
+export interface JwtVerifyOptions {
+  algorithms: string[];
+  typ: string;
+  issuer: string;
+  audience: string;
+  requiredClaims: string[];
+  clockTolerance: number;
+  currentDate: Date;
+}
+
+/** What jose's `jwtVerify` resolves with, as far as it is read here. */
+export interface VerifiedJwt {
+  payload: Readonly<Record<string, unknown>>;
+  protectedHeader: Readonly<Record<string, unknown>>;
+}
+
+export type AccessTokenVerdict =
+  | { ok: true; claims: AccessTokenClaims }
+  | { ok: false; appCode: Extract<AccessTokenRefusal, 'ACCESS_TOKEN_EXPIRED' | 'ACCESS_TOKEN_INVALID'>; cause: unknown };
+
+export function jwtVerifyOptions(policy: AccessTokenPolicy, now: Date): JwtVerifyOptions {
+  return {
+    // jose accepts any HMAC algorithm and a missing exp unless told: pin everything.
+    algorithms: [ACCESS_TOKEN_ALGORITHM],
+    typ: ACCESS_TOKEN_TYPE,
+    issuer: policy.issuer ?? DEFAULT_ISSUER,
+    audience: policy.audience ?? DEFAULT_AUDIENCE,
+    requiredClaims: [...REQUIRED_CLAIMS],
+    clockTolerance: policy.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
+    currentDate: now,
+  };
+}
+
+/** `typ` compared as jose compares it (RFC 8725, 3.11): any case, `application/` optional. */
+const mediaType = (value: unknown) => (typeof value === 'string' ? value.toLowerCase().replace(/^application\//, '') : undefined);
+
+/**
+ * The claims of a token jose verified, or why it is still not an access token of this contract.
+ * Expiry is jose's to judge (with the clock tolerance); every other rule is checked here again, no
+ * looser than jose checks it, so that what the server and the verifier accept does not hang on
+ * the options each remembered to pass.
+ */
+export function accessTokenClaims(
+  verified: VerifiedJwt,
+  policy: AccessTokenPolicy = {},
+): { ok: true; claims: AccessTokenClaims } | { ok: false; problem: string } {
+  const { payload, protectedHeader } = verified;
+  const refuse = (problem: string) => ({ ok: false, problem }) as const;
+  if (protectedHeader.alg !== ACCESS_TOKEN_ALGORITHM) return refuse('alg is not HS256');
+  if (mediaType(protectedHeader.typ) !== ACCESS_TOKEN_TYPE) return refuse('typ is not at+jwt');
+  if (payload.iss !== (policy.issuer ?? DEFAULT_ISSUER)) return refuse('unexpected iss');
+  const audience = policy.audience ?? DEFAULT_AUDIENCE;
+  const { aud, sub, sid, exp, iat } = payload;
+  if (aud !== audience && !(Array.isArray(aud) && aud.includes(audience))) return refuse('unexpected aud');
+  for (const claim of REQUIRED_CLAIMS) if (payload[claim] === undefined) return refuse(`no ${claim}`);
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return refuse('exp is not a number');
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return refuse('iat is not a number');
+  if (typeof sub !== 'string' || !UUID.test(sub)) return refuse('sub is not a UUID');
+  if (typeof sid !== 'string' || !UUID.test(sid)) return refuse('sid is not a UUID');
+  return { ok: true, claims: { userId: sub, sessionId: sid, expiresAt: new Date(exp * 1000) } };
+}
+
+/**
+ * Verifies an access token with `verifyJwt` (jose's `jwtVerify` bound to the key), then checks its
+ * claims. Never throws: a refusal carries its appCode, and why in `cause` (for logs, never for clients).
+ */
+export async function verifyAccessToken(
+  token: string,
+  verifyJwt: (token: string, options: JwtVerifyOptions) => Promise<VerifiedJwt>,
+  policy: AccessTokenPolicy & { now: Date },
+): Promise<AccessTokenVerdict> {
+  let verified: VerifiedJwt;
+  try {
+    verified = await verifyJwt(token, jwtVerifyOptions(policy, policy.now));
+  } catch (error) {
+    // jose's documented code for JWTExpired: matched by code, as jose is not a dependency here.
+    const expired = typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ERR_JWT_EXPIRED';
+    return { ok: false, appCode: expired ? 'ACCESS_TOKEN_EXPIRED' : 'ACCESS_TOKEN_INVALID', cause: error };
+  }
+  const checked = accessTokenClaims(verified, policy);
+  return checked.ok ? checked : { ok: false, appCode: 'ACCESS_TOKEN_INVALID', cause: new Error(checked.problem) };
+}

@@ -1,0 +1,56 @@
+/**
+ * The catalogue of stable error codes a client branches on, with the tRPC code each is sent with
+ * (REST maps that code to an HTTP status in one place) and the message the server gives by default.
+ */
+export const APP_CODES = {
+  VALIDATION_FAILED: 'BAD_REQUEST',
+  TOKEN_INVALID: 'BAD_REQUEST',
+  TOKEN_EXPIRED: 'BAD_REQUEST',
+  ACCESS_TOKEN_MISSING: 'UNAUTHORIZED',
+  ACCESS_TOKEN_EXPIRED: 'UNAUTHORIZED',
+  ACCESS_TOKEN_INVALID: 'UNAUTHORIZED',
+  SESSION_REVOKED: 'UNAUTHORIZED',
+  INVALID_CREDENTIALS: 'UNAUTHORIZED',
+  REFRESH_TOKEN_INVALID: 'UNAUTHORIZED',
+  REFRESH_TOKEN_EXPIRED: 'UNAUTHORIZED',
+  REFRESH_TOKEN_REUSED: 'UNAUTHORIZED',
+  SESSION_NOT_FOUND: 'NOT_FOUND',
+  EMAIL_TAKEN: 'CONFLICT',
+  USERNAME_TAKEN: 'CONFLICT',
+  RATE_LIMITED: 'TOO_MANY_REQUESTS',
+} as const;
+
+export type AppCode = keyof typeof APP_CODES;
+/** The tRPC error code an appCode travels with. */
+export type AppCodeKind = (typeof APP_CODES)[AppCode];
+
+export const APP_CODE_MESSAGES: Readonly<Record<AppCode, string>> = {
+  VALIDATION_FAILED: 'Invalid input',
+  TOKEN_INVALID: 'The link is invalid or was already used',
+  TOKEN_EXPIRED: 'The link has expired',
+  ACCESS_TOKEN_MISSING: 'An access token is required',
+  ACCESS_TOKEN_EXPIRED: 'The access token has expired',
+  ACCESS_TOKEN_INVALID: 'The access token is invalid',
+  SESSION_REVOKED: 'The session has ended',
+  INVALID_CREDENTIALS: 'Invalid email or password',
+  REFRESH_TOKEN_INVALID: 'The refresh token is invalid',
+  REFRESH_TOKEN_EXPIRED: 'The refresh token has expired',
+  REFRESH_TOKEN_REUSED: 'The refresh token was already used; the session has been revoked',
+  SESSION_NOT_FOUND: 'No such session',
+  EMAIL_TAKEN: 'Email has already been taken',
+  USERNAME_TAKEN: 'Username has already been taken',
+  RATE_LIMITED: 'Too many requests',
+};
+
+/**
+ * Why a request's access token was refused: the verifier's only failures, and exactly those a
+ * client cures by refreshing its session and trying once more.
+ */
+export const ACCESS_TOKEN_REFUSALS = [
+  'ACCESS_TOKEN_MISSING',
+  'ACCESS_TOKEN_EXPIRED',
+  'ACCESS_TOKEN_INVALID',
+  'SESSION_REVOKED',
+] as const satisfies readonly AppCode[];
+
+export type AccessTokenRefusal = (typeof ACCESS_TOKEN_REFUSALS)[number];

@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
+import { closeHashPool } from './lib/hash-workers.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { startCleanupJob } from './modules/auth/cleanup.job.js';
 
@@ -32,6 +33,7 @@ async function serve(config: Readonly<Config>, logger: Logger): Promise<void> {
       stopCleanup();
       await http.close();
       await app.close();
+      await closeHashPool();
       logger.info('stopped');
       process.exit(0);
     } catch (error) {

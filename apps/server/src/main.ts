@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { startCleanupJob } from './jobs/cleanup.job.js';
+import { closeHashPool } from './lib/hash-workers.js';
 import { createLogger, type Logger } from './lib/logger.js';
 
 function describeDatabase(config: Readonly<Config>): string {
@@ -32,6 +33,7 @@ async function serve(config: Readonly<Config>, logger: Logger): Promise<void> {
       stopCleanup();
       await http.close();
       await app.close();
+      await closeHashPool();
       logger.info('stopped');
       process.exit(0);
     } catch (error) {

@@ -1,13 +1,22 @@
 /**
- * The OpenAPI 3.1 document of the REST routes, generated from the route table and its zod schemas
- * (zod's own JSON Schema output, draft 2020-12, which is OpenAPI 3.1's dialect): what is served
- * and what is documented cannot drift apart.
+ * The OpenAPI 3.1 document of the REST routes, made by zod-openapi's `createDocument` from the
+ * route table and its zod schemas (zod's own JSON Schema output, draft 2020-12, which is OpenAPI
+ * 3.1's dialect): what is served and what is documented cannot drift apart.
  */
 import { z } from 'zod';
+import {
+  createDocument,
+  type ZodObjectInput,
+  type ZodOpenApiOperationObject,
+  type ZodOpenApiPathItemObject,
+  type ZodOpenApiPathsObject,
+  type ZodOpenApiResponseObject,
+  type ZodOpenApiResponsesObject,
+} from 'zod-openapi';
 import { newPasswordSchema, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../modules/account/account.schemas.js';
 import { emailSchema } from '../modules/user/user.schemas.js';
-import type { RestRoute } from './rest/route.js';
-import { SHARED_SCHEMAS } from './rest/schemas.js';
+import type { HttpMethod, RestRoute } from './rest/route.js';
+import { errorResponse, SHARED_SCHEMAS } from './rest/schemas.js';
 
 type JsonSchema = z.core.JSONSchema.BaseSchema;
 
@@ -55,8 +64,6 @@ export interface OpenApiDocument {
 
 export const SECURITY_SCHEME = 'accessToken';
 
-const schemaRef = (name: string): Reference => ({ $ref: `#/components/schemas/${name}` });
-
 /** The error answers every route may give, named once and referred to by status. */
 const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   400: { name: 'MalformedJson', description: 'The body is not valid JSON.' },
@@ -79,20 +86,6 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   500: { name: 'InternalError', description: 'Something failed on the server; the answer carries no detail.' },
 };
 
-function errorResponses(): Record<string, Response> {
-  const responses: Record<string, Response> = {};
-  for (const [status, { name, description }] of Object.entries(ERROR_RESPONSES)) {
-    responses[name] = {
-      description,
-      content: { 'application/json': { schema: schemaRef('ErrorResponse') } },
-      ...(status === '429' && {
-        headers: { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } } },
-      }),
-    };
-  }
-  return responses;
-}
-
 /** The statuses a route can answer besides success: its own, plus those of the transport. */
 function statusesOf(route: RestRoute): number[] {
   const statuses = new Set<number>(route.errors);
@@ -103,66 +96,82 @@ function statusesOf(route: RestRoute): number[] {
   return [...statuses].sort((a, b) => a - b);
 }
 
-/** Every named schema in one registry, so that zod writes cross-references as `$ref`s to components. */
-function componentSchemas(routes: readonly RestRoute[]): Record<string, JsonSchema> {
-  const registry = z.registry<{ id: string }>();
+/**
+ * Every named schema, given to the generator as a component so that it writes each use as a
+ * `$ref`. A name means one schema and a schema has one name, or the document would lie.
+ */
+function componentSchemas(routes: readonly RestRoute[]): { responses: Record<string, z.ZodType>; requests: Map<z.ZodType, z.ZodType> } {
   const byName = new Map<string, z.ZodType>();
+  const nameOf = new Map<z.ZodType, string>();
   const register = (name: string, schema: z.ZodType) => {
     const known = byName.get(name);
     if (known === schema) return;
     if (known) throw new Error(`two different schemas are named ${name} in the OpenAPI document`);
-    const other = registry.get(schema)?.id;
+    const other = nameOf.get(schema);
     if (other !== undefined) throw new Error(`one schema is named both ${other} and ${name} in the OpenAPI document`);
     byName.set(name, schema);
-    registry.add(schema, { id: name });
+    nameOf.set(schema, name);
   };
   for (const [name, schema] of SHARED_SCHEMAS) register(name, schema);
+  const requests = new Map<z.ZodType, z.ZodType>();
   for (const route of routes) {
-    if (route.input?.from === 'body') register(route.input.name, route.input.schema);
+    if (route.input?.from === 'body') {
+      register(route.input.name, route.input.schema);
+      requests.set(route.input.schema, named(route.input.schema, route.input.name));
+    }
     register(route.success.name, route.success.schema);
   }
-  // Requests are documented as clients send them (before trims and normalisation); responses have
-  // no transforms, so their input and output shapes are the same.
-  const { schemas } = z.toJSONSchema(registry, { io: 'input', uri: (id) => `#/components/schemas/${id}`, override: ruleHints });
-  // Each would carry its own `$schema` and a fragment-only `$id`, neither of which belongs in a component.
-  return Object.fromEntries(Object.entries(schemas).map(([name, { $schema: _dialect, $id: _id, ...schema }]) => [name, schema]));
+  const responses = Object.fromEntries([...byName].filter(([, schema]) => !requests.has(schema)));
+  return { responses, requests };
+}
+
+const namedCopies = new WeakMap<z.ZodType, Map<string, z.ZodType>>();
+
+/**
+ * A request body as a component named by its `id`. zod-openapi renders the components given to
+ * it by hand both as read and as written, and a body's trims and normalisations have no written
+ * form; a schema named by `id` is rendered only as it is used, here as read. The copy is made
+ * once per schema (zod's global registry keeps it), not once per document.
+ */
+function named(schema: z.ZodType, id: string): z.ZodType {
+  const copies = namedCopies.get(schema) ?? new Map<string, z.ZodType>();
+  namedCopies.set(schema, copies);
+  const copy = copies.get(id) ?? schema.meta({ id });
+  copies.set(id, copy);
+  return copy;
 }
 
 /**
  * What JSON Schema cannot read from a refinement or from a pipe's far side: the email format and
  * the password's length rule (checked in a superRefine, so zod sees only "not blank").
+ *
+ * And responses are documented as open objects, as requests are: the server drops unknown keys
+ * before answering, but promising `additionalProperties: false` would make every field added
+ * later a breaking change for clients that validate strictly.
  */
-function ruleHints({ zodSchema, jsonSchema }: { zodSchema: unknown; jsonSchema: JsonSchema }): void {
+function ruleHints({ zodSchema, jsonSchema, io }: { zodSchema: unknown; jsonSchema: JsonSchema; io: 'input' | 'output' }): void {
   if (zodSchema === emailSchema) jsonSchema.format = 'email';
   if (zodSchema === newPasswordSchema) {
     jsonSchema.minLength = PASSWORD_MIN_LENGTH;
     jsonSchema.maxLength = PASSWORD_MAX_LENGTH;
   }
+  if (io === 'output' && zodSchema instanceof z.ZodObject && zodSchema.def.catchall === undefined) delete jsonSchema.additionalProperties;
 }
 
-function queryParameters(schema: z.ZodType): Parameter[] {
-  const json = z.toJSONSchema(schema, { io: 'input', override: ruleHints });
-  const required = new Set(json.required ?? []);
-  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
-    name,
-    in: 'query' as const,
-    required: required.has(name),
-    // Boolean schemas (`true`/`false`) cannot come out of a zod object's properties; keep the type honest anyway.
-    schema: typeof property === 'boolean' ? {} : property,
-  }));
-}
+/** A status as a key of the responses object (every status here is 2xx to 5xx). */
+const statusKey = (status: number) => String(status) as `${1 | 2 | 3 | 4 | 5}${string}`;
 
-function operationOf(route: RestRoute): Operation {
-  const responses: Record<string, Response | Reference> = {
-    [String(route.success.status)]: {
+function operationOf(route: RestRoute, requests: ReadonlyMap<z.ZodType, z.ZodType>): ZodOpenApiOperationObject {
+  const responses: ZodOpenApiResponsesObject = {
+    [statusKey(route.success.status)]: {
       description: route.success.description,
-      content: { 'application/json': { schema: schemaRef(route.success.name) } },
+      content: { 'application/json': { schema: route.success.schema } },
     },
   };
   for (const status of statusesOf(route)) {
     const error = ERROR_RESPONSES[status];
     if (!error) throw new Error(`no documented error response for status ${status}`);
-    responses[String(status)] = { $ref: `#/components/responses/${error.name}` };
+    responses[statusKey(status)] = { $ref: `#/components/responses/${error.name}` };
   }
   return {
     operationId: route.operationId,
@@ -170,50 +179,72 @@ function operationOf(route: RestRoute): Operation {
     ...(route.description !== undefined && { description: route.description }),
     tags: [route.tag],
     ...(route.auth && { security: [{ [SECURITY_SCHEME]: [] }] }),
-    ...(route.input?.from === 'query' && { parameters: queryParameters(route.input.schema) }),
+    // Each query parameter is a string: the object's shape is the parameter list.
+    ...(route.input?.from === 'query' && { requestParams: { query: route.input.schema as ZodObjectInput } }),
     ...(route.input?.from === 'body' && {
-      requestBody: { required: true, content: { 'application/json': { schema: schemaRef(route.input.name) } } },
+      requestBody: { required: true, content: { 'application/json': { schema: requests.get(route.input.schema) ?? route.input.schema } } },
     }),
     responses,
   };
 }
 
+function errorResponses(): Record<string, ZodOpenApiResponseObject> {
+  const responses: Record<string, ZodOpenApiResponseObject> = {};
+  for (const [status, { name, description }] of Object.entries(ERROR_RESPONSES)) {
+    responses[name] = {
+      description,
+      content: { 'application/json': { schema: errorResponse } },
+      ...(status === '429' && {
+        headers: { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } } },
+      }),
+    };
+  }
+  return responses;
+}
+
 export function buildOpenApiDocument(routes: readonly RestRoute[], options: { serverUrl: string }): OpenApiDocument {
-  const paths: Record<string, Record<string, Operation>> = {};
+  const { responses, requests } = componentSchemas(routes);
+  const paths: ZodOpenApiPathsObject = {};
   for (const route of routes) {
-    const item = paths[route.path] ?? {};
-    item[route.method.toLowerCase()] = operationOf(route);
+    const item: ZodOpenApiPathItemObject = paths[route.path] ?? {};
+    item[route.method.toLowerCase() as Lowercase<HttpMethod>] = operationOf(route, requests);
     paths[route.path] = item;
   }
   const tags = [...new Set(routes.map((route) => route.tag))];
-  return {
-    openapi: '3.1.0',
-    info: {
-      title: 'Latchkey REST API',
-      version: '1.0.0',
-      description: [
-        'The REST face of the Latchkey auth server: the users/auth part of the RealWorld (Conduit) API and the tokens of the',
-        'Axum tutorial, served by the same services as the tRPC procedures. Bodies are JSON in snake_case. Protected routes take',
-        'the access token as `Authorization: Token <jwt>` (RealWorld) or `Authorization: Bearer <jwt>`. Errors are',
-        '`{ "errors": { "<field>": ["<message>"] }, "code": "<appCode>" }`.',
-      ].join(' '),
-    },
-    servers: [{ url: options.serverUrl }],
-    tags: tags.map((name) => ({ name, description: TAG_DESCRIPTIONS[name] ?? name })),
-    paths,
-    components: {
-      schemas: componentSchemas(routes),
-      responses: errorResponses(),
-      securitySchemes: {
-        [SECURITY_SCHEME]: {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'JWT',
-          description: 'The access token. `Authorization: Token <jwt>`, as RealWorld clients and the tutorial send it, works as well.',
+  const document = createDocument(
+    {
+      openapi: '3.1.0',
+      info: {
+        title: 'Latchkey REST API',
+        version: '1.0.0',
+        description: [
+          'The REST face of the Latchkey auth server: the users/auth part of the RealWorld (Conduit) API and the tokens of the',
+          'Axum tutorial, served by the same services as the tRPC procedures. Bodies are JSON in snake_case. Protected routes take',
+          'the access token as `Authorization: Token <jwt>` (RealWorld) or `Authorization: Bearer <jwt>`. Errors are',
+          '`{ "errors": { "<field>": ["<message>"] }, "code": "<appCode>" }`.',
+        ].join(' '),
+      },
+      servers: [{ url: options.serverUrl }],
+      tags: tags.map((name) => ({ name, description: TAG_DESCRIPTIONS[name] ?? name })),
+      paths,
+      components: {
+        schemas: responses,
+        responses: errorResponses(),
+        securitySchemes: {
+          [SECURITY_SCHEME]: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'The access token. `Authorization: Token <jwt>`, as RealWorld clients and the tutorial send it, works as well.',
+          },
         },
       },
     },
-  };
+    { override: ruleHints },
+  );
+  // zod-openapi types every OpenAPI version's possibilities; what it made from the input above is
+  // this narrower shape, which test/openapi.test.ts pins against a checked-in document.
+  return document as unknown as OpenApiDocument;
 }
 
 const TAG_DESCRIPTIONS: Record<string, string> = {

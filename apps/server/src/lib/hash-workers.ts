@@ -2,88 +2,72 @@
  * bcrypt on worker threads of the lowest CPU priority. On a busy machine a login flood takes
  * every core; hashing on threads of nice 19 lets the event loop (token checks, queries, every
  * other request) preempt it at once, while hashing still gets every cycle nobody else wants.
- * Linux keeps a nice value per thread, and `os.setPriority()` in a worker sets the worker's own.
+ * Linux keeps a nice value per thread; piscina's `niceIncrement` applies it in each worker.
+ * Each job is a piscina task: one that fails (or whose thread dies) rejects alone.
  */
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
 
-type Job = { op: 'hash'; password: string; cost: number } | { op: 'verify'; password: string; hash: string };
+/** The task file: JavaScript, so that it loads alike from source under vitest or tsx and from node. */
+const WORKER_FILE = fileURLToPath(new URL('./hash-worker.mjs', import.meta.url));
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const bcrypt = require(workerData.bcryptPath);
-try { require('node:os').setPriority(19); } catch {}
-parentPort.on('message', ({ id, job }) => {
-  try {
-    const result = job.op === 'hash' ? bcrypt.hashSync(job.password, job.cost) : bcrypt.verifySync(job.password, job.hash);
-    parentPort.postMessage({ id, result });
-  } catch (error) {
-    parentPort.postMessage({ id, error: String(error && error.message || error) });
-  }
-});
-`;
+/**
+ * Jobs waiting for a thread beyond which new ones are refused rather than queued: memory stays
+ * bounded, and a client is told at once instead of waiting minutes. At cost 12 (about 0.25 s a
+ * hash a core) this is still more than any client would wait for.
+ */
+export const HASH_QUEUE_LIMIT = 1024;
 
-interface Pending {
-  resolve: (value: string | boolean) => void;
-  reject: (error: Error) => void;
-}
+export type HashJob = { op: 'hash'; password: string; cost: number } | { op: 'verify'; password: string; hash: string };
 
 export interface HashPool {
-  run(job: Job): Promise<string | boolean>;
+  hash(password: string, cost: number): Promise<string>;
+  /** False for a wrong password and for a stored value that is not a bcrypt hash. */
+  verify(password: string, hash: string): Promise<boolean>;
+  /** Stops the threads; jobs still queued or running reject. */
+  destroy(): Promise<void>;
+}
+
+export interface HashPoolOptions {
+  /** Worker threads, all started at once (default: one a core). */
+  threads?: number;
+  /** Jobs that may wait for a thread (default HASH_QUEUE_LIMIT). */
+  maxQueue?: number;
+  /** The task module (tests only: a worker that fails on purpose). */
+  filename?: string;
+}
+
+export function createHashPool(options: HashPoolOptions = {}): HashPool {
+  const threads = options.threads ?? availableParallelism();
+  const piscina = new Piscina<HashJob, string | boolean>({
+    filename: options.filename ?? WORKER_FILE,
+    minThreads: threads,
+    maxThreads: threads,
+    maxQueue: options.maxQueue ?? HASH_QUEUE_LIMIT,
+    niceIncrement: 19,
+  });
+  return {
+    hash: async (password, cost) => String(await piscina.run({ op: 'hash', password, cost })),
+    verify: async (password, hash) => (await piscina.run({ op: 'verify', password, hash })) === true,
+    destroy: () => piscina.destroy(),
+  };
 }
 
 let shared: HashPool | undefined;
 
-/** The process's pool, one worker a core, made on first use and kept. */
+/**
+ * The process's pool, made on first use and kept: every app of the process (tests make many)
+ * shares its threads. Idle threads do not keep the process alive.
+ */
 export function hashPool(): HashPool {
-  shared ??= createHashPool(availableParallelism());
+  shared ??= createHashPool();
   return shared;
 }
 
-function createHashPool(size: number): HashPool {
-  const bcryptPath = createRequire(import.meta.url).resolve('@node-rs/bcrypt');
-  const workers: { worker: Worker; busy: number }[] = [];
-  const pending = new Map<number, Pending>();
-  let nextId = 0;
-
-  const spawn = () => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath } });
-    const entry = { worker, busy: 0 };
-    worker.unref();
-    worker.on('message', (message: { id: number; result?: string | boolean; error?: string }) => {
-      const job = pending.get(message.id);
-      pending.delete(message.id);
-      entry.busy -= 1;
-      // Idle workers must not keep the process alive.
-      if (entry.busy === 0) worker.unref();
-      if (!job) return;
-      if (message.error !== undefined) job.reject(new Error(message.error));
-      else job.resolve(message.result as string | boolean);
-    });
-    worker.on('error', (error) => {
-      for (const [id, job] of pending) {
-        pending.delete(id);
-        job.reject(error);
-      }
-      workers.splice(workers.indexOf(entry), 1);
-    });
-    workers.push(entry);
-    return entry;
-  };
-
-  return {
-    run(job) {
-      while (workers.length < size) spawn();
-      // The least busy worker takes the job: jobs queue in the workers, not here.
-      const entry = workers.reduce((a, b) => (b.busy < a.busy ? b : a));
-      const id = nextId++;
-      entry.busy += 1;
-      entry.worker.ref();
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        entry.worker.postMessage({ id, job });
-      });
-    },
-  };
+/** Stops the process's pool at shutdown; a later `hashPool()` makes a new one. */
+export async function closeHashPool(): Promise<void> {
+  const pool = shared;
+  shared = undefined;
+  await pool?.destroy();
 }

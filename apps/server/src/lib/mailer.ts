@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { type Clock, systemClock } from './clock.js';
 import type { Logger } from './logger.js';
 
 export interface OutgoingMail {
@@ -33,9 +34,10 @@ export function createSmtpTransport(url: string, from: string): MailTransport {
 
 /**
  * The embedded default: each mail becomes an .eml file a developer can open. The log names the
- * file, never the link: links carry tokens, and tokens never appear in logs.
+ * file, never the link: links carry tokens, and tokens never appear in logs. Files are named by
+ * `clock`'s time of writing, so that a directory listing is in order.
  */
-export function createFileTransport(directory: string, from: string, logger: Logger): MailTransport {
+export function createFileTransport(directory: string, from: string, logger: Logger, clock: Clock = systemClock): MailTransport {
   const renderer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     kind: 'file',
@@ -50,7 +52,7 @@ export function createFileTransport(directory: string, from: string, logger: Log
       const message = info.message;
       if (!Buffer.isBuffer(message)) throw new Error('nodemailer produced no message');
       await mkdir(directory, { recursive: true, mode: 0o700 });
-      const file = join(directory, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}.eml`);
+      const file = join(directory, `${clock.now().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}.eml`);
       await writeFile(file, message, { mode: 0o600 });
       logger.info({ to: mail.to, subject: mail.subject, file }, 'mail written (no SMTP_URL): open the file for its link');
     },

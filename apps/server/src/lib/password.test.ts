@@ -99,7 +99,7 @@ describe('hashing never starves token checks', () => {
   });
 
   it("a WebCrypto HMAC (jose's HS256) started during a login flood finishes before any of the hashes", async () => {
-    const hasher = createPasswordHasher(10, 2, 'pool');
+    const hasher = createPasswordHasher(10);
     const stored = await hasher.hash('a long enough passphrase');
     const order: string[] = [];
     // Six verifications at once: more than libuv's four threads, which would all be taken without a bound.

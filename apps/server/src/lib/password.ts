@@ -1,8 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { availableParallelism } from 'node:os';
-import { hash as rawBcryptHash, verify as rawBcryptVerify } from '@node-rs/bcrypt';
 import { dictionary } from '@zxcvbn-ts/language-common';
-import { hashPool } from './hash-workers.js';
+import { type HashPool, hashPool } from './hash-workers.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
@@ -43,57 +41,23 @@ export interface PasswordHasher {
 }
 
 /**
- * At most this many bcrypt operations at once. bcrypt runs on libuv's thread pool (4 threads by
- * default), where jose's WebCrypto HMAC and file I/O run too: left unbounded, a login flood fills
- * every thread and token checks queue behind the hashes (measured: a `me` endpoint fell from
- * 5,500 to 16 requests/s). Bounded to the cores, and below the pool size, hashing keeps all the
- * CPU it can use while one thread always stays free for everything else.
+ * bcrypt runs on the hash pool's worker threads of nice 19 (hash-workers.ts), never on libuv's
+ * thread pool, where jose's WebCrypto HMAC and file I/O run: there a login flood filled every
+ * thread and token checks queued behind the hashes (measured: a `me` endpoint fell from 5,500 to
+ * 16 requests/s).
  */
-export const HASH_CONCURRENCY = Math.max(1, Math.min(availableParallelism(), 3));
-
-/** A counting semaphore: `run` waits for a free slot. */
-function limiter(slots: number) {
-  let free = slots;
-  const waiting: (() => void)[] = [];
-  return async function run<T>(work: () => Promise<T>): Promise<T> {
-    if (free > 0) free -= 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await work();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else free += 1;
-    }
-  };
-}
-
-/**
- * `threads` (the default): bcrypt on worker threads of the lowest priority (hash-workers.ts),
- * off libuv's pool; `pool`: @node-rs/bcrypt's async calls on libuv's pool, bounded as above.
- */
-export function createPasswordHasher(cost: number, concurrency = HASH_CONCURRENCY, where: 'threads' | 'pool' = 'threads'): PasswordHasher {
-  const slot = limiter(concurrency);
-  const pool = where === 'threads' ? hashPool() : undefined;
-  const bcryptHash = (password: string, rounds: number) =>
-    pool ? (pool.run({ op: 'hash', password, cost: rounds }) as Promise<string>) : slot(() => rawBcryptHash(password, rounds));
-  const bcryptVerify = (password: string, hash: string) =>
-    pool ? (pool.run({ op: 'verify', password, hash }) as Promise<boolean>) : slot(() => rawBcryptVerify(password, hash));
+export function createPasswordHasher(cost: number, pool: HashPool = hashPool()): PasswordHasher {
   // Made at once, not on first use: otherwise the first unknown-email login of an instance would
   // cost a hash more than a wrong password does, and tell which addresses exist.
-  const dummyHash = bcryptHash(prehash('latchkey: no such account'), cost);
+  const dummyHash = pool.hash(prehash('latchkey: no such account'), cost);
   dummyHash.catch(() => undefined);
   return {
-    hash: (password) => bcryptHash(prehash(password), cost),
-    verify: async (password, hash) => {
-      try {
-        return await bcryptVerify(prehash(password), hash);
-      } catch {
-        return false;
-      }
-    },
+    hash: (password) => pool.hash(prehash(password), cost),
+    // A stored value that is not a bcrypt hash verifies as false (in the worker); a failure of the
+    // pool itself (queue full) rejects, and must not pass for a wrong password.
+    verify: (password, hash) => pool.verify(prehash(password), hash),
     async verifyNothing(password) {
-      await bcryptVerify(prehash(password), await dummyHash);
+      await pool.verify(prehash(password), await dummyHash);
       return false;
     },
   };

@@ -24,6 +24,7 @@
  * Use it for limits that guard against load; failed logins are counted with `hit`, one statement
  * per attempt.
  */
+import { systemTimer, type Timer, type TimerHandle } from '../../lib/clock.js';
 import type { Limit, Verdict } from './throttle.policy.js';
 
 export interface WindowCount {
@@ -37,6 +38,8 @@ export interface BufferOptions {
   flushMs?: number;
   /** Keys kept in memory; past this, a new key's hits are written one by one (default 50,000). */
   maxKeys?: number;
+  /** Monotonic time (how recent a shared count is) and the flush timers (default: the system's). */
+  timer?: Timer;
 }
 
 interface Store {
@@ -47,14 +50,14 @@ interface Store {
 interface KeyState {
   limit: Limit;
   /** The shared count the last write returned, the end of its window (0: not known yet), and when
-   * that write was sent (performance.now()). */
+   * that write was sent (`timer.nowMs()`). */
   shared: number;
   windowEnd: number;
   sharedAt: number;
   /** Hits counted here and not yet written, and hits being written now. */
   pending: number;
   writing: number;
-  timer: NodeJS.Timeout | undefined;
+  flushTimer: TimerHandle | undefined;
   /** The time of the latest hit waiting: the batch is written as of then. */
   latest: Date;
 }
@@ -67,6 +70,7 @@ export function secondsUntil(later: Date | number, now: Date): number {
 export function createBufferedCounter(store: Store, options: BufferOptions = {}) {
   const flushMs = options.flushMs ?? 100;
   const maxKeys = options.maxKeys ?? 50_000;
+  const timer = options.timer ?? systemTimer;
   const states = new Map<string, KeyState>();
   let lastSweep = 0;
 
@@ -76,8 +80,8 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
     state.windowEnd = 0;
     state.sharedAt = Number.NEGATIVE_INFINITY;
     state.pending = 0;
-    clearTimeout(state.timer);
-    state.timer = undefined;
+    timer.clearTimeout(state.flushTimer);
+    state.flushTimer = undefined;
   }
 
   /** Drops keys whose window ended and which are not being written; at most once a second. */
@@ -97,7 +101,7 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
     const hits = state.pending + extra;
     state.pending = 0;
     state.writing += hits;
-    const sentAt = performance.now();
+    const sentAt = timer.nowMs();
     try {
       const result = await store.add(key, state.limit, hits, now);
       const end = result.expiresAt.getTime();
@@ -121,14 +125,13 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
   }
 
   function schedule(key: string, state: KeyState): void {
-    if (state.timer) return;
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
+    if (state.flushTimer) return;
+    state.flushTimer = timer.setTimeout(() => {
+      state.flushTimer = undefined;
       if (state.pending === 0) return;
       // A failed background write keeps its hits for the next write; the next hit schedules one.
       write(key, state, 0, state.latest).catch(() => {});
     }, flushMs);
-    state.timer.unref();
   }
 
   return {
@@ -150,7 +153,7 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
           sharedAt: Number.NEGATIVE_INFINITY,
           pending: 0,
           writing: 0,
-          timer: undefined,
+          flushTimer: undefined,
           latest: now,
         };
         states.set(key, state);
@@ -160,7 +163,7 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
         if (state.shared > max) return { allowed: false, retryAfterSeconds: secondsUntil(state.windowEnd, now) };
         // Taken here only while the shared count is recent (other instances count too) and
         // this hit cannot be the one over the limit.
-        const fresh = performance.now() - state.sharedAt <= flushMs;
+        const fresh = timer.nowMs() - state.sharedAt <= flushMs;
         if (fresh && state.shared + state.writing + state.pending + 1 <= max) {
           state.pending += 1;
           state.latest = now;
@@ -180,8 +183,8 @@ export function createBufferedCounter(store: Store, options: BufferOptions = {})
       const waiting = [...states].filter(([, state]) => state.pending > 0);
       await Promise.all(
         waiting.map(([key, state]) => {
-          clearTimeout(state.timer);
-          state.timer = undefined;
+          timer.clearTimeout(state.flushTimer);
+          state.flushTimer = undefined;
           return write(key, state, 0, state.latest).catch(() => {});
         }),
       );

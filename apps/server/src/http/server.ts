@@ -10,6 +10,7 @@ import { type InnerContext, requestInfo } from '../trpc/context.js';
 import { createCors } from './cors.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { resetPasswordPage, verifyEmailPage } from './pages.js';
+import { declaresMoreThan, sendError, sendJson } from './respond.js';
 import { createRestHandler } from './rest/handler.js';
 import { restRoutes } from './rest/routes.js';
 import { handleTrpcFast } from './trpc-fast.js';
@@ -24,17 +25,6 @@ export interface HttpServer {
   inFlight(): number;
   /** Stops accepting, lets in-flight requests finish (up to the timeout), then closes what remains. */
   close(timeoutMs?: number): Promise<void>;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function declaredLength(req: IncomingMessage): number | undefined {
-  const header = req.headers['content-length'];
-  return header === undefined ? undefined : Number(header);
 }
 
 export function createHttpServer(options: {
@@ -70,7 +60,8 @@ export function createHttpServer(options: {
     const path = url.pathname;
 
     if (path === '/health') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return sendError(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
       const up = await database.ping();
       return sendJson(res, up ? 200 : 503, { status: up ? 'ok' : 'error', database: up ? 'connected' : 'disconnected' });
     }
@@ -80,7 +71,8 @@ export function createHttpServer(options: {
     if (path === '/reset-password' && (req.method === 'GET' || req.method === 'HEAD')) return resetPasswordPage(res);
 
     if (path === '/openapi.json') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return sendError(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
       openApiDocument ??= buildOpenApiDocument(restRoutes, { serverUrl: inner.config.baseUrl });
       return sendJson(res, 200, openApiDocument);
     }
@@ -92,10 +84,9 @@ export function createHttpServer(options: {
     if (isApi) return rest(req, res, requestId);
 
     if (isTrpc) {
-      const length = declaredLength(req);
-      if (length !== undefined && length > MAX_BODY_BYTES) {
+      if (declaresMoreThan(req, MAX_BODY_BYTES)) {
         res.setHeader('connection', 'close');
-        return sendJson(res, 413, { error: { message: 'Request body too large', code: 'PAYLOAD_TOO_LARGE' } });
+        return sendError(res, 413, { error: { message: 'Request body too large', code: 'PAYLOAD_TOO_LARGE' } });
       }
       // Answers carry tokens and personal data: no cache may keep them.
       res.setHeader('cache-control', 'no-store');
@@ -130,7 +121,7 @@ export function createHttpServer(options: {
       return;
     }
 
-    sendJson(res, 404, { error: 'not found' });
+    sendError(res, 404, { error: 'not found' });
   }
 
   const server = createServer((req, res) => {
@@ -151,8 +142,7 @@ export function createHttpServer(options: {
     });
     handle(req, res, requestId).catch((error: unknown) => {
       logger.error({ requestId, err: error }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { error: 'Internal server error' });
-      else res.destroy();
+      sendError(res, 500, { error: 'Internal server error' });
     });
   });
   server.keepAliveTimeout = 5_000;

@@ -51,7 +51,7 @@ function isJsonMediaType(contentType: string | undefined): boolean {
 }
 
 /** The raw body, or `undefined` once it exceeds `limit` (reading stops there and the rest is left unread). */
-function readBytes(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+function readBytesUpTo(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -90,6 +90,14 @@ function readBytes(req: IncomingMessage, limit: number): Promise<Buffer | undefi
   });
 }
 
+/** The raw body, or BodyError `too_large` as soon as its declared or streamed size passes `limit`. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  if (declaresMoreThan(req, limit)) throw new BodyError('too_large');
+  const bytes = await readBytesUpTo(req, limit);
+  if (bytes === undefined) throw new BodyError('too_large');
+  return bytes;
+}
+
 /**
  * The parsed JSON body, or a BodyError: `too_large` as soon as the declared or streamed size
  * passes `limit`, `not_json` for any media type but `application/json` (checked after the size),
@@ -98,8 +106,7 @@ function readBytes(req: IncomingMessage, limit: number): Promise<Buffer | undefi
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   if (declaresMoreThan(req, limit)) throw new BodyError('too_large');
   if (!isJsonMediaType(req.headers['content-type'])) throw new BodyError('not_json');
-  const bytes = await readBytes(req, limit);
-  if (bytes === undefined) throw new BodyError('too_large');
+  const bytes = await readBody(req, limit);
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch {

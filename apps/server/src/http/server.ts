@@ -13,10 +13,16 @@ import { resetPasswordPage, verifyEmailPage } from './pages.js';
 import { declaresMoreThan, sendError, sendJson } from './respond.js';
 import { createRestHandler } from './rest/handler.js';
 import { restRoutes } from './rest/routes.js';
-import { handleTrpcFast } from './trpc-fast.js';
+import { type FastProcedures, handleTrpcFast } from './trpc-fast.js';
 
 /** Bodies larger than this are refused with 413 before any parsing. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The hot procedures the lean tRPC handler answers (the others go to tRPC's adapter): what a
+ * signed-in client calls on every page and every token refresh.
+ */
+export const FAST_PROCEDURES: FastProcedures = { 'user.me': 'query', 'auth.sessions': 'query', 'auth.refresh': 'mutation' };
 
 export interface HttpServer {
   server: Server;
@@ -33,14 +39,20 @@ export function createHttpServer(options: {
   logger: Logger;
   /** `fast` (default): the lean handler, with the standard adapter for what it declines; `standard`: the standard adapter only. */
   trpcAdapter?: 'fast' | 'standard';
+  /** tRPC's batching options, for both handlers (default: batches allowed, of any size, as the SDK sends them). */
+  trpcBatching?: { allowBatching?: boolean; maxBatchSize?: number };
 }): HttpServer {
   const { inner, database, logger } = options;
   const fastTrpc = (options.trpcAdapter ?? 'fast') === 'fast';
+  const allowBatching = options.trpcBatching?.allowBatching ?? true;
+  const maxBatchSize = options.trpcBatching?.maxBatchSize;
   const retryAfter = (errors: readonly { cause?: unknown }[]): Record<string, string> => {
     // A throttled call says when to come back, in the header HTTP clients read.
     const waits = errors.map((e) => (e.cause instanceof AppError ? e.cause.retryAfterSeconds : undefined)).filter((s) => s !== undefined);
     return waits.length ? { 'retry-after': String(Math.max(...waits)) } : {};
   };
+  // tRPC sets its own Vary, replacing the one CORS set: add Origin back (an array is appended).
+  const responseHeaders = (errors: readonly { cause?: unknown }[]) => ({ vary: ['Origin'], ...retryAfter(errors) });
   const logProcedureError = (requestId: string, error: TRPCError, procedure: string | undefined) => {
     if (error.code === 'INTERNAL_SERVER_ERROR') {
       // Server-side only; the client sees a bare "Internal server error".
@@ -96,10 +108,13 @@ export function createHttpServer(options: {
         fastTrpc &&
         (await handleTrpcFast(req, res, procedurePath, url, {
           router: appRouter,
+          procedures: FAST_PROCEDURES,
+          allowBatching,
+          maxBatchSize,
           createContext,
           maxBodyBytes: MAX_BODY_BYTES,
           onError: ({ error, path: procedure }) => logProcedureError(requestId, error, procedure),
-          headersFor: retryAfter,
+          headersFor: responseHeaders,
         }))
       ) {
         return;
@@ -109,13 +124,12 @@ export function createHttpServer(options: {
         req,
         res,
         path: procedurePath,
+        allowBatching,
+        ...(maxBatchSize !== undefined && { maxBatchSize }),
         // Also enforced while streaming, for bodies that do not declare their length.
         maxBodySize: MAX_BODY_BYTES,
         createContext,
-        responseMeta({ errors }) {
-          // tRPC sets its own Vary, replacing the one CORS set: add Origin back (an array is appended).
-          return { headers: { vary: ['Origin'], ...retryAfter(errors) } };
-        },
+        responseMeta: ({ errors }) => ({ headers: responseHeaders(errors) }),
         onError: ({ error, path: procedure }) => logProcedureError(requestId, error, procedure),
       });
       return;

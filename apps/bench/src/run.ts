@@ -19,6 +19,8 @@ import {
   refreshAtScale,
   type ScenarioResult,
   userMe,
+  userMeAdapters,
+  userMeFloor,
 } from './scenarios.js';
 import { baselineSeed, registerUsers, sessionOf } from './seed.js';
 import { evaluateTargets } from './targets.js';
@@ -28,9 +30,15 @@ export const JWT_SECRET = 'latchkey-bench-secret-not-for-production-0123456789';
 /** Long enough that no token seeded at the start expires during a long run. */
 const ACCESS_TOKEN_TTL_SECONDS = 4 * 3600;
 
-/** A scenario answers with its result, or with why it did not run. */
-const SCENARIOS: Record<ScenarioName, (ctx: BenchContext) => Promise<ScenarioResult | string>> = {
-  me: userMe,
+type Outcome = ScenarioResult | string;
+
+/** A scenario answers with its result, or with why it did not run; `me` with three, by name. */
+const SCENARIOS: Record<ScenarioName, (ctx: BenchContext) => Promise<Outcome | [string, Outcome][]>> = {
+  me: async (ctx) => [
+    ['me', await userMe(ctx)],
+    ['me-floor', await userMeFloor(ctx)],
+    ['me-adapter', await userMeAdapters(ctx)],
+  ],
   'better-auth': betterAuth,
   refresh: (ctx) => refresh(ctx),
   login,
@@ -79,6 +87,7 @@ export async function runBenchmark(options: Options, command: string, progress: 
       : Promise.resolve(undefined);
   const baselines = Promise.all([
     startBaseline('me', baselineEnv, embeddedSeed).then(track),
+    startBaseline('floor', baselineEnv, embeddedSeed).then(track),
     startBaseline('refresh', baselineEnv, embeddedSeed).then(track),
     startBaseline('ceiling', {}).then(track),
     betterAuthBaseline,
@@ -86,21 +95,19 @@ export async function runBenchmark(options: Options, command: string, progress: 
   baselines.catch(() => undefined);
   try {
     const serverAtStart = serverCommit();
-    const server = await startServer(
-      {
-        NODE_ENV: 'production',
-        JWT_SECRET,
-        BCRYPT_COST: String(options.bcryptCost),
-        LOG_LEVEL: 'warn',
-        // Every request comes from 127.0.0.1: per-address throttles must not stand in the way.
-        RATE_LIMIT_SCALE: '1000000',
-        ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL_SECONDS),
-        HOST: '127.0.0.1',
-        DATA_DIR: database.kind === 'embedded' ? database.dataDir : join(scratch, 'data'),
-        ...(database.kind === 'postgres' && { DATABASE_URL: database.url }),
-      },
-      options.profile,
-    );
+    const serverEnv: Record<string, string> = {
+      NODE_ENV: 'production',
+      JWT_SECRET,
+      BCRYPT_COST: String(options.bcryptCost),
+      LOG_LEVEL: 'warn',
+      // Every request comes from 127.0.0.1: per-address throttles must not stand in the way.
+      RATE_LIMIT_SCALE: '1000000',
+      ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL_SECONDS),
+      HOST: '127.0.0.1',
+      DATA_DIR: database.kind === 'embedded' ? database.dataDir : join(scratch, 'data'),
+      ...(database.kind === 'postgres' && { DATABASE_URL: database.url }),
+    };
+    const server = await startServer(serverEnv, options.profile);
     children.push(server);
     progress(`Latchkey listening on 127.0.0.1:${server.port} (pid ${server.pid})`);
 
@@ -110,7 +117,12 @@ export async function runBenchmark(options: Options, command: string, progress: 
     const file = join(scratch, 'seed.json');
     writeFileSync(file, JSON.stringify(baselineSeed(users)));
     seeded?.resolve(file);
-    const [me, refreshBaseline, ceilingBaseline, betterAuthServer] = await baselines;
+    const [me, floor, refreshBaseline, ceilingBaseline, betterAuthServer] = await baselines;
+    // Started once the schema is migrated and the accounts exist; PostgreSQL only.
+    const standard =
+      database.kind === 'postgres' && options.only.includes('me')
+        ? track(await startBaseline('latchkey-standard', { ...serverEnv, DATA_DIR: join(scratch, 'data-standard') }))
+        : undefined;
     progress('baselines listening');
 
     const sessions = new SessionPool(users.map((u) => ({ id: sessionOf(u.refreshToken).sessionId, token: u.refreshToken })));
@@ -118,7 +130,7 @@ export async function runBenchmark(options: Options, command: string, progress: 
       options,
       database,
       server,
-      baselines: { me, refresh: refreshBaseline, ceiling: ceilingBaseline, betterAuth: betterAuthServer },
+      baselines: { me, floor, refresh: refreshBaseline, ceiling: ceilingBaseline, betterAuth: betterAuthServer, standard },
       betterAuthVersion: betterAuthVersion(),
       users,
       // On PostgreSQL both sides rotate the same sessions; each embedded side has its own copy.
@@ -127,14 +139,18 @@ export async function runBenchmark(options: Options, command: string, progress: 
     };
     const scenarios: ScenarioResult[] = [];
     const skipped: Record<string, string> = {};
-    const add = (name: string, outcome: ScenarioResult | string) => {
+    const add = (name: string, outcome: Outcome) => {
       if (typeof outcome !== 'string') scenarios.push(outcome);
       else {
         skipped[name] = outcome;
         progress(`${name}: ${outcome}`);
       }
     };
-    for (const name of options.only) add(name, await SCENARIOS[name](ctx));
+    for (const name of options.only) {
+      const outcome = await SCENARIOS[name](ctx);
+      if (Array.isArray(outcome)) for (const [part, each] of outcome) add(part, each);
+      else add(name, outcome);
+    }
     if (options.sessionsScale && options.only.includes('refresh')) add('refresh-at-scale', await refreshAtScale(ctx));
 
     return {

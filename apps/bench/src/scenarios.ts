@@ -32,7 +32,15 @@ export interface BenchContext {
   database: BenchDatabase;
   server: Child;
   /** betterAuth: started on PostgreSQL only, when its scenario is to run. */
-  baselines: { me: Child; refresh: Child; ceiling: Child; betterAuth: Child | undefined };
+  baselines: {
+    me: Child;
+    floor: Child;
+    refresh: Child;
+    ceiling: Child;
+    betterAuth: Child | undefined;
+    /** The server with tRPC's own adapter only: started on PostgreSQL, when `me` is to run. */
+    standard: Child | undefined;
+  };
   /** The better-auth version installed here, which baselines/better-auth.ts runs. */
   betterAuthVersion: string;
   users: readonly SeededUser[];
@@ -140,6 +148,43 @@ export async function userMe(ctx: BenchContext): Promise<ScenarioResult> {
       notes: [],
     },
     await alternate(ctx, 'user.me', side(ctx.server), side(ctx.baselines.me)),
+  );
+}
+
+/** user.me beside the floor: the same query, no token verification, no framework (issue 12, item 4). */
+export async function userMeFloor(ctx: BenchContext): Promise<ScenarioResult> {
+  const side = (target: Child): Side => ({ measure: (s) => run(meLoad(ctx, target, s)), warm: true });
+  return result(
+    {
+      name: 'me-floor',
+      title: 'user.me beside the floor (no token verification at all)',
+      request: 'GET /trpc/user.me as above; the floor reads the user id from the token unverified',
+      baselineLabel: 'node:http + the same 1 pg query, no token verification, no framework',
+      baselineName: 'floor',
+      notes: [],
+    },
+    await alternate(ctx, 'user.me beside the floor', side(ctx.server), side(ctx.baselines.floor)),
+  );
+}
+
+/**
+ * The server's lean tRPC handler (the real server) beside the same server with tRPC's own
+ * nodeHTTPRequestHandler only: what the lean handler buys on user.me (issue 12, item 4).
+ */
+export async function userMeAdapters(ctx: BenchContext): Promise<ScenarioResult | string> {
+  const standard = ctx.baselines.standard;
+  if (!standard) return "not run: needs PostgreSQL (the second server shares the first one's database)";
+  const side = (target: Child): Side => ({ measure: (s) => run(meLoad(ctx, target, s)), warm: true });
+  return result(
+    {
+      name: 'me-adapter',
+      title: "user.me through the lean tRPC handler beside tRPC's nodeHTTPRequestHandler",
+      request: 'GET /trpc/user.me as above, to two Latchkey servers on the same database',
+      baselineLabel: "the same server with trpcAdapter 'standard' (tRPC's nodeHTTPRequestHandler only)",
+      baselineName: 'tRPC adapter',
+      notes: [],
+    },
+    await alternate(ctx, 'user.me, lean handler vs tRPC adapter', side(ctx.server), side(standard)),
   );
 }
 

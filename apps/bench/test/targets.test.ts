@@ -37,3 +37,17 @@ describe('the better-auth target', () => {
     expect(target?.met).toBe(true);
   });
 });
+
+describe('the floor target', () => {
+  const floorTarget = (results: ScenarioResult[]) => evaluateTargets(results).find((t) => t.target.includes('floor'));
+
+  it("reports user.me's ratio to the floor on every run that measured it", () => {
+    const target = floorTarget([scenario('me', 3_000, 3_000), scenario('me-floor', 3_000, 6_000)]);
+    expect(target?.measured).toBe('0.50 x');
+    expect(target?.met).toBe(false);
+  });
+
+  it('says the floor was not run when user.me was not', () => {
+    expect(floorTarget([])?.met).toBeUndefined();
+  });
+});

@@ -7,31 +7,28 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../lib/errors.js';
+import { type Html, html } from '../lib/html.js';
 import { type Runtime, requestInfo } from '../trpc/context.js';
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-}
-
-function page(res: ServerResponse, status: number, title: string, body: string, nonce?: string): void {
-  const html = `<!doctype html>
+function page(res: ServerResponse, status: number, title: string, body: Html, nonce?: string): void {
+  const markup = html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
+<title>${title}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;line-height:1.5}input,button{font:inherit;padding:.4rem;width:100%;box-sizing:border-box;margin:.3rem 0}</style>
 </head><body>
-<h1>${escapeHtml(title)}</h1>
+<h1>${title}</h1>
 ${body}
-</body></html>`;
+</body></html>`.toString();
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
-    'content-length': Buffer.byteLength(html),
+    'content-length': Buffer.byteLength(markup),
     'cache-control': 'no-store',
     'referrer-policy': 'no-referrer',
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
     'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'${nonce ? `; script-src 'nonce-${nonce}'` : ''}`,
   });
-  res.end(html);
+  res.end(markup);
 }
 
 /** GET /verify-email?token=...: confirms the address and says so, or why not. */
@@ -39,20 +36,20 @@ export async function verifyEmailPage(runtime: Runtime, req: IncomingMessage, ur
   const token = url.searchParams.get('token') ?? '';
   try {
     const { user } = await runtime.services.accounts.verifyEmail(token, requestInfo(req, runtime.config.trustProxy));
-    page(res, 200, 'Address confirmed', `<p>Thank you: ${escapeHtml(user.email)} is confirmed. You can close this page.</p>`);
+    page(res, 200, 'Address confirmed', html`<p>Thank you: ${user.email} is confirmed. You can close this page.</p>`);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
     if (error.appCode === 'RATE_LIMITED') {
       res.setHeader('retry-after', String(error.retryAfterSeconds ?? 60));
-      page(res, 429, 'Too many attempts', '<p>Too many links were tried from your network. Try again later.</p>');
+      page(res, 429, 'Too many attempts', html`<p>Too many links were tried from your network. Try again later.</p>`);
     } else if (error.appCode === 'TOKEN_EXPIRED') {
-      page(res, 410, 'This link has expired', '<p>Sign in and ask for a new confirmation mail.</p>');
+      page(res, 410, 'This link has expired', html`<p>Sign in and ask for a new confirmation mail.</p>`);
     } else {
       page(
         res,
         404,
         'This link does not work',
-        '<p>It was already used, or it is not a link we sent. If your address is not confirmed yet, sign in and ask for a new mail.</p>',
+        html`<p>It was already used, or it is not a link we sent. If your address is not confirmed yet, sign in and ask for a new mail.</p>`,
       );
     }
   }
@@ -61,7 +58,7 @@ export async function verifyEmailPage(runtime: Runtime, req: IncomingMessage, ur
 /** GET /reset-password: a form that reads the token from the fragment and calls the API. */
 export function resetPasswordPage(res: ServerResponse): void {
   const nonce = randomBytes(16).toString('base64');
-  const body = `<form id="reset"><label for="password">New password (at least 8 characters)</label>
+  const body = html`<form id="reset"><label for="password">New password (at least 8 characters)</label>
 <input id="password" type="password" autocomplete="new-password" minlength="8" maxlength="256" required>
 <button type="submit">Set my new password</button></form>
 <p id="result" role="status"></p>

@@ -10,12 +10,19 @@ import { type Runtime, requestInfo } from '../trpc/context.js';
 import { createCors } from './cors.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { resetPasswordPage, verifyEmailPage } from './pages.js';
+import { declaresMoreThan, sendError, sendJson } from './respond.js';
 import { createRestHandler } from './rest/handler.js';
 import { restRoutes } from './rest/routes.js';
-import { handleTrpcFast } from './trpc-fast.js';
+import { type FastProcedures, handleTrpcFast } from './trpc-fast.js';
 
 /** Bodies larger than this are refused with 413 before any parsing. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The hot procedures the lean tRPC handler answers (the others go to tRPC's adapter): what a
+ * signed-in client calls on every page and every token refresh.
+ */
+export const FAST_PROCEDURES: FastProcedures = { 'user.me': 'query', 'auth.sessions': 'query', 'auth.refresh': 'mutation' };
 
 export interface HttpServer {
   server: Server;
@@ -26,31 +33,26 @@ export interface HttpServer {
   close(timeoutMs?: number): Promise<void>;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function declaredLength(req: IncomingMessage): number | undefined {
-  const header = req.headers['content-length'];
-  return header === undefined ? undefined : Number(header);
-}
-
 export function createHttpServer(options: {
   runtime: Runtime;
   database: DatabaseHandle;
   logger: Logger;
   /** `fast` (default): the lean handler, with the standard adapter for what it declines; `standard`: the standard adapter only. */
   trpcAdapter?: 'fast' | 'standard';
+  /** tRPC's batching options, for both handlers (default: batches allowed, of any size, as the SDK sends them). */
+  trpcBatching?: { allowBatching?: boolean; maxBatchSize?: number };
 }): HttpServer {
   const { runtime, database, logger } = options;
   const fastTrpc = (options.trpcAdapter ?? 'fast') === 'fast';
+  const allowBatching = options.trpcBatching?.allowBatching ?? true;
+  const maxBatchSize = options.trpcBatching?.maxBatchSize;
   const retryAfter = (errors: readonly { cause?: unknown }[]): Record<string, string> => {
     // A throttled call says when to come back, in the header HTTP clients read.
     const waits = errors.map((e) => (e.cause instanceof AppError ? e.cause.retryAfterSeconds : undefined)).filter((s) => s !== undefined);
     return waits.length ? { 'retry-after': String(Math.max(...waits)) } : {};
   };
+  // tRPC sets its own Vary, replacing the one CORS set: add Origin back (an array is appended).
+  const responseHeaders = (errors: readonly { cause?: unknown }[]) => ({ vary: ['Origin'], ...retryAfter(errors) });
   const logProcedureError = (requestId: string, error: TRPCError, procedure: string | undefined) => {
     if (error.code === 'INTERNAL_SERVER_ERROR') {
       // Server-side only; the client sees a bare "Internal server error".
@@ -70,7 +72,8 @@ export function createHttpServer(options: {
     const path = url.pathname;
 
     if (path === '/health') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return sendError(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
       const up = await database.ping();
       return sendJson(res, up ? 200 : 503, { status: up ? 'ok' : 'error', database: up ? 'connected' : 'disconnected' });
     }
@@ -80,7 +83,8 @@ export function createHttpServer(options: {
     if (path === '/reset-password' && (req.method === 'GET' || req.method === 'HEAD')) return resetPasswordPage(res);
 
     if (path === '/openapi.json') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return sendError(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
       openApiDocument ??= buildOpenApiDocument(restRoutes, { serverUrl: runtime.config.baseUrl });
       return sendJson(res, 200, openApiDocument);
     }
@@ -92,10 +96,9 @@ export function createHttpServer(options: {
     if (isApi) return rest(req, res, requestId);
 
     if (isTrpc) {
-      const length = declaredLength(req);
-      if (length !== undefined && length > MAX_BODY_BYTES) {
+      if (declaresMoreThan(req, MAX_BODY_BYTES)) {
         res.setHeader('connection', 'close');
-        return sendJson(res, 413, { error: { message: 'Request body too large', code: 'PAYLOAD_TOO_LARGE' } });
+        return sendError(res, 413, { error: { message: 'Request body too large', code: 'PAYLOAD_TOO_LARGE' } });
       }
       // Answers carry tokens and personal data: no cache may keep them.
       res.setHeader('cache-control', 'no-store');
@@ -105,10 +108,13 @@ export function createHttpServer(options: {
         fastTrpc &&
         (await handleTrpcFast(req, res, procedurePath, url, {
           router: appRouter,
+          procedures: FAST_PROCEDURES,
+          allowBatching,
+          maxBatchSize,
           createContext,
           maxBodyBytes: MAX_BODY_BYTES,
           onError: ({ error, path: procedure }) => logProcedureError(requestId, error, procedure),
-          headersFor: retryAfter,
+          headersFor: responseHeaders,
         }))
       ) {
         return;
@@ -118,19 +124,18 @@ export function createHttpServer(options: {
         req,
         res,
         path: procedurePath,
+        allowBatching,
+        ...(maxBatchSize !== undefined && { maxBatchSize }),
         // Also enforced while streaming, for bodies that do not declare their length.
         maxBodySize: MAX_BODY_BYTES,
         createContext,
-        responseMeta({ errors }) {
-          // tRPC sets its own Vary, replacing the one CORS set: add Origin back (an array is appended).
-          return { headers: { vary: ['Origin'], ...retryAfter(errors) } };
-        },
+        responseMeta: ({ errors }) => ({ headers: responseHeaders(errors) }),
         onError: ({ error, path: procedure }) => logProcedureError(requestId, error, procedure),
       });
       return;
     }
 
-    sendJson(res, 404, { error: 'not found' });
+    sendError(res, 404, { error: 'not found' });
   }
 
   const server = createServer((req, res) => {
@@ -151,8 +156,7 @@ export function createHttpServer(options: {
     });
     handle(req, res, requestId).catch((error: unknown) => {
       logger.error({ requestId, err: error }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { error: 'Internal server error' });
-      else res.destroy();
+      sendError(res, 500, { error: 'Internal server error' });
     });
   });
   server.keepAliveTimeout = 5_000;

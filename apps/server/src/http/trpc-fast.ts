@@ -1,59 +1,67 @@
 /**
- * tRPC's HTTP wire format for queries and mutations, batched or not, without the standard
- * adapter's per-request Fetch `Request`, `Headers` and `AbortController` (measured: most of its
- * ~270 us a request). Routing, input parsing, middlewares, error shapes (the router's own
- * errorFormatter through `getErrorShape`), status codes (`getHTTPStatusCode`, 207 for mixed
- * batches) and the transformer are tRPC's own functions. Anything else (subscriptions, streaming
- * `trpc-accept`, form data, other content types) is declined and left to the standard adapter.
+ * tRPC's HTTP wire format for a listed set of hot procedures, without the standard adapter's
+ * per-request Fetch `Request`, `Headers` and `AbortController`: 2.02 x the req/s of
+ * `nodeHTTPRequestHandler` on user.me (apps/bench/RESULTS.md, 2026-12-01).
+ *
+ * Fenced: only public tRPC imports; the router's own config (errorFormatter, transformer,
+ * pathSeparator) through `_def._config`, the one internal it reads, which is why tRPC is pinned
+ * exactly in the catalog; batching as the adapter's `allowBatching` and `maxBatchSize` say. A
+ * request it is not sure to answer exactly as the adapter would (a path not listed or of the
+ * other type, a batch the options refuse, subscriptions, streaming, other content types) is
+ * declined before anything is read, and the adapter answers it. test/trpc-adapter.test.ts runs
+ * every procedure through both and compares status, body and every header.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AnyRouter, TRPCError } from '@trpc/server';
 import {
-  callProcedure,
-  getErrorShape,
-  getHTTPStatusCode,
-  getProcedureAtPath,
+  type AnyRouter,
+  callTRPCProcedure,
   getTRPCErrorFromUnknown,
-  TRPCError as TRPCErrorClass,
-  type TRPCResponse,
+  getTRPCErrorShape,
+  TRPCError,
   transformTRPCResponse,
-} from '@trpc/server/unstable-core-do-not-import';
+} from '@trpc/server';
+import { getHTTPStatusCode } from '@trpc/server/http';
+import { BodyError, readBody } from './respond.js';
+
+/** The procedures the lean handler answers, by path, with their type. */
+export type FastProcedures = Readonly<Record<string, 'query' | 'mutation'>>;
 
 export interface FastTrpcOptions<TContext> {
   router: AnyRouter;
+  procedures: FastProcedures;
+  /** As the adapter's options of the same names. */
+  allowBatching: boolean;
+  maxBatchSize: number | undefined;
   createContext: () => TContext;
   maxBodyBytes: number;
   onError: (opts: { error: TRPCError; path: string | undefined }) => void;
-  /** Extra response headers, given the errors of the call (e.g. Retry-After). */
-  headersFor: (errors: TRPCError[]) => Record<string, string>;
+  /** Extra response headers, given the errors of the call, as the adapter's `responseMeta` gives them (arrays are appended). */
+  headersFor: (errors: TRPCError[]) => Record<string, string | string[]>;
 }
 
-class BodyTooLarge extends Error {}
+type Responses = Parameters<typeof getHTTPStatusCode>[0];
+type TRPCResponse = Extract<Responses, readonly unknown[]>[number];
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+/** The procedure paths of a URL path, or undefined when the request is not for this handler. */
+function procedurePaths<TContext>(urlPath: string, type: 'query' | 'mutation', isBatch: boolean, options: FastTrpcOptions<TContext>) {
+  if (isBatch && !options.allowBatching) return undefined;
+  const separator = options.router._def._config.pathSeparator;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  const paths = (isBatch ? decoded.split(',') : [decoded]).map((p) => (separator === '.' ? p : p.split(separator).join('.')));
+  if (isBatch && options.maxBatchSize !== undefined && paths.length > options.maxBatchSize) return undefined;
+  return paths.every((p) => Object.hasOwn(options.procedures, p) && options.procedures[p] === type) ? paths : undefined;
 }
 
 /** Handles the request and returns true, or returns false (having read nothing) to decline it. */
 export async function handleTrpcFast<TContext>(
   req: IncomingMessage,
   res: ServerResponse,
-  path: string,
+  urlPath: string,
   url: URL,
   options: FastTrpcOptions<TContext>,
 ): Promise<boolean> {
@@ -62,29 +70,30 @@ export async function handleTrpcFast<TContext>(
   if (req.headers['trpc-accept'] !== undefined || req.headers.upgrade !== undefined) return false;
   const contentType = req.headers['content-type'];
   if (method === 'POST' && contentType !== undefined && !/^application\/json\b/i.test(contentType)) return false;
+  const type = method === 'GET' ? 'query' : 'mutation';
+  const isBatch = url.searchParams.get('batch') === '1';
+  const paths = procedurePaths(urlPath, type, isBatch, options);
+  if (!paths) return false;
 
   const { router } = options;
   const config = router._def._config;
-  const type = method === 'GET' ? 'query' : 'mutation';
-  const isBatch = url.searchParams.get('batch') === '1';
-  const paths = isBatch ? decodeURIComponent(path).split(',') : [decodeURIComponent(path)];
   const errors: TRPCError[] = [];
   let ctx: TContext | undefined;
 
   const failure = (error: TRPCError, at: string | undefined, input: unknown): TRPCResponse => {
     errors.push(error);
     options.onError({ error, path: at });
-    return { error: getErrorShape({ config, error, type, path: at, input, ctx }) };
+    return { error: getTRPCErrorShape({ config, error, type, path: at, input, ctx }) };
   };
 
   // Read now (the size limit applies at once), parse only when a procedure asks for its input,
   // as tRPC does: a procedure without input ignores whatever came with it.
   let text: string | null;
   try {
-    text = method === 'GET' ? url.searchParams.get('input') : await readBody(req, options.maxBodyBytes);
+    text = method === 'GET' ? url.searchParams.get('input') : (await readBody(req, options.maxBodyBytes)).toString('utf8');
   } catch (cause) {
-    if (!(cause instanceof BodyTooLarge)) throw cause;
-    const error = new TRPCErrorClass({ code: 'PAYLOAD_TOO_LARGE' });
+    if (!(cause instanceof BodyError)) throw cause;
+    const error = new TRPCError({ code: 'PAYLOAD_TOO_LARGE' });
     send(
       res,
       isBatch,
@@ -103,7 +112,7 @@ export async function handleTrpcFast<TContext>(
       } catch (cause) {
         parsed = {
           ok: false,
-          error: new TRPCErrorClass({ code: 'BAD_REQUEST', message: cause instanceof Error ? cause.message : 'Invalid JSON', cause }),
+          error: new TRPCError({ code: 'BAD_REQUEST', message: cause instanceof Error ? cause.message : 'Invalid JSON', cause }),
         };
       }
     }
@@ -119,15 +128,7 @@ export async function handleTrpcFast<TContext>(
         return isBatch ? (all as Record<string, unknown> | undefined)?.[index] : all;
       };
       try {
-        const procedure = await getProcedureAtPath(router, at);
-        if (!procedure) throw new TRPCErrorClass({ code: 'NOT_FOUND', message: `No procedure found on path "${at}"` });
-        if (procedure._def.type !== type) {
-          throw new TRPCErrorClass({
-            code: 'METHOD_NOT_SUPPORTED',
-            message: `Unsupported ${method}-request to ${procedure._def.type} procedure at path "${at}"`,
-          });
-        }
-        const data: unknown = await callProcedure({
+        const data: unknown = await callTRPCProcedure({
           router,
           path: at,
           getRawInput: async () => {
@@ -165,10 +166,9 @@ function send<TContext>(
 ): void {
   const status = getHTTPStatusCode(isBatch ? responses : (responses[0] as TRPCResponse), errors);
   const body = JSON.stringify(transformTRPCResponse(config, isBatch ? responses : (responses[0] as TRPCResponse)));
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    ...options.headersFor(errors),
-  });
+  // As the adapter answers: its Vary first (responseMeta's values are appended to it), and no
+  // Content-Length, so chunked.
+  const { vary = [], ...extra } = options.headersFor(errors);
+  res.writeHead(status, { 'content-type': 'application/json', vary: ['trpc-accept', 'accept', ...[vary].flat()].join(', '), ...extra });
   res.end(body);
 }

@@ -3,6 +3,8 @@
  * from users (the username) are escaped in HTML and never reach a header: subjects are fixed and
  * the recipient is an address validated at registration.
  */
+import { html } from './html.js';
+
 export type MailKind = 'verify_email' | 'reset_password' | 'password_changed';
 
 export interface RenderedMail {
@@ -46,20 +48,16 @@ const TEMPLATES: Record<MailKind, Template> = {
   },
 };
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-}
-
 export function renderMail(kind: MailKind, vars: MailVars): RenderedMail {
   const template = TEMPLATES[kind];
   const paragraphs = template.paragraphs(vars);
   const action = template.action?.(vars);
   const text = [...paragraphs, ...(action ? [`${action.label}: ${action.url}`] : [])].join('\n\n');
-  const html = [
-    '<!doctype html><html><body style="font-family: sans-serif; line-height: 1.5">',
-    ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
-    ...(action ? [`<p><a href="${escapeHtml(action.url)}">${escapeHtml(action.label)}</a></p>`] : []),
-    '</body></html>',
-  ].join('\n');
-  return { subject: template.subject, text: `${text}\n`, html };
+  const lines = [
+    html`<!doctype html><html><body style="font-family: sans-serif; line-height: 1.5">`,
+    ...paragraphs.map((p) => html`<p>${p}</p>`),
+    ...(action ? [html`<p><a href="${action.url}">${action.label}</a></p>`] : []),
+    html`</body></html>`,
+  ];
+  return { subject: template.subject, text: `${text}\n`, html: lines.join('\n') };
 }

@@ -1,23 +1,13 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { type AppCode, AppError, type FieldErrors } from '../lib/errors.js';
+import { fieldErrorsFromIssues, type SchemaIssue } from '../lib/field-errors.js';
 import type { Context } from './context.js';
 
-interface IssueLike {
-  path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;
-  message: string;
-}
-
-/** Per-field messages from a zod (or any Standard Schema) failure. */
+/** Per-field messages from a zod (or any Standard Schema) failure; an issue about the whole input is under `input`. */
 function fieldErrors(cause: unknown): FieldErrors | undefined {
   if (typeof cause !== 'object' || cause === null || !('issues' in cause) || !Array.isArray(cause.issues)) return undefined;
-  const fields: FieldErrors = {};
-  for (const issue of cause.issues as IssueLike[]) {
-    const head = issue.path?.[0];
-    const key = head === undefined ? 'input' : String(typeof head === 'object' ? head.key : head);
-    fields[key] = [...(fields[key] ?? []), issue.message];
-  }
-  return fields;
+  return fieldErrorsFromIssues(cause.issues as SchemaIssue[], 'input');
 }
 
 const t = initTRPC.context<Context>().create({

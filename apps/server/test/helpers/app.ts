@@ -20,6 +20,8 @@ export interface TestAppOptions {
   clock?: 'manual' | 'shifted';
   /** Which tRPC HTTP handler the served app uses (default: the server's default, `fast`). */
   trpcAdapter?: 'fast' | 'standard';
+  /** tRPC's batching options for both handlers (default: the server's). */
+  trpcBatching?: { allowBatching?: boolean; maxBatchSize?: number };
 }
 
 export interface TestApp extends App {
@@ -73,6 +75,7 @@ export async function servedApp(database: DatabaseHandle, options: TestAppOption
     database: app.database,
     logger: app.logger,
     ...(options.trpcAdapter && { trpcAdapter: options.trpcAdapter }),
+    ...(options.trpcBatching && { trpcBatching: options.trpcBatching }),
   });
   const { port } = await http.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { type AppCode, AppError, type AppErrorKind, type FieldErrors } from '../../lib/errors.js';
+import { fieldErrorsFromIssues } from '../../lib/field-errors.js';
 
 export const BLANK = "can't be blank";
 
@@ -103,19 +104,9 @@ export function fromAppError(error: AppError, statusOverrides: Readonly<Record<s
   return new RestError(status, errors, { code: error.appCode, headers });
 }
 
-/**
- * Per-field messages from zod issues: a field is named by the last key of its path, so
- * `{ "user": { "email": ... } }` reports `email` as RealWorld does; the body itself is `body`.
- */
+/** Per-field messages from zod issues (see lib/field-errors.ts); an issue about the body itself is under `body`. */
 export function fromZodError(error: z.ZodError): RestError {
-  const errors: FieldErrors = {};
-  for (const issue of error.issues) {
-    const key = issue.path.findLast((segment): segment is string => typeof segment === 'string') ?? 'body';
-    const messages = errors[key] ?? [];
-    if (!messages.includes(issue.message)) messages.push(issue.message);
-    errors[key] = messages;
-  }
-  return new RestError(422, errors, { code: 'VALIDATION_FAILED' });
+  return new RestError(422, fieldErrorsFromIssues(error.issues, 'body'), { code: 'VALIDATION_FAILED' });
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.js';
 import { type Runtime, requestInfo } from '../../trpc/context.js';
+import { BodyError, readJsonBody, sendError, sendJson } from '../respond.js';
 import { RestError, toRestError } from './errors.js';
 import type { RestRoute } from './route.js';
 
@@ -18,79 +19,26 @@ export interface RestHandlerOptions {
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
 /**
  * Ends a request whose body is not read: the connection is closed after the answer rather than
  * kept alive, since what is left of the body could be anything, of any size.
  */
 const CLOSE = { connection: 'close' };
 
-function isJson(contentType: string | undefined): boolean {
-  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
-  return mediaType === 'application/json';
-}
-
-/** The body, or `undefined` once it exceeds `limit` (reading stops there). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        stop();
-        req.pause();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      stop();
-      resolve(Buffer.concat(chunks));
-    };
-    const onError = (error: Error) => {
-      stop();
-      reject(error);
-    };
-    const onClose = () => {
-      stop();
-      reject(new Error('the client closed the connection before sending the whole body'));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
-}
-
-const tooLarge = (limit: number) => new RestError(413, { body: [`is too large (maximum is ${limit} bytes)`] }, { headers: CLOSE });
-
 /** The JSON body of a route that reads one, or a RestError for 413, 415 and 400. */
 async function jsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  if (!isJson(req.headers['content-type'])) {
-    throw new RestError(415, { body: ['must be JSON (Content-Type: application/json)'] }, { headers: CLOSE });
-  }
-  const bytes = await readBody(req, limit);
-  if (bytes === undefined) throw tooLarge(limit);
   try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    // The parser's message quotes the body, which may hold a password: say only what is wrong.
-    throw new RestError(400, { body: ['is not valid JSON'] });
+    return await readJsonBody(req, limit);
+  } catch (error) {
+    if (!(error instanceof BodyError)) throw error;
+    switch (error.failure) {
+      case 'too_large':
+        throw new RestError(413, { body: [`is too large (maximum is ${limit} bytes)`] }, { headers: CLOSE });
+      case 'not_json':
+        throw new RestError(415, { body: ['must be JSON (Content-Type: application/json)'] }, { headers: CLOSE });
+      case 'malformed':
+        throw new RestError(400, { body: ['is not valid JSON'] });
+    }
   }
 }
 
@@ -128,20 +76,16 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       // The same request info as the tRPC adapter's, so throttles see the same client address.
       const ctx = { services: runtime.services, request: requestInfo(req, runtime.config.trustProxy) };
       const { status, body } = await route.run({ raw, ctx });
-      send(res, status, body);
+      sendJson(res, status, body);
     } catch (error) {
       const rest = toRestError(error);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
       if (rest) {
-        send(res, rest.status, rest.body(), rest.headers);
+        sendError(res, rest.status, rest.body(), rest.headers);
         return;
       }
       // Server-side only; the client learns nothing of the cause.
       logger.error({ requestId, path: (req.url ?? '/').split('?')[0], err: error }, 'REST request failed');
-      send(res, 500, { errors: { server: ['internal error'] } });
+      sendError(res, 500, { errors: { server: ['internal error'] } });
     }
   };
 }

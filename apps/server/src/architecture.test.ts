@@ -33,7 +33,7 @@ const ROOM_EDGES: Record<string, readonly string[]> = {
   app: ['lib', 'db', 'config', 'modules', 'trpc'],
   main: ['app', 'config', 'http', 'jobs', 'lib'],
   migrate: ['config', 'db'],
-  testing: ['app', 'config', 'db', 'lib', 'modules', 'router', 'trpc'],
+  testing: ['app', 'config', 'db', 'http', 'lib', 'modules', 'router', 'trpc'],
 };
 
 interface Edge {

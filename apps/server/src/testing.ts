@@ -4,16 +4,21 @@
  * (cloned from one migrated snapshot per process, so every kit after the first is cheap), a low
  * bcrypt cost and a clock that only moves when told to.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { PGlite } from '@electric-sql/pglite';
+import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
+import pg from 'pg';
+import superjson from 'superjson';
 import { type App, createApp } from './app.js';
 import { type Config, loadConfig } from './config.js';
-import { type DatabaseHandle, databaseFromPGlite, migrateToLatest } from './db/database.js';
-import { ManualClock } from './lib/clock.js';
+import { createDatabase, type DatabaseHandle, databaseFromPGlite, migrateToLatest } from './db/database.js';
+import { createHttpServer, type HttpServer } from './http/server.js';
+import { ManualClock, ShiftedClock } from './lib/clock.js';
 import { parseDuration } from './lib/duration.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { outboxMails } from './modules/mail/outbox.js';
-import { createCaller } from './router.js';
+import { type AppRouter, createCaller } from './router.js';
 import type { RequestInfo } from './trpc/context.js';
 
 export type Caller = ReturnType<typeof createCaller>;
@@ -159,4 +164,191 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
       if (ownsDatabase) await database.close();
     },
   };
+}
+
+/**
+ * Polls `probe` until it yields something other than `undefined` or `false`, and resolves to that:
+ * for what arrives asynchronously (a NOTIFY, a log line written as a response closes, a port).
+ * A probe that throws is polled again; after `timeoutMs` this fails with the last error as cause.
+ * The deadline is a timer, not a clock reading: the one source of "now" stays `lib/clock.ts`.
+ */
+export async function until<T>(probe: () => T | Promise<T>, timeoutMs = 5_000, intervalMs = 10): Promise<Exclude<T, undefined | false>> {
+  let expired = false;
+  const deadline = setTimeout(() => {
+    expired = true;
+  }, timeoutMs);
+  let lastError: unknown;
+  try {
+    for (;;) {
+      try {
+        const value = await probe();
+        if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>;
+        lastError = undefined;
+      } catch (error) {
+        lastError = error;
+      }
+      if (expired) {
+        const detail = lastError === undefined ? '' : `; last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+        throw new Error(`not within ${timeoutMs} ms${detail}`, { cause: lastError });
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+/** Which database this run of the suite is on: `pglite`, or the PostgreSQL URL the config found. */
+export const TEST_DATABASE = process.env.LATCHKEY_TEST_DATABASE ?? 'pglite';
+export const onPostgres = TEST_DATABASE !== 'pglite';
+
+export interface TestDatabase extends DatabaseHandle {
+  /** A PostgreSQL URL that reaches this same database (and schema), for other processes. */
+  url: string | undefined;
+}
+
+/** The URL of a schema of its own on the test PostgreSQL server. */
+function schemaUrl(base: string, schema: string): string {
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+/**
+ * A fresh, empty database for one test file: an in-memory PGlite, or a schema of its own on
+ * PostgreSQL (dropped on close), so that files run in parallel without seeing each other.
+ */
+export async function emptyTestDatabase(): Promise<TestDatabase> {
+  if (!onPostgres) {
+    const pglite = await PGlite.create();
+    return { ...databaseFromPGlite(pglite), url: undefined };
+  }
+  const schema = `lk_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  const url = schemaUrl(TEST_DATABASE, schema);
+  const handle = await createDatabase({ kind: 'postgres', url });
+  return {
+    ...handle,
+    url,
+    async close() {
+      await handle.close();
+      const cleanup = new pg.Client({ connectionString: TEST_DATABASE });
+      await cleanup.connect();
+      await cleanup.query(`drop schema if exists ${schema} cascade`);
+      await cleanup.end();
+    },
+  };
+}
+
+export async function migratedTestDatabase(): Promise<TestDatabase> {
+  const database = await emptyTestDatabase();
+  await migrateToLatest(database.db);
+  return database;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  logger?: Logger;
+  /** `manual` (default) stands still at 2026-01-01 until advanced; `shifted` follows real time plus what was advanced. */
+  clock?: 'manual' | 'shifted';
+  /** Which tRPC HTTP handler the served app uses (default: the server's default, `fast`). */
+  trpcAdapter?: 'fast' | 'standard';
+  /** tRPC's batching options for both handlers (default: the server's). */
+  trpcBatching?: { allowBatching?: boolean; maxBatchSize?: number };
+}
+
+export interface TestApp extends App {
+  clock: TestClock;
+  mails: TestKit['mails'];
+  /** A caller as from a client at `ip` with the given access token. */
+  caller(request?: Partial<RequestInfo> & { accessToken?: string }): Caller;
+}
+
+/** The real application on a shared, already migrated test database: the test kit, on the suite's database. */
+export async function testApp(database: DatabaseHandle, options: TestAppOptions = {}): Promise<TestApp> {
+  const kit = await createTestKit({
+    database,
+    ...(options.env && { env: options.env }),
+    ...(options.logger && { logger: options.logger }),
+    ...(options.clock === 'shifted' && { clock: new ShiftedClock() }),
+  });
+  return { ...kit.app, clock: kit.clock, mails: kit.mails, caller: (request = {}) => kit.callerFor(request), close: () => kit.close() };
+}
+
+/** A typed tRPC client of the server at `baseUrl`, sending `Bearer <accessToken()>` when there is one. */
+export function trpcClient(
+  baseUrl: string,
+  accessToken?: () => string | undefined,
+  { batch = true }: { batch?: boolean } = {},
+): TRPCClient<AppRouter> {
+  const link = (batch ? httpBatchLink : httpLink)({
+    url: `${baseUrl}/trpc`,
+    transformer: superjson,
+    headers: () => {
+      const token = accessToken?.();
+      return token ? { authorization: `Bearer ${token}` } : {};
+    },
+  });
+  return createTRPCClient<AppRouter>({ links: [link] });
+}
+
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  status: number;
+}
+
+export interface ServedApp extends TestApp {
+  url: string;
+  http: HttpServer;
+  /** Every request the server has logged, in order (when no logger of the caller's was given). */
+  requests: RequestLogEntry[];
+  client(accessToken?: () => string | undefined, options?: { batch?: boolean }): TRPCClient<AppRouter>;
+}
+
+/** The test app behind the real HTTP server, on a free port of 127.0.0.1. */
+export async function servedApp(database: DatabaseHandle, options: TestAppOptions = {}): Promise<ServedApp> {
+  const requests: RequestLogEntry[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) {
+        const entry = JSON.parse(line) as Partial<RequestLogEntry> & { msg?: string };
+        if (entry.msg === 'request')
+          requests.push({ method: String(entry.method), path: String(entry.path), status: Number(entry.status) });
+      }
+      done();
+    },
+  });
+  const app = await testApp(database, { logger: createLogger('info', sink), ...options });
+  const http = createHttpServer({
+    runtime: app,
+    database: app.database,
+    logger: app.logger,
+    ...(options.trpcAdapter && { trpcAdapter: options.trpcAdapter }),
+    ...(options.trpcBatching && { trpcBatching: options.trpcBatching }),
+  });
+  const { port } = await http.listen(0, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    ...app,
+    url,
+    http,
+    requests,
+    client: (accessToken, options) => trpcClient(url, accessToken, options),
+    async close() {
+      await http.close(1_000);
+      await app.close();
+    },
+  };
+}
+
+let counter = 0;
+/** Distinct credentials for each call, so tests sharing a database never collide. */
+export function newUser(prefix = 'user') {
+  counter += 1;
+  const id = `${prefix}${counter}${Math.random().toString(36).slice(2, 8)}`;
+  return { username: id, email: `${id}@example.com`, password: `a long passphrase for ${id}` };
 }

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUser, type TestApp, testApp } from './helpers/app.js';
-import { migratedTestDatabase, rowCounts, type TestDatabase } from './helpers/database.js';
+import { expectUnchanged, migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
 
 let database: TestDatabase;
@@ -44,16 +44,16 @@ describe('register, login, me', () => {
   it('trims the email and keeps it unique case-insensitively, writing nothing on a conflict', async () => {
     const input = newUser();
     await app.caller().auth.register({ ...input, email: `  ${input.email}  ` });
-    const before = await rowCounts(database.db);
-    expect(await failure(app.caller().auth.register({ ...newUser(), email: input.email.toUpperCase() }))).toEqual({
-      code: 'CONFLICT',
-      appCode: 'EMAIL_TAKEN',
+    await expectUnchanged(database.db, async () => {
+      expect(await failure(app.caller().auth.register({ ...newUser(), email: input.email.toUpperCase() }))).toEqual({
+        code: 'CONFLICT',
+        appCode: 'EMAIL_TAKEN',
+      });
+      expect(await failure(app.caller().auth.register({ ...newUser(), username: input.username.toUpperCase() }))).toEqual({
+        code: 'CONFLICT',
+        appCode: 'USERNAME_TAKEN',
+      });
     });
-    expect(await failure(app.caller().auth.register({ ...newUser(), username: input.username.toUpperCase() }))).toEqual({
-      code: 'CONFLICT',
-      appCode: 'USERNAME_TAKEN',
-    });
-    expect(await rowCounts(database.db)).toEqual(before);
   });
 
   it('refuses invalid input field by field, common and over-long passwords included', async () => {

@@ -2,8 +2,9 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/db/database.js';
 import { createLogger } from '../src/lib/logger.js';
+import { until } from '../src/testing.js';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
-import { migratedTestDatabase, rowCounts, type TestDatabase } from './helpers/database.js';
+import { expectUnchanged, migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { rawPost } from './helpers/rest.js';
 
 let database: TestDatabase;
@@ -24,14 +25,6 @@ afterAll(async () => {
   await app?.close();
   await database?.close();
 });
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 describe('tRPC over HTTP', () => {
   it('registers, reads me, refreshes and logs out with the typed client (batched)', async () => {
@@ -84,21 +77,21 @@ describe('tRPC over HTTP', () => {
   });
 
   it('refuses malformed JSON with 400 and writes nothing', async () => {
-    const before = await rowCounts(database.db);
-    const response = await rawPost(`${app.url}/trpc/auth.register`, '{"json": {"username": "malformed", ');
-    expect(response.status).toBe(400);
-    expect(response.body).not.toMatch(/at .*\.(ts|js):\d+/);
-    expect(await rowCounts(database.db)).toEqual(before);
+    await expectUnchanged(database.db, async () => {
+      const response = await rawPost(`${app.url}/trpc/auth.register`, '{"json": {"username": "malformed", ');
+      expect(response.status).toBe(400);
+      expect(response.body).not.toMatch(/at .*\.(ts|js):\d+/);
+    });
   });
 
   it('refuses a body over 1 MB with 413 before parsing, declared or chunked, and writes nothing', async () => {
-    const before = await rowCounts(database.db);
-    const big = JSON.stringify({ json: { ...newUser(), bio: 'x'.repeat(1024 * 1024 + 10) } });
-    const declared = await rawPost(`${app.url}/trpc/auth.register`, big);
-    expect(declared.status).toBe(413);
-    const chunked = await rawPost(`${app.url}/trpc/auth.register`, big, { chunked: true });
-    expect(chunked.status).toBe(413);
-    expect(await rowCounts(database.db)).toEqual(before);
+    await expectUnchanged(database.db, async () => {
+      const big = JSON.stringify({ json: { ...newUser(), bio: 'x'.repeat(1024 * 1024 + 10) } });
+      const declared = await rawPost(`${app.url}/trpc/auth.register`, big);
+      expect(declared.status).toBe(413);
+      const chunked = await rawPost(`${app.url}/trpc/auth.register`, big, { chunked: true });
+      expect(chunked.status).toBe(413);
+    });
   });
 
   it('answers 404 for unknown paths and procedures', async () => {

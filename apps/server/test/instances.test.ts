@@ -1,10 +1,9 @@
-import { createTRPCClient, httpLink } from '@trpc/client';
-import superjson from 'superjson';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { AppRouter } from '../src/router.js';
+import { trpcClient, until } from '../src/testing.js';
 import { newUser, TEST_SECRET } from './helpers/app.js';
 import { emptyTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
-import { killAll, listeningLines, listeningPort, type RunningProcess, run, until } from './helpers/process.js';
+import { killAll, listeningLines, listeningPort, type RunningProcess, run } from './helpers/process.js';
+import { trpcPost } from './helpers/trpc.js';
 
 // Real processes start PGlite or connect, migrate and listen: allow for a loaded machine.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -23,16 +22,7 @@ describe.runIf(onPostgres)('several instances on one PostgreSQL database', () =>
     BCRYPT_COST: '4',
     LOG_LEVEL: 'info',
   });
-  const client = (url: string, accessToken?: string) =>
-    createTRPCClient<AppRouter>({
-      links: [
-        httpLink({
-          url: `${url}/trpc`,
-          transformer: superjson,
-          headers: () => (accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
-        }),
-      ],
-    });
+  const client = (url: string, accessToken?: string) => trpcClient(url, () => accessToken, { batch: false });
 
   beforeAll(async () => {
     database = await emptyTestDatabase();
@@ -79,11 +69,7 @@ describe.runIf(onPostgres)('several instances on one PostgreSQL database', () =>
     const tokens = new Set<string>();
     await Promise.all(
       Array.from({ length: 100 }, async (_, i) => {
-        const response = await fetch(`${urls[i % 2]}/trpc/auth.refresh`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ json: { refreshToken: session.refreshToken } }),
-        });
+        const response = await trpcPost(urls[i % 2] ?? '', 'auth.refresh', { refreshToken: session.refreshToken });
         statuses.push(response.status);
         const body = (await response.json()) as { result?: { data: { json: { refreshToken: string } } } };
         if (body.result) tokens.add(body.result.data.json.refreshToken);

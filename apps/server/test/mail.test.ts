@@ -12,6 +12,7 @@ import { newUser, type ServedApp, servedApp } from './helpers/app.js';
 import { migratedTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp-sink.js';
+import { trpcPost } from './helpers/trpc.js';
 
 const BASE_URL = 'https://auth.example.test';
 let database: TestDatabase;
@@ -104,11 +105,7 @@ describe('email verification', () => {
 
   it('links come from BASE_URL, never from the Host header', async () => {
     const input = newUser();
-    const response = await fetch(`${app.url}/trpc/auth.register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', host: 'evil.example', 'x-forwarded-host': 'evil.example' },
-      body: JSON.stringify({ json: input }),
-    });
+    const response = await trpcPost(app.url, 'auth.register', input, { host: 'evil.example', 'x-forwarded-host': 'evil.example' });
     expect(response.status).toBe(200);
     const [mail] = await mailsTo(input.email);
     expect(mail?.links.every((link) => link.startsWith(`${BASE_URL}/`))).toBe(true);

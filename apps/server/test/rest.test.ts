@@ -12,9 +12,11 @@ import { MAX_BODY_BYTES } from '../src/http/server.js';
 import { AppError } from '../src/lib/errors.js';
 import { createLogger } from '../src/lib/logger.js';
 import { LIMITS, LOGIN_BACKOFF } from '../src/modules/throttle/throttle.policy.js';
+import { until } from '../src/testing.js';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
-import { type Answer, expectUnchanged, rawPost, restClient } from './helpers/rest.js';
+import { expectUnchanged, migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import { type Answer, rawPost, restClient } from './helpers/rest.js';
+import { trpcPost } from './helpers/trpc.js';
 
 let database: TestDatabase;
 let app: ServedApp;
@@ -175,11 +177,7 @@ describe('POST /api/users', () => {
     expectErrors(refused, 429, { request: ['too many attempts, try again later'] }, 'RATE_LIMITED');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     // The same count as tRPC's: its register is refused for that address too.
-    const trpc = await fetch(`${app.url}/trpc/auth.register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
-      body: JSON.stringify({ json: newUser() }),
-    });
+    const trpc = await trpcPost(app.url, 'auth.register', newUser(), { 'x-forwarded-for': address });
     expect(trpc.status).toBe(429);
     // Another address is not affected, and its session records that address.
     const other = await call('POST', '/api/users', { json: { user: newUser() }, headers: { 'x-forwarded-for': '203.0.113.78' } });
@@ -607,10 +605,8 @@ describe('the dispatcher', () => {
     await call('GET', '/api/user', { token: access_token });
     await call('POST', '/api/auth/refresh', { json: { refresh_token } });
     await call('POST', '/api/users/login', { json: { user: { email: input.email, password: input.password } } });
-    const deadline = Date.now() + 5_000;
     // A request's line is written when its response closes, a moment after the client has it.
-    while (!logLines.some((line) => line.includes('/api/users/login')) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 10));
+    await until(() => logLines.some((line) => line.includes('/api/users/login')));
     const text = logLines.join('\n');
     for (const secret of [input.password, access_token, refresh_token]) expect(text).not.toContain(secret);
     const requests = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.msg === 'request');

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShiftedClock } from '../src/lib/clock.js';
 import { createLogger } from '../src/lib/logger.js';
 import { announceRevoked, createRevocations } from '../src/modules/session/revocations.js';
+import { until } from '../src/testing.js';
 import { newUser, type TestApp, testApp } from './helpers/app.js';
 import { migratedTestDatabase, onPostgres, TEST_DATABASE, type TestDatabase } from './helpers/database.js';
 
@@ -18,14 +19,6 @@ afterAll(async () => {
   await app?.close();
   await database?.close();
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Revokes a session the way another instance would: the row, and the NOTIFY in the same transaction. */
 async function revokeElsewhere(sessionId: string) {

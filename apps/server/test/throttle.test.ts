@@ -4,6 +4,7 @@ import { backoffSeconds, LIMITS, LOGIN_BACKOFF } from '../src/modules/throttle/t
 import { newUser, type ServedApp, servedApp, testApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
+import { trpcPost } from './helpers/trpc.js';
 
 let database: TestDatabase;
 let app: ServedApp;
@@ -19,11 +20,7 @@ afterAll(async () => {
 
 /** POSTs a tRPC mutation over HTTP with the given headers; returns status, body and Retry-After. */
 async function post(path: string, input: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(`${app.url}/trpc/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ json: input }),
-  });
+  const response = await trpcPost(app.url, path, input, headers);
   const body = (await response.json()) as { error?: { json: { data: { appCode?: string; retryAfter?: number } } } };
   return { status: response.status, appCode: body.error?.json.data.appCode, retryAfter: body.error?.json.data.retryAfter };
 }
@@ -128,11 +125,7 @@ describe('per client address', () => {
     expect(last).toMatchObject({ status: 429, appCode: 'RATE_LIMITED' });
     expect(last.retryAfter).toBeGreaterThan(0);
     expect(last.retryAfter).toBeLessThanOrEqual(LIMITS.registrationsPerAddress.windowSeconds);
-    const response = await fetch(`${app.url}/trpc/auth.register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ json: newUser('reg') }),
-    });
+    const response = await trpcPost(app.url, 'auth.register', newUser('reg'));
     expect(response.status).toBe(429);
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
   });

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase, until } from '@latchkey/server/testing';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthClientOptions, localStorageStorage, SessionStorage } from '../src/index.js';
 import { browserBundle } from './bundle.js';
-import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase } from './server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // CI installs Debian's chromium (.ci/run); elsewhere the test says why it did not run.
@@ -248,11 +248,3 @@ describe.runIf(haveChromium)('in a real browser', () => {
     await context.close();
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

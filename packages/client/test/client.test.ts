@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase, until } from '@latchkey/server/testing';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -12,7 +13,6 @@ import {
   type StoredSession,
 } from '../src/index.js';
 import { fileStorage } from '../src/node.js';
-import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase } from './server.js';
 
 let database: TestDatabase;
 let server: ServedApp;
@@ -340,12 +340,4 @@ function tabStorages(count: number): SessionStorage[] {
       return () => listeners.delete(listener);
     },
   }));
-}
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

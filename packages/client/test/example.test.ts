@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { migratedTestDatabase, type ServedApp, servedApp, type TestDatabase } from '@latchkey/server/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { migratedTestDatabase, type ServedApp, servedApp, type TestDatabase } from './server.js';
 
 let database: TestDatabase;
 let server: ServedApp;

@@ -1,8 +1,17 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import {
+  migratedTestDatabase,
+  newUser,
+  onPostgres,
+  type ServedApp,
+  servedApp,
+  TEST_JWT_SECRET as TEST_SECRET,
+  type TestDatabase,
+  until,
+} from '@latchkey/server/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { migratedTestDatabase, newUser, onPostgres, type ServedApp, servedApp, TEST_SECRET, type TestDatabase, until } from './server.js';
 
 let database: TestDatabase;
 let server: ServedApp;

@@ -1,8 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  migratedTestDatabase,
+  newUser,
+  TEST_JWT_SECRET as TEST_SECRET,
+  type TestApp,
+  type TestDatabase,
+  testApp,
+} from '@latchkey/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticate, createVerifier, type Verifier, VerifyError, withAuth, withAuthFetch } from '../src/index.js';
-import { migratedTestDatabase, newUser, TEST_SECRET, type TestApp, type TestDatabase, testApp } from './server.js';
 
 let database: TestDatabase;
 let app: TestApp;

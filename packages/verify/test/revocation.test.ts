@@ -1,17 +1,17 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVerifier, isVerifyError, type Verifier } from '../src/index.js';
 import {
   migratedTestDatabase,
   newUser,
   onPostgres,
   TEST_DATABASE,
-  TEST_SECRET,
+  TEST_JWT_SECRET as TEST_SECRET,
   type TestApp,
   type TestDatabase,
   testApp,
   until,
-} from './server.js';
+} from '@latchkey/server/testing';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVerifier, isVerifyError, type Verifier } from '../src/index.js';
 
 // Revocation travels through PostgreSQL's LISTEN/NOTIFY: nothing to follow on PGlite.
 describe.runIf(onPostgres)('revocation awareness (PostgreSQL)', () => {
@@ -64,8 +64,9 @@ describe.runIf(onPostgres)('revocation awareness (PostgreSQL)', () => {
     const session = await app.caller().auth.register(newUser());
     expect(await verdict(verifier, session.accessToken)).toBe('accepted');
     await app.caller().auth.logout({ refreshToken: session.refreshToken });
-    const elapsed = await until(async () => (await verdict(verifier, session.accessToken)) === 'SESSION_REVOKED', 1_000);
-    expect(elapsed).toBeLessThan(1_000);
+    const started = Date.now();
+    await until(async () => (await verdict(verifier, session.accessToken)) === 'SESSION_REVOKED', 1_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
     // It was the notification, not a lookup: the list stayed trusted throughout.
     expect(verifier.revocationStatus).toBe('following');
   });

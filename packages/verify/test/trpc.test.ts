@@ -1,4 +1,12 @@
 import type { AddressInfo } from 'node:net';
+import {
+  migratedTestDatabase,
+  newUser,
+  TEST_JWT_SECRET as TEST_SECRET,
+  type TestApp,
+  type TestDatabase,
+  testApp,
+} from '@latchkey/server/testing';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
@@ -6,7 +14,6 @@ import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Verifier, VerifyError } from '../src/index.js';
 import { verifiedMiddleware } from '../src/trpc.js';
-import { migratedTestDatabase, newUser, TEST_SECRET, type TestApp, type TestDatabase, testApp } from './server.js';
 
 let database: TestDatabase;
 let app: TestApp;

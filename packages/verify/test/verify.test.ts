@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import {
+  migratedTestDatabase,
+  newUser,
+  TEST_JWT_SECRET as TEST_SECRET,
+  type TestApp,
+  type TestDatabase,
+  testApp,
+} from '@latchkey/server/testing';
+import { forgedAccessTokens } from '@latchkey/server/testing/forged-access-tokens';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Claims, createVerifier, isVerifyError, VerifyError, type VerifyErrorCode } from '../src/index.js';
-import { forgedAccessTokens, migratedTestDatabase, newUser, TEST_SECRET, type TestApp, type TestDatabase, testApp } from './server.js';
 
 let database: TestDatabase;
 let app: TestApp;

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { until } from '../../src/testing.js';
 
 /**
  * The real entry points, run as `pnpm start` and `pnpm db:migrate` run them: `node --import tsx`,
@@ -43,16 +44,6 @@ export function run(script: string, env: Record<string, string>): RunningProcess
 export function killAll(): void {
   for (const child of children) child.kill('SIGKILL');
   children.clear();
-}
-
-export async function until<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** The "listening" log lines a server process has written so far. */

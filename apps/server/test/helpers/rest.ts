@@ -1,6 +1,4 @@
 import { request as httpRequest } from 'node:http';
-import { expect } from 'vitest';
-import type { Db } from '../../src/db/database.js';
 
 export interface Answer {
   status: number;
@@ -74,19 +72,4 @@ export function rawPost(url: string, body: Buffer | string, options: { chunked?:
       req.end(data);
     }
   });
-}
-
-/** Every user and session row: what a rejected request must leave as it was. */
-export async function snapshot(db: Db) {
-  const users = await db.selectFrom('users').selectAll().orderBy('id').execute();
-  const sessions = await db.selectFrom('sessions').selectAll().orderBy('id').execute();
-  return { users, sessions };
-}
-
-/** Runs `action` and asserts that no user or session row was added, removed or changed. */
-export async function expectUnchanged<T>(db: Db, action: () => Promise<T>): Promise<T> {
-  const before = await snapshot(db);
-  const result = await action();
-  expect(await snapshot(db)).toEqual(before);
-  return result;
 }

@@ -98,6 +98,8 @@ export async function runBenchmark(options: Options, command: string, progress: 
     const serverEnv: Record<string, string> = {
       NODE_ENV: 'production',
       JWT_SECRET,
+      // The benchmarks send no mail worth delivering.
+      MAIL_TRANSPORT: 'file',
       BCRYPT_COST: String(options.bcryptCost),
       LOG_LEVEL: 'warn',
       // Every request comes from 127.0.0.1: per-address throttles must not stand in the way.

@@ -15,6 +15,7 @@ import {
   resetPasswordBody,
   sessionResponse,
   tokensResponse,
+  toSessionJson,
   toUserJson,
   updateUserBody,
   userResponse,
@@ -36,12 +37,7 @@ export const restRoutes: readonly RestRoute[] = [
     success: { status: 201, description: 'The new user, signed in', name: 'SessionResponse', schema: sessionResponse },
     errors: [409, 429],
     async handle({ input, ctx }) {
-      const session = await ctx.services.signIn.register(input.user, ctx.request);
-      return {
-        user: toUserJson(session.user, session.accessToken),
-        access_token: session.accessToken,
-        refresh_token: session.refreshToken,
-      };
+      return toSessionJson(await ctx.services.signIn.register(input.user, ctx.request));
     },
   }),
 
@@ -58,12 +54,7 @@ export const restRoutes: readonly RestRoute[] = [
     success: { status: 200, description: 'The user, signed in', name: 'SessionResponse', schema: sessionResponse },
     errors: [401, 429],
     async handle({ input, ctx }) {
-      const session = await ctx.services.signIn.login(input.user, ctx.request);
-      return {
-        user: toUserJson(session.user, session.accessToken),
-        access_token: session.accessToken,
-        refresh_token: session.refreshToken,
-      };
+      return toSessionJson(await ctx.services.signIn.login(input.user, ctx.request));
     },
   }),
 

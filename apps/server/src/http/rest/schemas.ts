@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { existingPasswordSchema, loginInput, newPasswordSchema, registerInput, tokenInput } from '../../modules/account/account.schemas.js';
+import type { Session } from '../../modules/account/sign-in.service.js';
 import { refreshTokenSchema } from '../../modules/session/session.schemas.js';
 import { emailSchema, updateInput } from '../../modules/user/user.schemas.js';
 import type { User } from '../../modules/user/user.service.js';
@@ -105,5 +106,14 @@ export function toUserJson(user: User, token: string): z.input<typeof userJson> 
     image: user.image,
     email_verified: user.emailVerified,
     token,
+  };
+}
+
+/** The body of a sign-in (register, login): the user, their access token and their refresh token. */
+export function toSessionJson(session: Session): z.input<typeof sessionResponse> {
+  return {
+    user: toUserJson(session.user, session.accessToken),
+    access_token: session.accessToken,
+    refresh_token: session.refreshToken,
   };
 }

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
-import { type MailKind, renderMail } from '../../lib/mail-templates.js';
 import { newOpaqueToken } from '../../lib/opaque-token.js';
 import { queueMail } from '../mail/outbox.js';
+import { type MailKind, renderMail } from './account-mail.templates.js';
 import { type EmailTokenPurpose, insertEmailToken } from './email-token.repository.js';
 
 type LinkConfig = Pick<Config, 'baseUrl' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds'>;

@@ -3,7 +3,7 @@
  * from users (the username) are escaped in HTML and never reach a header: subjects are fixed and
  * the recipient is an address validated at registration.
  */
-import { html } from './html.js';
+import { html } from '../../lib/html.js';
 
 export type MailKind = 'verify_email' | 'reset_password' | 'password_changed';
 

@@ -15,7 +15,7 @@ import { createRefreshTokenCodec, type RefreshTokenCodec } from './lib/refresh-t
 import { createAccountService } from './modules/account/account.service.js';
 import { createSignInService } from './modules/account/sign-in.service.js';
 import { createMailWorker } from './modules/mail/mail.worker.js';
-import { createRevocations, type Revocations } from './modules/session/revocations.js';
+import { createRevocations, probeListen, type Revocations } from './modules/session/revocations.js';
 import { createSessionService } from './modules/session/session.service.js';
 import { createThrottle, type Throttle } from './modules/throttle/throttle.service.js';
 import { createUserService } from './modules/user/user.service.js';
@@ -100,6 +100,17 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
 
   // modules: the stateful parts first, then the services.
   const throttle = createThrottle(database.relaxed, config.rateLimitScale);
+  // LISTEN on DATABASE_LISTEN_URL when given (DATABASE_URL may be a transaction pooler), else DATABASE_URL.
+  const postgresUrl =
+    overrides.postgresUrl ?? config.databaseListenUrl ?? (config.database.kind === 'postgres' ? config.database.url : undefined);
+  if (overrides.revocations === undefined && postgresUrl !== undefined) {
+    try {
+      await probeListen(database.db, postgresUrl, config.databaseListenUrl ? 'DATABASE_LISTEN_URL' : 'DATABASE_URL');
+    } catch (error) {
+      if (ownsDatabase) await database.close();
+      throw error;
+    }
+  }
   const revocations =
     overrides.revocations ??
     createRevocations({
@@ -108,7 +119,8 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
       logger,
       // An access token can be presented until its expiry, give or take the verifier's clock tolerance.
       retainSeconds: config.accessTokenTtlSeconds + 60,
-      postgresUrl: overrides.postgresUrl ?? (config.database.kind === 'postgres' ? config.database.url : undefined),
+      postgresUrl,
+      heartbeatMs: config.revocationHeartbeatSeconds * 1000,
     });
   if (overrides.revocations === undefined) await revocations.ready();
   const worker = overrides.deliverMail

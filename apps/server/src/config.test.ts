@@ -117,6 +117,21 @@ describe('loadConfig database', () => {
     expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'memory://' }).database).toEqual({ kind: 'memory' });
   });
 
+  it('DATABASE_LISTEN_URL names the connection to LISTEN on, and needs PostgreSQL behind DATABASE_URL', () => {
+    const pooled = 'postgres://app@pooler.example.com:6543/auth';
+    const direct = 'postgres://app@db.example.com:5432/auth';
+    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: pooled }).databaseListenUrl).toBeUndefined();
+    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: pooled, DATABASE_LISTEN_URL: direct }).databaseListenUrl).toBe(direct);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, DATABASE_LISTEN_URL: direct })).toThrow(/DATABASE_LISTEN_URL/);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: pooled, DATABASE_LISTEN_URL: 'mysql://x' })).toThrow(/DATABASE_LISTEN_URL/);
+  });
+
+  it('REVOCATION_HEARTBEAT defaults to 5 s and takes a duration', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).revocationHeartbeatSeconds).toBe(5);
+    expect(loadConfig({ JWT_SECRET: SECRET, REVOCATION_HEARTBEAT: '2s' }).revocationHeartbeatSeconds).toBe(2);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, REVOCATION_HEARTBEAT: '0' })).toThrow(/REVOCATION_HEARTBEAT/);
+  });
+
   it('postgres:// and postgresql:// use PostgreSQL with the URL as given', () => {
     for (const url of ['postgres://app:pw@db.example.com:5432/auth', 'postgresql://localhost/auth']) {
       expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url });

@@ -17,6 +17,10 @@ export interface Config {
   port: number;
   host: string;
   database: DatabaseConfig;
+  /** A direct (session-mode) PostgreSQL URL for LISTEN when DATABASE_URL is a transaction pooler. */
+  databaseListenUrl: string | undefined;
+  /** How often each instance proves its revocation listener still hears (REVOCATION_HEARTBEAT). */
+  revocationHeartbeatSeconds: number;
   dataDir: string;
   jwtSecret: string;
   /** True when JWT_SECRET was not given and one was generated (or read back) from DATA_DIR. */
@@ -76,6 +80,11 @@ const EnvSchema = z.object({
       (url) => url === undefined || url === '' || url === 'memory://' || /^postgres(ql)?:\/\/.+/.test(url),
       'must be a postgres:// URL or memory://',
     ),
+  DATABASE_LISTEN_URL: z
+    .string()
+    .optional()
+    .refine((url) => url === undefined || url === '' || /^postgres(ql)?:\/\/.+/.test(url), 'must be a postgres:// URL'),
+  REVOCATION_HEARTBEAT: duration('5s'),
   DATA_DIR: z.string().min(1).default('./.data'),
   JWT_SECRET: z
     .string()
@@ -224,6 +233,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     );
   }
 
+  const databaseListenUrl = e.DATABASE_LISTEN_URL || undefined;
+  if (databaseListenUrl !== undefined && !e.DATABASE_URL?.startsWith('postgres')) {
+    throw new ConfigError('Invalid configuration: DATABASE_LISTEN_URL needs DATABASE_URL to be PostgreSQL');
+  }
+
   const database: DatabaseConfig = !e.DATABASE_URL
     ? { kind: 'pglite', dataDir: join(dataDir, 'pgdata') }
     : e.DATABASE_URL === 'memory://'
@@ -235,6 +249,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     port: e.PORT,
     host: e.HOST,
     database: Object.freeze(database),
+    databaseListenUrl,
+    revocationHeartbeatSeconds: e.REVOCATION_HEARTBEAT,
     dataDir,
     jwtSecret: e.JWT_SECRET ?? developmentSecret(dataDir),
     jwtSecretGenerated: e.JWT_SECRET === undefined,

@@ -34,13 +34,14 @@ async function sessionIdOf(userId: string): Promise<string> {
 }
 
 describe.runIf(onPostgres)('revocations across instances (PostgreSQL)', () => {
-  const listen = () =>
+  const listen = (heartbeatMs?: number) =>
     createRevocations({
       db: database.db,
       clock: new ShiftedClock(),
       logger: createLogger('silent'),
       retainSeconds: 960,
       postgresUrl: database.url,
+      heartbeatMs,
     });
 
   it("learns another instance's revocation within a second", async () => {
@@ -95,6 +96,53 @@ describe.runIf(onPostgres)('revocations across instances (PostgreSQL)', () => {
     } finally {
       await admin.end();
       await revocations.close();
+    }
+  });
+
+  it('a listener that stops hearing its own heartbeat is no longer trusted, and a session revoked meanwhile is refused', async () => {
+    const revocations = listen(200);
+    const fallback = await testApp(database);
+    const { createApp } = await import('../src/app.js');
+    const instance = await createApp(fallback.config, { database, clock: fallback.clock, revocations });
+    try {
+      expect(await revocations.ready()).toBe(true);
+      const session = await fallback.caller().auth.register(newUser());
+      const id = await sessionIdOf(session.user.id);
+      await expect(instance.services.sessions.authenticate(`Bearer ${session.accessToken}`)).resolves.toMatchObject({ sessionId: id });
+      // Deaf without an error or an end: the connection is up, but no longer hears the channel.
+      await revocations.listenerConnection?.query('UNLISTEN *');
+      await until(() => !revocations.trusted, 600);
+      await revokeElsewhere(id);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The notification was lost on the deaf connection; the database still knows.
+      expect(revocations.isRevoked(id)).toBe(false);
+      await expect(instance.services.sessions.authenticate(`Bearer ${session.accessToken}`)).rejects.toMatchObject({
+        appCode: 'SESSION_REVOKED',
+      });
+      // Still deaf: the connection is replaced, and the new one reloads what was revoked meanwhile.
+      expect(await revocations.ready(5_000)).toBe(true);
+      expect(revocations.isRevoked(id)).toBe(true);
+    } finally {
+      await instance.close();
+      await fallback.close();
+      await revocations.close();
+    }
+  });
+
+  it('the server refuses to start, naming DATABASE_LISTEN_URL, when LISTEN there does not hear its NOTIFYs', async () => {
+    const fallback = await testApp(database);
+    const { createApp } = await import('../src/app.js');
+    // Notifications do not cross databases: a LISTEN on another database never hears this one's NOTIFY,
+    // as a LISTEN through a transaction-mode pooler does not.
+    const elsewhere = new URL(TEST_DATABASE);
+    elsewhere.pathname = elsewhere.pathname === '/template1' ? '/postgres' : '/template1';
+    const config = { ...fallback.config, databaseListenUrl: elsewhere.toString() };
+    const started = Date.now();
+    try {
+      await expect(createApp(config, { database, clock: fallback.clock })).rejects.toThrow(/DATABASE_LISTEN_URL/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await fallback.close();
     }
   });
 

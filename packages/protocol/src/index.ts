@@ -27,7 +27,9 @@ export {
 } from './app-codes.js';
 export { bearerToken } from './authorization.js';
 export {
+  DEFAULT_HEARTBEAT_MS,
   followRevocations,
+  HEARTBEAT_PREFIX,
   type ListenerConnection,
   REVOCATION_CHANNEL,
   type RevocationFollower,

@@ -6,20 +6,35 @@ const ID = '00000000-0000-4000-8000-000000000001';
 const OTHER = '00000000-0000-4000-8000-000000000002';
 
 /** A connection that records what it is asked and fails or notifies when told. */
+/** Makes the follower's current connection deaf (or hear again). */
+function setDeaf(connections: FakeConnection[], index: number, deaf: boolean) {
+  const connection = connections[index];
+  if (!connection) throw new Error(`no connection ${index}`);
+  connection.deaf = deaf;
+}
+
 class FakeConnection extends EventEmitter implements ListenerConnection {
   readonly queries: string[] = [];
   ended = false;
   connectFails = false;
+  /** Set: notifications are silently no longer delivered (no error, no end: the deaf case). */
+  deaf = false;
   async connect() {
     if (this.connectFails) throw new Error('connection refused');
   }
-  async query(text: string) {
+  async query(text: string, values?: unknown[]) {
     this.queries.push(text);
+    // As PostgreSQL does, a NOTIFY of a listening session comes back to it once committed.
+    if (text.startsWith('select pg_notify') && values) {
+      const [channel, payload] = values as [string, string];
+      setTimeout(() => this.notify(channel, payload), 1);
+    }
   }
   async end() {
     this.ended = true;
   }
   notify(channel: string, payload: string) {
+    if (this.deaf) return;
     this.emit('notification', { channel, payload });
   }
 }
@@ -27,9 +42,10 @@ class FakeConnection extends EventEmitter implements ListenerConnection {
 let nowMs = Date.parse('2026-01-01T00:00:00Z');
 const now = () => new Date(nowMs);
 
-function setup(rows: RevokedSession[] = []) {
+function setup(rows: RevokedSession[] = [], heartbeatMs?: number) {
   const connections: FakeConnection[] = [];
   const lost: unknown[] = [];
+  const deaf: number[] = [];
   const reloads: Date[] = [];
   const follower = followRevocations({
     connection: () => {
@@ -44,8 +60,10 @@ function setup(rows: RevokedSession[] = []) {
     retainSeconds: 60,
     now,
     onLost: (reason) => lost.push(reason),
+    onDeaf: () => deaf.push(nowMs),
+    heartbeatMs,
   });
-  return { follower, connections, lost, reloads };
+  return { follower, connections, lost, reloads, deaf };
 }
 
 beforeEach(() => {
@@ -181,6 +199,84 @@ describe('a follower with a connection', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(follower.trusted).toBe(true);
     await follower.close();
+  });
+});
+
+describe('a follower that proves it still hears (heartbeats)', () => {
+  it('a listener that keeps hearing its own heartbeat stays trusted, and heartbeats are not session ids', async () => {
+    const { follower, connections, deaf } = setup([], 1_000);
+    await follower.ready();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(follower.trusted).toBe(true);
+    expect(deaf).toEqual([]);
+    expect(connections).toHaveLength(1);
+    expect(connections[0]?.queries.filter((q) => q.startsWith('select pg_notify'))).toHaveLength(10);
+    expect(follower.isRevoked(`hb:${follower.listenerId}:1`)).toBe(false);
+    // Another instance's heartbeat on the channel is neither a session id nor ours.
+    connections[0]?.notify(REVOCATION_CHANNEL, 'hb:someoneelse:7');
+    expect(follower.isRevoked('hb:someoneelse:7')).toBe(false);
+    await follower.close();
+  });
+
+  it('a listener that stops hearing its own heartbeat is no longer trusted within twice the interval', async () => {
+    const { follower, connections, lost, deaf } = setup([], 1_000);
+    await follower.ready();
+    await vi.advanceTimersByTimeAsync(3_500);
+    expect(follower.trusted).toBe(true);
+    const deafFrom = Date.now();
+    // No error, no end: the connection silently stops delivering.
+    setDeaf(connections, 0, true);
+    await vi.advanceTimersByTimeAsync(1_999);
+    // The last heartbeat heard was at most 1 s before; 2 s after it the list is distrusted.
+    expect(follower.trusted).toBe(false);
+    expect(Date.now() - deafFrom).toBeLessThan(2_000);
+    expect(deaf).toHaveLength(1);
+    expect(lost).toEqual([]);
+    await follower.close();
+  });
+
+  it('a listener that hears again reloads what was revoked meanwhile before it is trusted again', async () => {
+    const rows: RevokedSession[] = [];
+    const { follower, connections, reloads } = setup(rows, 1_000);
+    await follower.ready();
+    setDeaf(connections, 0, true);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(follower.trusted).toBe(false);
+    // Revoked by another instance while this one was deaf: the notification never arrived.
+    rows.push({ id: ID, revokedAt: new Date(nowMs) });
+    connections[0]?.notify(REVOCATION_CHANNEL, ID);
+    expect(follower.isRevoked(ID)).toBe(false);
+    setDeaf(connections, 0, false);
+    await vi.advanceTimersByTimeAsync(1_001);
+    expect(follower.trusted).toBe(true);
+    expect(reloads).toHaveLength(2);
+    expect(follower.isRevoked(ID)).toBe(true);
+    expect(connections).toHaveLength(1);
+    await follower.close();
+  });
+
+  it('a listener that stays deaf replaces its connection, and trusts the new one once it has reloaded', async () => {
+    const { follower, connections, lost, reloads } = setup([], 1_000);
+    await follower.ready();
+    setDeaf(connections, 0, true);
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(lost).toHaveLength(1);
+    expect(connections[0]?.ended).toBe(true);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(connections).toHaveLength(2);
+    expect(follower.trusted).toBe(true);
+    expect(reloads).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(follower.trusted).toBe(true);
+    await follower.close();
+  });
+
+  it('sends no heartbeat once closed', async () => {
+    const { follower, connections } = setup([], 1_000);
+    await follower.ready();
+    await follower.close();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(connections[0]?.queries).toEqual([`LISTEN ${REVOCATION_CHANNEL}`]);
   });
 });
 

@@ -10,6 +10,12 @@
  * the list is not trusted and callers must ask the database instead. Entries are kept only as long
  * as an access token can outlive its session's revocation.
  *
+ * A connection can also go deaf without an error (a NAT that forgets it, a failover, a transaction
+ * pooler): every `heartbeatMs` the follower NOTIFYs `hb:<its id>:<n>` on the same channel through
+ * its own connection, and when none of its heartbeats has come back within twice that, the list is
+ * no longer trusted. It is trusted again once a heartbeat arrives and what was revoked meanwhile has
+ * been reloaded; still deaf after twice that again, the connection is replaced.
+ *
  * The PostgreSQL connection is passed in (a `pg.Client` fits `ListenerConnection`): this package
  * has no runtime dependencies, and which driver and which query reload the list is the caller's.
  */
@@ -18,6 +24,10 @@
 export const REVOCATION_CHANNEL = 'latchkey_revocations';
 /** NOTIFY payloads must stay under 8000 bytes: 36-character ids, comma-separated. */
 export const SESSION_IDS_PER_NOTIFICATION = 200;
+
+/** Heartbeat payloads start with this; they are never session ids. */
+export const HEARTBEAT_PREFIX = 'hb:';
+export const DEFAULT_HEARTBEAT_MS = 5_000;
 
 /** The payloads of the NOTIFYs that announce these sessions' revocation, at most 200 ids each. */
 export function revocationPayloads(sessionIds: readonly string[]): string[] {
@@ -56,6 +66,13 @@ export interface RevocationFollowerOptions {
   now: () => Date;
   /** Told when the connection is lost (not when closed); the follower retries on its own. */
   onLost?: (reason: unknown) => void;
+  /**
+   * How often the follower NOTIFYs itself a heartbeat (default 5 s; 0 turns heartbeats off). When
+   * its own heartbeat has not come back within twice that, the list is not trusted.
+   */
+  heartbeatMs?: number | undefined;
+  /** Told when the connection stops hearing its own heartbeats (the list is then not trusted). */
+  onDeaf?: () => void;
 }
 
 export interface RevocationFollower {
@@ -67,6 +84,10 @@ export interface RevocationFollower {
   add(sessionIds: readonly string[], at?: Date): void;
   /** Resolves true once the list is trusted, or false after the timeout or once closed. */
   ready(timeoutMs?: number): Promise<boolean>;
+  /** The id in this follower's heartbeat payloads (`hb:<id>:<n>`). */
+  readonly listenerId: string;
+  /** The connection currently in use, if any (tests: make it deaf). */
+  readonly connection: ListenerConnection | undefined;
   close(): Promise<void>;
 }
 
@@ -74,13 +95,18 @@ const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5_000;
 
 export function followRevocations(options: RevocationFollowerOptions): RevocationFollower {
-  const { connection, reload, retainSeconds, now, onLost } = options;
+  const { connection, reload, retainSeconds, now, onLost, onDeaf } = options;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   if (!Number.isFinite(retainSeconds) || retainSeconds <= 0) throw new RangeError('retainSeconds must be a positive number');
+  if (!Number.isFinite(heartbeatMs) || heartbeatMs < 0) throw new RangeError('heartbeatMs must be a non-negative number');
+  const listenerId = Math.random().toString(36).slice(2, 10);
+  const ownHeartbeat = `${HEARTBEAT_PREFIX}${listenerId}:`;
   /** Session id -> when (ms since epoch) its entry may be forgotten. */
   const revoked = new Map<string, number>();
   let trusted = connection === undefined;
   let closed = false;
   let current: ListenerConnection | undefined;
+  let stopCurrentHeartbeats: (() => void) | undefined;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let retryDelayMs = FIRST_RETRY_MS;
   const waiters = new Set<() => void>();
@@ -107,9 +133,66 @@ export function followRevocations(options: RevocationFollowerOptions): Revocatio
     if (closed) return;
     current = next;
     let failed = false;
+    // Heartbeats: sent every heartbeatMs; `watchdog` fires when none came back within twice that.
+    let beat: ReturnType<typeof setInterval> | undefined;
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    let sent = 0;
+    let deaf = false;
+    let resyncing = false;
+    const stopHeartbeats = () => {
+      clearInterval(beat);
+      clearTimeout(watchdog);
+    };
+    stopCurrentHeartbeats = stopHeartbeats;
+    const armWatchdog = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        if (failed || closed) return;
+        if (!deaf) {
+          deaf = true;
+          setTrusted(false);
+          onDeaf?.();
+          armWatchdog();
+        } else {
+          // Still deaf after twice the interval again: try a new connection.
+          lost(new Error('revocation listener stopped hearing its own heartbeats'));
+        }
+      }, 2 * heartbeatMs);
+    };
+    const heard = () => {
+      if (failed || closed) return;
+      armWatchdog();
+      if (!deaf || resyncing) return;
+      // Hearing again: reload what was revoked while deaf, then trust the list again.
+      resyncing = true;
+      const since = new Date(now().getTime() - retainSeconds * 1000);
+      reload(since, next)
+        .then((sessions) => {
+          for (const session of sessions) add([session.id], session.revokedAt);
+          if (failed || closed) return;
+          deaf = false;
+          setTrusted(true);
+        })
+        .catch((error: unknown) => lost(error))
+        .finally(() => {
+          resyncing = false;
+        });
+    };
+    const startHeartbeats = () => {
+      if (heartbeatMs === 0) return;
+      armWatchdog();
+      beat = setInterval(() => {
+        if (failed || closed) return;
+        sent += 1;
+        // Fire and forget: a connection that hangs is caught by the watchdog, one that fails by 'error'.
+        next.query('select pg_notify($1, $2)', [REVOCATION_CHANNEL, `${ownHeartbeat}${sent}`]).catch(() => undefined);
+      }, heartbeatMs);
+      (beat as { unref?: () => void }).unref?.();
+    };
     const lost = (reason: unknown) => {
       if (failed) return;
       failed = true;
+      stopHeartbeats();
       setTrusted(false);
       next.end().catch(() => undefined);
       if (closed) return;
@@ -120,7 +203,12 @@ export function followRevocations(options: RevocationFollowerOptions): Revocatio
     next.on('error', lost);
     next.on('end', () => lost(new Error('connection ended')));
     next.on('notification', (message) => {
-      if (message.channel === REVOCATION_CHANNEL && message.payload) add(message.payload.split(','));
+      if (message.channel !== REVOCATION_CHANNEL || !message.payload) return;
+      if (message.payload.startsWith(HEARTBEAT_PREFIX)) {
+        if (message.payload.startsWith(ownHeartbeat)) heard();
+        return;
+      }
+      add(message.payload.split(','));
     });
     try {
       await next.connect();
@@ -131,6 +219,7 @@ export function followRevocations(options: RevocationFollowerOptions): Revocatio
       if (failed || closed) return;
       retryDelayMs = FIRST_RETRY_MS;
       setTrusted(true);
+      startHeartbeats();
     } catch (error) {
       lost(error);
     }
@@ -147,6 +236,10 @@ export function followRevocations(options: RevocationFollowerOptions): Revocatio
       return trusted;
     },
     add: (ids, at) => add(ids, at),
+    listenerId,
+    get connection() {
+      return current;
+    },
     ready(timeoutMs = 5_000) {
       if (trusted || closed) return Promise.resolve(trusted);
       return new Promise((resolve) => {
@@ -165,6 +258,7 @@ export function followRevocations(options: RevocationFollowerOptions): Revocatio
       clearInterval(pruner);
       clearTimeout(retryTimer);
       for (const wake of waiters) wake();
+      stopCurrentHeartbeats?.();
       await current?.end().catch(() => undefined);
     },
   };

@@ -2,9 +2,10 @@
  * Follows the sessions the Latchkey server revokes with the server's own follower
  * (`@latchkey/protocol`), so that a service refuses the access tokens of an ended session within
  * a second instead of until they expire. While the list is not trusted (not yet synchronised, or
- * the connection lost), each token's session is looked up in the database instead.
+ * the connection lost, or deaf: its own heartbeat not heard back within twice `heartbeatMs`), each
+ * token's session is looked up in the database instead.
  */
-import { followRevocations as followList, type RevokedSession } from '@latchkey/protocol';
+import { DEFAULT_HEARTBEAT_MS, followRevocations as followList, type ListenerConnection, type RevokedSession } from '@latchkey/protocol';
 import type pg from 'pg';
 
 /** The server's channel and payload format: part of the contract between the two. */
@@ -24,6 +25,11 @@ export interface RevocationOptions {
   retainSeconds?: number;
   /** The listening connection's `application_name`, as pg_stat_activity shows it (unique by default). */
   applicationName?: string;
+  /**
+   * How often the listener NOTIFYs itself a heartbeat (default 5,000 ms). When its own heartbeat has
+   * not come back within twice that, the list is not trusted and sessions are looked up in the database.
+   */
+  heartbeatMs?: number;
 }
 
 export const DEFAULT_RETAIN_SECONDS = 15 * 60 + 60;
@@ -32,6 +38,8 @@ export interface RevocationFollower {
   /** False while the list may be missing revocations (listener down or not yet synchronised). */
   readonly trusted: boolean;
   readonly applicationName: string;
+  /** The listening connection in use, if any (tests: make it deaf). */
+  readonly listenerConnection: ListenerConnection | undefined;
   /** Whether the session has ended; asks the database while the list is not trusted. */
   isRevoked(sessionId: string): Promise<boolean>;
   /** Resolves true once the list is trusted, or false after the timeout or once closed. */
@@ -61,8 +69,15 @@ export function followRevocations(options: RevocationOptions, now: () => Date): 
   const list = followList({
     async connection() {
       const { Client } = await loadPg();
-      return new Client({ connectionString: postgresUrl, application_name: applicationName });
+      // TCP keepalive: a peer gone silently (NAT, failover) ends the connection instead of never.
+      return new Client({
+        connectionString: postgresUrl,
+        application_name: applicationName,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 5_000,
+      });
     },
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     // Through the listening connection: the URL's search path finds the server's schema.
     async reload(since, connection) {
       const result = (await connection.query('select id, revoked_at from sessions where revoked_at > $1', [since])) as pg.QueryResult<{
@@ -102,6 +117,9 @@ export function followRevocations(options: RevocationOptions, now: () => Date): 
       return list.trusted;
     },
     applicationName,
+    get listenerConnection() {
+      return list.connection;
+    },
     async isRevoked(sessionId) {
       if (list.isRevoked(sessionId)) return true;
       if (list.trusted) return false;

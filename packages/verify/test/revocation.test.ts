@@ -12,6 +12,7 @@ import {
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, isVerifyError, type Verifier } from '../src/index.js';
+import { followRevocations } from '../src/revocation.js';
 
 // Revocation travels through PostgreSQL's LISTEN/NOTIFY: nothing to follow on PGlite.
 describe.runIf(onPostgres)('revocation awareness (PostgreSQL)', () => {
@@ -117,6 +118,31 @@ describe.runIf(onPostgres)('revocation awareness (PostgreSQL)', () => {
     expect(await verdict(verifier, session.accessToken)).toBe('SESSION_REVOKED');
     expect(await verdict(verifier, live.accessToken)).toBe('accepted');
     expect(await connectionsNamed(verifier.revocationListenerName)).toBe(1);
+  });
+
+  it('a listener that stops hearing its own heartbeat is no longer trusted, and a session revoked meanwhile is refused', async () => {
+    const url = database.url;
+    if (url === undefined) throw new Error('a PostgreSQL test database has a URL');
+    const follower = followRevocations({ postgresUrl: url, heartbeatMs: 200 }, () => new Date());
+    try {
+      expect(await follower.ready()).toBe(true);
+      const session = await app.caller().auth.register(newUser());
+      const { sid: sessionId } = JSON.parse(Buffer.from(session.accessToken.split('.')[1] ?? '', 'base64url').toString()) as {
+        sid: string;
+      };
+      expect(await follower.isRevoked(sessionId)).toBe(false);
+      // Deaf without an error or an end: the connection is up, but no longer hears the channel.
+      await follower.listenerConnection?.query('UNLISTEN *');
+      await until(() => !follower.trusted, 600);
+      await app.caller().auth.logout({ refreshToken: session.refreshToken });
+      // The notification is lost on the deaf connection; the database answers instead.
+      expect(await follower.isRevoked(sessionId)).toBe(true);
+      // Still deaf: the connection is replaced and the new one reloads the window.
+      expect(await follower.ready(5_000)).toBe(true);
+      expect(await follower.isRevoked(sessionId)).toBe(true);
+    } finally {
+      await follower.close();
+    }
   });
 
   it('close() ends its connections', async () => {

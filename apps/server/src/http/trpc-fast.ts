@@ -156,13 +156,29 @@ export async function handleTrpcFast<TContext>(
   return true;
 }
 
+/**
+ * Answers one error for the whole request, in the shape and with the headers tRPC's adapter gives
+ * an error it finds before any call runs (a single error, not one per call).
+ */
+export function sendTrpcRequestError(
+  res: ServerResponse,
+  router: AnyRouter,
+  error: TRPCError,
+  type: 'query' | 'mutation',
+  headersFor: FastTrpcOptions<unknown>['headersFor'],
+): void {
+  const config = router._def._config;
+  const response: TRPCResponse = { error: getTRPCErrorShape({ config, error, type, path: undefined, input: undefined, ctx: undefined }) };
+  send(res, false, [response], config, [error], { headersFor });
+}
+
 function send<TContext>(
   res: ServerResponse,
   isBatch: boolean,
   responses: TRPCResponse[],
   config: AnyRouter['_def']['_config'],
   errors: TRPCError[],
-  options: FastTrpcOptions<TContext>,
+  options: Pick<FastTrpcOptions<TContext>, 'headersFor'>,
 ): void {
   const status = getHTTPStatusCode(isBatch ? responses : (responses[0] as TRPCResponse), errors);
   const body = JSON.stringify(transformTRPCResponse(config, isBatch ? responses : (responses[0] as TRPCResponse)));

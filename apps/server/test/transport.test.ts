@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
 import { expectUnchanged, migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 
-/** What both tRPC HTTP paths refuse before any call runs. */
+/** What both tRPC HTTP paths refuse before any call runs, and what REST refuses alike. */
 let database: TestDatabase;
 const apps: Record<'fast' | 'standard', ServedApp | undefined> = { fast: undefined, standard: undefined };
 
@@ -76,8 +76,41 @@ for (const side of ['fast', 'standard'] as const) {
       expect(answer.status).toBe(200);
       expect(answer.body).toHaveLength(10);
     });
+
+    it('a POST that is not application/json is 415 and runs nothing', async () => {
+      const body = json({ json: newUser() });
+      for (const contentType of [undefined, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+        for (const procedure of ['auth.register', 'auth.refresh']) {
+          const answer = await expectUnchanged(database.db, () => send(app(), `/trpc/${procedure}`, post(body, contentType)));
+          expect({ contentType, procedure, status: answer.status }).toEqual({ contentType, procedure, status: 415 });
+          expect((answer.body as TrpcErrorBody).error.json.data.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+        }
+      }
+      // The media type's parameters and case do not matter.
+      const user = newUser();
+      const fine = await send(app(), '/trpc/auth.register', post(json({ json: user }), 'Application/JSON; charset=utf-8'));
+      expect(fine.status).toBe(200);
+    });
   });
 }
+
+describe('REST', () => {
+  it('a POST or PUT that is not application/json is 415 and runs nothing', async () => {
+    const user = newUser();
+    const body = json({ user });
+    for (const contentType of [undefined, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      for (const [method, path] of [
+        ['POST', '/api/users'],
+        ['POST', '/api/users/login'],
+        ['POST', '/api/auth/refresh'],
+        ['PUT', '/api/user'],
+      ] as const) {
+        const answer = await expectUnchanged(database.db, () => send(apps.fast as ServedApp, path, { ...post(body, contentType), method }));
+        expect({ contentType, path, status: answer.status }).toEqual({ contentType, path, status: 415 });
+      }
+    }
+  });
+});
 
 describe('throttles', () => {
   it('each call in a batch counts against the throttles as a separate request would', async () => {

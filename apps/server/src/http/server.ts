@@ -26,10 +26,26 @@ export const FAST_PROCEDURES: FastProcedures = { 'user.me': 'query', 'auth.sessi
 
 /**
  * What both tRPC handlers refuse before reading the body or running a call, answered here so
- * that they answer it alike: a batch of more than `maxBatchSize` calls (400 BATCH_TOO_LARGE:
- * each call may cost a hash; tRPC's own refusal carries no appCode).
+ * that they answer it alike: a POST that is not `application/json` (415: what a cross-site form
+ * can send without a preflight, `multipart/form-data` and `application/octet-stream` included,
+ * which tRPC's adapter would otherwise accept), and a batch of more than `maxBatchSize` calls
+ * (400 BATCH_TOO_LARGE: each call may cost a hash).
  */
-function trpcRequestRefusal(url: URL, procedurePath: string, maxBatchSize: number | undefined): TRPCError | undefined {
+function trpcRequestRefusal(
+  req: IncomingMessage,
+  url: URL,
+  procedurePath: string,
+  maxBatchSize: number | undefined,
+): TRPCError | undefined {
+  if (req.method === 'POST') {
+    const contentType = req.headers['content-type'];
+    if (contentType?.split(';')[0]?.trim().toLowerCase() !== 'application/json') {
+      return new TRPCError({
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: contentType === undefined ? 'Missing content-type header' : 'The content-type must be application/json',
+      });
+    }
+  }
   if (maxBatchSize !== undefined && url.searchParams.get('batch') === '1') {
     // Counted as tRPC counts them, on the decoded path (an undecodable one is tRPC's 400).
     let decoded: string | undefined;
@@ -126,10 +142,11 @@ export function createHttpServer(options: {
       // Answers carry tokens and personal data: no cache may keep them.
       res.setHeader('cache-control', 'no-store');
       const procedurePath = path.slice('/trpc/'.length);
-      const refusal = trpcRequestRefusal(url, procedurePath, allowBatching ? maxBatchSize : undefined);
+      const refusal = trpcRequestRefusal(req, url, procedurePath, allowBatching ? maxBatchSize : undefined);
       if (refusal) {
         const type = req.method === 'POST' ? 'mutation' : 'query';
         logProcedureError(requestId, refusal, undefined);
+        if (refusal.code === 'UNSUPPORTED_MEDIA_TYPE') res.setHeader('connection', 'close');
         return sendTrpcRequestError(res, appRouter, refusal, type, responseHeaders);
       }
       const createContext = () => ({ services: runtime.services, request: requestInfo(req, trustProxy) });

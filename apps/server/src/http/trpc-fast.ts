@@ -69,7 +69,7 @@ export async function handleTrpcFast<TContext>(
   if (method !== 'GET' && method !== 'POST') return false;
   if (req.headers['trpc-accept'] !== undefined || req.headers.upgrade !== undefined) return false;
   const contentType = req.headers['content-type'];
-  if (method === 'POST' && contentType !== undefined && !/^application\/json\b/i.test(contentType)) return false;
+  if (method === 'POST' && !/^application\/json\b/i.test(contentType ?? '')) return false;
   const type = method === 'GET' ? 'query' : 'mutation';
   const isBatch = url.searchParams.get('batch') === '1';
   const paths = procedurePaths(urlPath, type, isBatch, options);

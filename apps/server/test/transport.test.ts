@@ -91,6 +91,45 @@ for (const side of ['fast', 'standard'] as const) {
       const fine = await send(app(), '/trpc/auth.register', post(json({ json: user }), 'Application/JSON; charset=utf-8'));
       expect(fine.status).toBe(200);
     });
+
+    it('superjson meta naming unknown types or failing to deserialise is 400 BAD_REQUEST, never 500', async () => {
+      // superjson refuses these (an unknown custom type even overflows its stack)...
+      const refused = [
+        { json: { email: 'x' }, meta: { values: { email: ['custom', 'x'] } } },
+        { json: { refreshToken: 'x' }, meta: { values: { refreshToken: ['custom', 'nope'] } } },
+        { json: { refreshToken: 'x' }, meta: { values: { refreshToken: 'not a type' } } },
+        { json: { refreshToken: 'x' }, meta: { values: { '__proto__.polluted': ['Date'] } } },
+        { json: { refreshToken: 'x' }, meta: { values: ['set'] } },
+      ];
+      // ...and ignores these: the call runs on the plain JSON.
+      const ignored = [
+        { json: { refreshToken: 'x' }, meta: { referentialEqualities: { refreshToken: ['nope.nope.nope'] } } },
+        { json: { refreshToken: 'x' }, meta: 42 },
+      ];
+      for (const procedure of ['auth.register', 'auth.refresh', 'auth.login']) {
+        for (const body of refused) {
+          const answer = await send(app(), `/trpc/${procedure}`, post(json(body), 'application/json'));
+          expect({ procedure, body, status: answer.status }).toEqual({ procedure, body, status: 400 });
+          expect((answer.body as TrpcErrorBody).error.json.data.code).toBe('BAD_REQUEST');
+        }
+        for (const body of ignored) {
+          const answer = await send(app(), `/trpc/${procedure}`, post(json(body), 'application/json'));
+          expect({ procedure, body, status: answer.status >= 400 && answer.status < 500 }).toEqual({ procedure, body, status: true });
+        }
+        const batched = await send(app(), `/trpc/${procedure}?batch=1`, post(json({ 0: refused[0] }), 'application/json'));
+        expect(batched.status).toBe(400);
+      }
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
+    it('a malformed % escape in the procedure path is 400 or 404, never 500', async () => {
+      for (const init of [{}, post(json({ json: {} }), 'application/json')]) {
+        for (const path of ['/trpc/user.m%E0%A4%A', '/trpc/user.me,user.m%E0%A4%A?batch=1', '/trpc/%?batch=1', '/trpc/auth.refresh%']) {
+          const answer = await send(app(), path, init);
+          expect([400, 404], `${init.method ?? 'GET'} ${path}: ${answer.status}`).toContain(answer.status);
+        }
+      }
+    });
   });
 }
 

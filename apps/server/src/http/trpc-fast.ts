@@ -133,7 +133,14 @@ export async function handleTrpcFast<TContext>(
           path: at,
           getRawInput: async () => {
             const raw = rawInput();
-            return raw === undefined ? undefined : config.transformer.input.deserialize(raw);
+            if (raw === undefined) return undefined;
+            try {
+              return config.transformer.input.deserialize(raw);
+            } catch (cause) {
+              // As the adapter's input reader: what does not deserialise is the request's fault.
+              if (cause instanceof TRPCError) throw cause;
+              throw new TRPCError({ code: 'BAD_REQUEST', message: cause instanceof Error ? cause.message : 'Invalid input', cause });
+            }
           },
           ctx,
           type,

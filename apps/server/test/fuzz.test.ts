@@ -1,5 +1,6 @@
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { restRoutes } from '../src/http/rest/routes.js';
 import { appRouter } from '../src/router.js';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
@@ -103,3 +104,36 @@ for (const side of ['fast', 'standard'] as const) {
     }, 120_000);
   });
 }
+
+describe('REST', () => {
+  it('no hostile body or query to any REST route answers 5xx', async () => {
+    const app = apps.fast as ServedApp;
+    const bodies = [
+      ...hostileBodies().map(({ name, text }) => ({ name, text })),
+      // REST bodies carry no envelope: the same shapes under RealWorld's `user`.
+      ...FIELDS.map((field) => ({ name: `500 kB user.${field}`, text: JSON.stringify({ user: { [field]: HUGE } }) })),
+      { name: 'user nested 1000 deep', text: `{"user":${nested(1000)}}` },
+      { name: 'user wrong types', text: JSON.stringify({ user: Object.fromEntries(FIELDS.map((f, i) => [f, [i, {}, null][i % 3]])) }) },
+      { name: '__proto__ user', text: '{"user":{"__proto__":{"admin":true},"email":"a@b.c","password":"x"}}' },
+      { name: 'refresh_token wrong types', text: '{"refresh_token":{"__proto__":[1]},"token":[],"new_password":42}' },
+    ];
+    const failures: string[] = [];
+    for (const route of restRoutes) {
+      const { accessToken } = await app.caller().auth.register(newUser('fuzzrest'));
+      for (const { name, text } of bodies) {
+        const headers = { authorization: `Token ${accessToken}`, 'content-type': 'application/json' };
+        const response =
+          route.input?.from === 'body'
+            ? await fetch(`${app.url}${route.path}`, { method: route.method, body: text, headers })
+            : await fetch(`${app.url}${route.path}?token=${encodeURIComponent(text)}&${encodeURIComponent(text.slice(0, 2000))}=1`, {
+                method: route.method,
+                headers,
+              });
+        await response.text();
+        if (response.status >= 500) failures.push(`${route.method} ${route.path} ${name}: ${response.status}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(restRoutes.length).toBeGreaterThan(5);
+  }, 120_000);
+});

@@ -50,6 +50,7 @@ describe('loadConfig defaults', () => {
       trustProxy: false,
       corsOrigins: [],
       logLevel: 'info',
+      maxBatchSize: 10,
     });
   });
 
@@ -84,6 +85,7 @@ describe('loadConfig defaults', () => {
       TRUST_PROXY: 'true',
       CORS_ORIGINS: 'https://app.example.com, https://admin.example.com/',
       LOG_LEVEL: 'debug',
+      MAX_BATCH_SIZE: '25',
     });
 
     expect(config).toMatchObject({
@@ -100,7 +102,12 @@ describe('loadConfig defaults', () => {
       trustProxy: true,
       corsOrigins: ['https://app.example.com', 'https://admin.example.com'],
       logLevel: 'debug',
+      maxBatchSize: 25,
     });
+  });
+
+  it('MAX_BATCH_SIZE below 1 is refused naming it', () => {
+    expect(() => loadConfig({ JWT_SECRET: SECRET, MAX_BATCH_SIZE: '0' })).toThrow(/^Invalid configuration: MAX_BATCH_SIZE /);
   });
 });
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { MIN_SECRET_BYTES } from '@latchkey/protocol';
+import { DEFAULT_MAX_BATCH_SIZE, MIN_SECRET_BYTES } from '@latchkey/protocol';
 import { z } from 'zod';
 import { invalidRanges, type TrustProxy } from './lib/client-address.js';
 import { parseDuration } from './lib/duration.js';
@@ -45,6 +45,8 @@ export interface Config {
   passwordResetTtlSeconds: number;
   /** Worker processes sharing the port (node's cluster); 1 runs in the main process. */
   webConcurrency: number;
+  /** The most calls one tRPC batch may hold; a larger one is refused before any call runs. */
+  maxBatchSize: number;
 }
 
 export class ConfigError extends Error {
@@ -164,6 +166,7 @@ const EnvSchema = z.object({
     }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(1),
+  MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(DEFAULT_MAX_BATCH_SIZE),
 });
 
 type Env = Record<string, string | undefined>;
@@ -270,5 +273,6 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     emailVerificationTtlSeconds: e.EMAIL_VERIFICATION_TTL,
     passwordResetTtlSeconds: e.PASSWORD_RESET_TTL,
     webConcurrency: e.WEB_CONCURRENCY,
+    maxBatchSize: e.MAX_BATCH_SIZE,
   });
 }

@@ -7,6 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { PGlite } from '@electric-sql/pglite';
+import { DEFAULT_MAX_BATCH_SIZE } from '@latchkey/protocol';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
 import pg from 'pg';
 import superjson from 'superjson';
@@ -284,14 +285,16 @@ export function trpcClient(
   accessToken?: () => string | undefined,
   { batch = true }: { batch?: boolean } = {},
 ): TRPCClient<AppRouter> {
-  const link = (batch ? httpBatchLink : httpLink)({
+  const options = {
     url: `${baseUrl}/trpc`,
     transformer: superjson,
     headers: () => {
       const token = accessToken?.();
       return token ? { authorization: `Bearer ${token}` } : {};
     },
-  });
+  };
+  // Never more calls in one request than the server takes by default (MAX_BATCH_SIZE).
+  const link = batch ? httpBatchLink({ ...options, maxItems: DEFAULT_MAX_BATCH_SIZE }) : httpLink(options);
   return createTRPCClient<AppRouter>({ links: [link] });
 }
 

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_BATCH_SIZE } from '@latchkey/protocol';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
 import superjson from 'superjson';
 import { refreshLink } from './refresh-link.js';
@@ -22,6 +23,11 @@ export interface AuthClientOptions {
   lockTimeoutMs?: number;
   /** Batch concurrent calls into one request (default true). */
   batch?: boolean;
+  /**
+   * The most calls sent in one batched request (default 10, the server's default MAX_BATCH_SIZE,
+   * above which it refuses the whole batch): more concurrent calls go in several requests.
+   */
+  maxBatchSize?: number;
   /** The client's clock, in ms; injectable for tests. */
   now?: () => number;
 }
@@ -73,7 +79,13 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   const transport =
     options.batch === false
       ? httpLink({ url, transformer: superjson, fetch: options.fetch, headers })
-      : httpBatchLink({ url, transformer: superjson, fetch: options.fetch, headers });
+      : httpBatchLink({
+          url,
+          transformer: superjson,
+          fetch: options.fetch,
+          headers,
+          maxItems: options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+        });
   const api = createTRPCClient<AppRouter>({ links: [refreshLink<AppRouter>(sessions), transport] });
 
   const signIn = async (result: SignedIn): Promise<SignedIn> => {

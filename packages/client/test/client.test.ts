@@ -80,6 +80,30 @@ describe('signing in and out', () => {
   });
 });
 
+describe('batching', () => {
+  it('50 concurrent calls all succeed, never more than MAX_BATCH_SIZE in one request', async () => {
+    const { auth, input } = await signedIn();
+    server.requests.length = 0;
+    const results = await Promise.all(Array.from({ length: 50 }, () => auth.user.me.query()));
+    expect(results.map((me) => me.email)).toEqual(Array(50).fill(input.email));
+    const batches = server.requests.filter((r) => r.path.startsWith('/trpc/user.me'));
+    expect(batches.every((r) => r.status === 200)).toBe(true);
+    const sizes = batches.map((r) => r.path.slice('/trpc/'.length).split(',').length);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(50);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(10);
+  });
+
+  it('a server that caps batches at MAX_BATCH_SIZE=10 refuses an 11-call batch the SDK would never send', async () => {
+    const { auth } = await signedIn();
+    const token = (await auth.session())?.accessToken;
+    const response = await fetch(`${server.url}/trpc/${Array(11).fill('user.me').join(',')}?batch=1`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { json: { data: { appCode: string } } } }).error.json.data.appCode).toBe('BATCH_TOO_LARGE');
+  });
+});
+
 describe('refreshing', () => {
   it('50 concurrent calls with an expired access token share exactly one refresh and all succeed', async () => {
     const { auth, input } = await signedIn();

@@ -4,6 +4,7 @@
  */
 export const APP_CODES = {
   VALIDATION_FAILED: 'BAD_REQUEST',
+  BATCH_TOO_LARGE: 'BAD_REQUEST',
   TOKEN_INVALID: 'BAD_REQUEST',
   TOKEN_EXPIRED: 'BAD_REQUEST',
   ACCESS_TOKEN_MISSING: 'UNAUTHORIZED',
@@ -26,6 +27,7 @@ export type AppCodeKind = (typeof APP_CODES)[AppCode];
 
 export const APP_CODE_MESSAGES: Readonly<Record<AppCode, string>> = {
   VALIDATION_FAILED: 'Invalid input',
+  BATCH_TOO_LARGE: 'Too many calls in one batch',
   TOKEN_INVALID: 'The link is invalid or was already used',
   TOKEN_EXPIRED: 'The link has expired',
   ACCESS_TOKEN_MISSING: 'An access token is required',

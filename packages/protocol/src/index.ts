@@ -26,6 +26,7 @@ export {
   type AppCodeKind,
 } from './app-codes.js';
 export { bearerToken } from './authorization.js';
+export { DEFAULT_MAX_BATCH_SIZE } from './batch.js';
 export {
   DEFAULT_HEARTBEAT_MS,
   followRevocations,

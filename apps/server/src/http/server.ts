@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { DatabaseHandle } from '../db/database.js';
 import { AppError } from '../lib/errors.js';
@@ -13,7 +13,7 @@ import { resetPasswordPage, verifyEmailPage } from './pages.js';
 import { declaresMoreThan, sendError, sendJson } from './respond.js';
 import { createRestHandler } from './rest/handler.js';
 import { restRoutes } from './rest/routes.js';
-import { type FastProcedures, handleTrpcFast } from './trpc-fast.js';
+import { type FastProcedures, handleTrpcFast, sendTrpcRequestError } from './trpc-fast.js';
 
 /** Bodies larger than this are refused with 413 before any parsing. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -23,6 +23,45 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  * signed-in client calls on every page and every token refresh.
  */
 export const FAST_PROCEDURES: FastProcedures = { 'user.me': 'query', 'auth.sessions': 'query', 'auth.refresh': 'mutation' };
+
+/**
+ * What both tRPC handlers refuse before reading the body or running a call, answered here so
+ * that they answer it alike: a POST that is not `application/json` (415: what a cross-site form
+ * can send without a preflight, `multipart/form-data` and `application/octet-stream` included,
+ * which tRPC's adapter would otherwise accept), and a batch of more than `maxBatchSize` calls
+ * (400 BATCH_TOO_LARGE: each call may cost a hash).
+ */
+function trpcRequestRefusal(
+  req: IncomingMessage,
+  url: URL,
+  procedurePath: string,
+  maxBatchSize: number | undefined,
+): TRPCError | undefined {
+  if (req.method === 'POST') {
+    const contentType = req.headers['content-type'];
+    if (contentType?.split(';')[0]?.trim().toLowerCase() !== 'application/json') {
+      return new TRPCError({
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: contentType === undefined ? 'Missing content-type header' : 'The content-type must be application/json',
+      });
+    }
+  }
+  if (maxBatchSize !== undefined && url.searchParams.get('batch') === '1') {
+    // Counted as tRPC counts them, on the decoded path (an undecodable one is tRPC's 400).
+    let decoded: string | undefined;
+    try {
+      decoded = decodeURIComponent(procedurePath);
+    } catch {
+      decoded = undefined;
+    }
+    const calls = decoded === undefined ? 0 : decoded.split(',').length;
+    if (calls > maxBatchSize) {
+      const cause = new AppError('BATCH_TOO_LARGE', { message: `A batch may hold at most ${maxBatchSize} calls` });
+      return new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
+    }
+  }
+  return undefined;
+}
 
 export interface HttpServer {
   server: Server;
@@ -39,13 +78,13 @@ export function createHttpServer(options: {
   logger: Logger;
   /** `fast` (default): the lean handler, with the standard adapter for what it declines; `standard`: the standard adapter only. */
   trpcAdapter?: 'fast' | 'standard';
-  /** tRPC's batching options, for both handlers (default: batches allowed, of any size, as the SDK sends them). */
+  /** tRPC's batching options, for both handlers (default: batches allowed, of at most MAX_BATCH_SIZE calls). */
   trpcBatching?: { allowBatching?: boolean; maxBatchSize?: number };
 }): HttpServer {
   const { runtime, database, logger } = options;
   const fastTrpc = (options.trpcAdapter ?? 'fast') === 'fast';
   const allowBatching = options.trpcBatching?.allowBatching ?? true;
-  const maxBatchSize = options.trpcBatching?.maxBatchSize;
+  const maxBatchSize = options.trpcBatching?.maxBatchSize ?? runtime.config.maxBatchSize;
   const retryAfter = (errors: readonly { cause?: unknown }[]): Record<string, string> => {
     // A throttled call says when to come back, in the header HTTP clients read.
     const waits = errors.map((e) => (e.cause instanceof AppError ? e.cause.retryAfterSeconds : undefined)).filter((s) => s !== undefined);
@@ -103,6 +142,13 @@ export function createHttpServer(options: {
       // Answers carry tokens and personal data: no cache may keep them.
       res.setHeader('cache-control', 'no-store');
       const procedurePath = path.slice('/trpc/'.length);
+      const refusal = trpcRequestRefusal(req, url, procedurePath, allowBatching ? maxBatchSize : undefined);
+      if (refusal) {
+        const type = req.method === 'POST' ? 'mutation' : 'query';
+        logProcedureError(requestId, refusal, undefined);
+        if (refusal.code === 'UNSUPPORTED_MEDIA_TYPE') res.setHeader('connection', 'close');
+        return sendTrpcRequestError(res, appRouter, refusal, type, responseHeaders);
+      }
       const createContext = () => ({ services: runtime.services, request: requestInfo(req, trustProxy) });
       if (
         fastTrpc &&
@@ -125,7 +171,7 @@ export function createHttpServer(options: {
         res,
         path: procedurePath,
         allowBatching,
-        ...(maxBatchSize !== undefined && { maxBatchSize }),
+        maxBatchSize,
         // Also enforced while streaming, for bodies that do not declare their length.
         maxBodySize: MAX_BODY_BYTES,
         createContext,

@@ -69,7 +69,7 @@ export async function handleTrpcFast<TContext>(
   if (method !== 'GET' && method !== 'POST') return false;
   if (req.headers['trpc-accept'] !== undefined || req.headers.upgrade !== undefined) return false;
   const contentType = req.headers['content-type'];
-  if (method === 'POST' && contentType !== undefined && !/^application\/json\b/i.test(contentType)) return false;
+  if (method === 'POST' && !/^application\/json\b/i.test(contentType ?? '')) return false;
   const type = method === 'GET' ? 'query' : 'mutation';
   const isBatch = url.searchParams.get('batch') === '1';
   const paths = procedurePaths(urlPath, type, isBatch, options);
@@ -133,7 +133,14 @@ export async function handleTrpcFast<TContext>(
           path: at,
           getRawInput: async () => {
             const raw = rawInput();
-            return raw === undefined ? undefined : config.transformer.input.deserialize(raw);
+            if (raw === undefined) return undefined;
+            try {
+              return config.transformer.input.deserialize(raw);
+            } catch (cause) {
+              // As the adapter's input reader: what does not deserialise is the request's fault.
+              if (cause instanceof TRPCError) throw cause;
+              throw new TRPCError({ code: 'BAD_REQUEST', message: cause instanceof Error ? cause.message : 'Invalid input', cause });
+            }
           },
           ctx,
           type,
@@ -156,13 +163,29 @@ export async function handleTrpcFast<TContext>(
   return true;
 }
 
+/**
+ * Answers one error for the whole request, in the shape and with the headers tRPC's adapter gives
+ * an error it finds before any call runs (a single error, not one per call).
+ */
+export function sendTrpcRequestError(
+  res: ServerResponse,
+  router: AnyRouter,
+  error: TRPCError,
+  type: 'query' | 'mutation',
+  headersFor: FastTrpcOptions<unknown>['headersFor'],
+): void {
+  const config = router._def._config;
+  const response: TRPCResponse = { error: getTRPCErrorShape({ config, error, type, path: undefined, input: undefined, ctx: undefined }) };
+  send(res, false, [response], config, [error], { headersFor });
+}
+
 function send<TContext>(
   res: ServerResponse,
   isBatch: boolean,
   responses: TRPCResponse[],
   config: AnyRouter['_def']['_config'],
   errors: TRPCError[],
-  options: FastTrpcOptions<TContext>,
+  options: Pick<FastTrpcOptions<TContext>, 'headersFor'>,
 ): void {
   const status = getHTTPStatusCode(isBatch ? responses : (responses[0] as TRPCResponse), errors);
   const body = JSON.stringify(transformTRPCResponse(config, isBatch ? responses : (responses[0] as TRPCResponse)));

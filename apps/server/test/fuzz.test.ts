@@ -1,0 +1,139 @@
+import superjson from 'superjson';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { restRoutes } from '../src/http/rest/routes.js';
+import { appRouter } from '../src/router.js';
+import { newUser, type ServedApp, servedApp } from './helpers/app.js';
+import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+
+/** Every procedure of the router, sent hostile inputs over HTTP on both tRPC paths: never a 5xx. */
+let database: TestDatabase;
+const apps: Record<'fast' | 'standard', ServedApp | undefined> = { fast: undefined, standard: undefined };
+
+beforeAll(async () => {
+  database = await migratedTestDatabase();
+  const env = { RATE_LIMIT_SCALE: '1000000' };
+  apps.fast = await servedApp(database, { trpcAdapter: 'fast', env });
+  apps.standard = await servedApp(database, { trpcAdapter: 'standard', env });
+});
+afterAll(async () => {
+  await apps.fast?.close();
+  await apps.standard?.close();
+  await database?.close();
+});
+
+interface Procedure {
+  _def: { type: 'query' | 'mutation' | 'subscription'; inputs: { safeParse?: (value: unknown) => { success: boolean } }[] };
+}
+// tRPC keeps them flat, by dotted path, whatever the nested type says.
+const PROCEDURES = Object.entries(appRouter._def.procedures as unknown as Record<string, Procedure>);
+
+const FIELDS = ['email', 'password', 'username', 'token', 'refreshToken', 'newPassword', 'currentPassword', 'sessionId', 'bio', 'image'];
+const HUGE = 'x'.repeat(500 * 1024);
+
+function nested(depth: number): string {
+  return `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+}
+
+/** Hostile bodies, as the JSON text sent: superjson's envelope around wrong shapes, and bad envelopes. */
+function hostileBodies(): { name: string; text: string }[] {
+  const envelope = (input: unknown) => JSON.stringify({ json: input });
+  const wrongTypes = [42, 'text', null, true, [], [1, 2], {}, Object.fromEntries(FIELDS.map((f, i) => [f, [i, {}, null][i % 3]]))];
+  return [
+    ...wrongTypes.map((input) => ({ name: `wrong type ${JSON.stringify(input).slice(0, 40)}`, text: envelope(input) })),
+    { name: 'nesting 1000 deep (input)', text: `{"json":${nested(1000)}}` },
+    { name: 'nesting 1000 deep (a field)', text: `{"json":{"email":${nested(1000)},"password":${nested(1000)}}}` },
+    ...FIELDS.map((field) => ({ name: `500 kB ${field}`, text: envelope({ [field]: HUGE }) })),
+    { name: '__proto__ keys', text: `{"json":{"__proto__":{"admin":true,"email":"a@b.c"},"constructor":{"prototype":{"x":1}}}}` },
+    { name: '__proto__ envelope', text: '{"__proto__":{"json":{"email":"a@b.c"}}}' },
+    ...[
+      { values: { email: ['custom', 'x'] } },
+      { values: { '__proto__.polluted': ['Date'] } },
+      { values: ['set'] },
+      { values: { email: 'not a type' } },
+      { referentialEqualities: { email: ['__proto__'] } },
+    ].map((meta) => ({ name: `meta ${JSON.stringify(meta)}`, text: JSON.stringify({ json: { email: 'a@b.c' }, meta }) })),
+    { name: 'not an envelope', text: '[1,2,3]' },
+    { name: 'not JSON', text: '{"json": ' },
+  ];
+}
+
+/** Whether the procedure's own schema takes what the body decodes to: then a 2xx is right. */
+function acceptable(procedure: Procedure, text: string): boolean {
+  const schema = procedure._def.inputs[0];
+  if (!schema) return true;
+  let input: unknown;
+  try {
+    input = superjson.deserialize(JSON.parse(text));
+  } catch {
+    return false;
+  }
+  return schema.safeParse?.(input).success ?? false;
+}
+
+for (const side of ['fast', 'standard'] as const) {
+  describe(`the ${side} tRPC path`, () => {
+    it('no hostile input to any procedure of the router answers 5xx; what its schema refuses is 4xx', async () => {
+      const app = apps[side] as ServedApp;
+      const failures: string[] = [];
+      const validated: string[] = [];
+      for (const [path, procedure] of PROCEDURES) {
+        // A signed-in caller, so that protected procedures get as far as their input.
+        const { accessToken } = await app.caller().auth.register(newUser('fuzz'));
+        for (const { name, text } of hostileBodies()) {
+          const init: RequestInit =
+            procedure._def.type === 'query'
+              ? { headers: { authorization: `Bearer ${accessToken}` } }
+              : {
+                  method: 'POST',
+                  body: text,
+                  headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+                };
+          const url =
+            procedure._def.type === 'query' ? `${app.url}/trpc/${path}?input=${encodeURIComponent(text)}` : `${app.url}/trpc/${path}`;
+          const { status } = await fetch(url, init).then(async (r) => ({ status: r.status, body: await r.text() }));
+          const ok = status >= 500 ? false : status >= 400 || acceptable(procedure, text);
+          if (!ok) failures.push(`${path} ${name}: ${status}`);
+          if (status === 400 && !validated.includes(path)) validated.push(path);
+        }
+      }
+      expect(failures).toEqual([]);
+      expect(PROCEDURES.map(([path]) => path)).toEqual(expect.arrayContaining(['auth.register', 'user.me', 'user.changePassword']));
+      // The inputs got past authentication to the procedures' validation: each with an input refused some.
+      const withInput = PROCEDURES.filter(([, p]) => p._def.inputs.length > 0).map(([path]) => path);
+      expect(validated.sort()).toEqual(withInput.sort());
+    }, 120_000);
+  });
+}
+
+describe('REST', () => {
+  it('no hostile body or query to any REST route answers 5xx', async () => {
+    const app = apps.fast as ServedApp;
+    const bodies = [
+      ...hostileBodies().map(({ name, text }) => ({ name, text })),
+      // REST bodies carry no envelope: the same shapes under RealWorld's `user`.
+      ...FIELDS.map((field) => ({ name: `500 kB user.${field}`, text: JSON.stringify({ user: { [field]: HUGE } }) })),
+      { name: 'user nested 1000 deep', text: `{"user":${nested(1000)}}` },
+      { name: 'user wrong types', text: JSON.stringify({ user: Object.fromEntries(FIELDS.map((f, i) => [f, [i, {}, null][i % 3]])) }) },
+      { name: '__proto__ user', text: '{"user":{"__proto__":{"admin":true},"email":"a@b.c","password":"x"}}' },
+      { name: 'refresh_token wrong types', text: '{"refresh_token":{"__proto__":[1]},"token":[],"new_password":42}' },
+    ];
+    const failures: string[] = [];
+    for (const route of restRoutes) {
+      const { accessToken } = await app.caller().auth.register(newUser('fuzzrest'));
+      for (const { name, text } of bodies) {
+        const headers = { authorization: `Token ${accessToken}`, 'content-type': 'application/json' };
+        const response =
+          route.input?.from === 'body'
+            ? await fetch(`${app.url}${route.path}`, { method: route.method, body: text, headers })
+            : await fetch(`${app.url}${route.path}?token=${encodeURIComponent(text)}&${encodeURIComponent(text.slice(0, 2000))}=1`, {
+                method: route.method,
+                headers,
+              });
+        await response.text();
+        if (response.status >= 500) failures.push(`${route.method} ${route.path} ${name}: ${response.status}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(restRoutes.length).toBeGreaterThan(5);
+  }, 120_000);
+});

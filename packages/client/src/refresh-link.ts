@@ -2,7 +2,7 @@ import { ACCESS_TOKEN_REFUSALS } from '@latchkey/protocol';
 import { TRPCClientError, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
-import type { SessionManager } from './session-manager.js';
+import { isDefinitiveRefusal, NoSessionError, type SessionManager } from './session-manager.js';
 
 /** Failures a fresh access token can cure. Anything else passes through untouched. */
 const CURABLE: ReadonlySet<string> = new Set(ACCESS_TOKEN_REFUSALS);
@@ -50,7 +50,12 @@ export function refreshLink<TRouter extends AnyRouter>(sessions: SessionManager)
               }
               sessions.refresh(generation).then(
                 () => send(true, sessions.generation),
-                () => observer.error(error),
+                // The session is over: the call's own refusal says why. Weather (the network, a
+                // 429, a 5xx) kept the session: the refresh's error says why.
+                (refreshError: unknown) =>
+                  observer.error(
+                    refreshError instanceof NoSessionError || isDefinitiveRefusal(refreshError) ? error : asClientError(refreshError),
+                  ),
               );
             },
           });

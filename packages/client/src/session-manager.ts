@@ -1,6 +1,29 @@
 import type { SessionStorage } from './storage.js';
 import type { StoredSession, Tokens } from './types.js';
 
+/**
+ * The server's answers to a refresh that mean the session is over for good. `ACCOUNT_DISABLED` is
+ * not in `@latchkey/protocol`'s APP_CODES yet; it is listed so that the client already treats it
+ * as final once the server sends it. Any other failure (the network, a 429, a 5xx, an answer that
+ * is not a tRPC error) is weather: the session is kept and the next call refreshes again.
+ */
+export const DEFINITIVE_REFRESH_REFUSALS: ReadonlySet<string> = new Set([
+  'REFRESH_TOKEN_INVALID',
+  'REFRESH_TOKEN_EXPIRED',
+  'REFRESH_TOKEN_REUSED',
+  'SESSION_REVOKED',
+  'ACCOUNT_DISABLED',
+]);
+
+/** Whether a refresh's failure ends the session (see DEFINITIVE_REFRESH_REFUSALS). */
+export function isDefinitiveRefusal(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const data: unknown = (error as { data?: unknown }).data;
+  if (typeof data !== 'object' || data === null) return false;
+  const { appCode } = data as { appCode?: unknown };
+  return typeof appCode === 'string' && DEFINITIVE_REFRESH_REFUSALS.has(appCode);
+}
+
 export type SessionListener = (session: StoredSession | null) => void;
 
 export interface SessionManagerOptions {
@@ -169,7 +192,9 @@ export class SessionManager {
       try {
         tokens = await this.#options.refresh(before.refreshToken);
       } catch (error) {
-        await this.#expire(error, generation);
+        // Only a definitive refusal ends the session; weather (network, 429, 5xx) keeps it, the
+        // waiting calls reject with this error, and the next call refreshes again.
+        if (isDefinitiveRefusal(error)) await this.#expire(error, generation);
         throw error;
       }
       // Not stored when the session changed meanwhile: the calls waiting on this refresh then

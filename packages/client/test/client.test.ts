@@ -213,17 +213,73 @@ describe('when the session is over', () => {
     expect(expired).toHaveLength(1);
   });
 
-  it('a refresh that fails on the network clears the session and fires onSessionExpired', async () => {
-    const expired: unknown[] = [];
-    const failingRefresh: typeof fetch = async (input, init) => {
-      if (String(input).includes('auth.refresh')) throw new TypeError('fetch failed');
+  /** A fetch that answers auth.refresh with `failure` while `failing.on` is set, and passes everything else on. */
+  function weather(failure: () => Promise<Response>) {
+    const failing = { on: true };
+    const fetchWith: typeof fetch = async (input, init) => {
+      if (failing.on && String(input).includes('auth.refresh')) return failure();
       return fetch(input, init);
     };
-    const { auth } = await signedIn({ fetch: failingRefresh, onSessionExpired: (error) => expired.push(error) });
+    return { fetch: fetchWith, failing };
+  }
+
+  const canned = (status: number) => async () =>
+    new Response(JSON.stringify({ error: { json: { message: 'busy', code: -32_603, data: { code: 'X', httpStatus: status } } } }), {
+      status,
+      headers: { 'content-type': 'application/json' },
+    });
+
+  for (const [name, failure, expected] of [
+    ['a network error', async () => Promise.reject(new TypeError('fetch failed')), { message: 'fetch failed' }],
+    ['a 429', canned(429), { data: { httpStatus: 429 } }],
+    ['a 500', canned(500), { data: { httpStatus: 500 } }],
+  ] as const) {
+    it(`a refresh that fails with ${name} keeps the session, and the next call refreshes`, async () => {
+      const expired: unknown[] = [];
+      const { fetch: fetchWith, failing } = weather(failure);
+      const { auth, input } = await signedIn({ fetch: fetchWith, onSessionExpired: (error) => expired.push(error) });
+      const before = await auth.session();
+      expireAccessTokens();
+      server.requests.length = 0;
+      // Every call that waited on the failed refresh rejects with the refresh's error.
+      const results = await Promise.allSettled(Array.from({ length: 3 }, () => auth.user.me.query()));
+      for (const result of results) {
+        expect(result.status).toBe('rejected');
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(TRPCClientError);
+        expect((result as PromiseRejectedResult).reason).toMatchObject(expected);
+      }
+      expect(expired).toHaveLength(0);
+      expect(await auth.session()).toEqual(before);
+      // The weather clears; the next call refreshes with the same refresh token, and succeeds.
+      failing.on = false;
+      await expect(auth.user.me.query()).resolves.toMatchObject({ email: input.email });
+      expect(refreshRequests()).toBe(1);
+      expect((await auth.session())?.refreshToken).not.toBe(before?.refreshToken);
+      expect(expired).toHaveLength(0);
+    });
+  }
+
+  it('a definitive refusal ends the session once', async () => {
+    const expired: unknown[] = [];
+    const storage = memoryStorage();
+    const { auth, input } = await signedIn({ storage, onSessionExpired: (error) => expired.push(error) });
+    await revokeEverySessionOf(input);
     expireAccessTokens();
-    await expect(auth.user.me.query()).rejects.toMatchObject({ data: { appCode: 'ACCESS_TOKEN_EXPIRED' } });
+    server.requests.length = 0;
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => auth.user.me.query()));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
     expect(expired).toHaveLength(1);
+    // The server refuses a revoked session's refresh token as REFRESH_TOKEN_INVALID.
+    expect(expired[0]).toMatchObject({ data: { code: 'UNAUTHORIZED', appCode: 'REFRESH_TOKEN_INVALID' } });
+    // Each call rejects with its own refusal.
+    for (const result of results) {
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ data: { appCode: 'ACCESS_TOKEN_EXPIRED' } });
+    }
     expect(await auth.session()).toBeNull();
+    expect(await storage.get()).toBeNull();
+    await expect(auth.user.me.query()).rejects.toMatchObject({ data: { appCode: 'ACCESS_TOKEN_MISSING' } });
+    expect(refreshRequests()).toBe(1);
+    expect(expired).toHaveLength(1);
   });
 });
 

@@ -35,14 +35,25 @@ export interface AuthClientOptions {
 export interface AuthMethods {
   register(input: RouterInputs['auth']['register']): Promise<SignedIn>;
   login(input: RouterInputs['auth']['login']): Promise<SignedIn>;
-  /** Ends this session on the server (best effort) and forgets it here. */
-  logout(): Promise<void>;
+  /**
+   * Forgets the session here, always, and ends it on the server if the server can be reached.
+   * `serverConfirmed` is false when the server could not be told (network, 429, 5xx): the
+   * refresh token then stays valid on the server until it expires or is revoked.
+   */
+  logout(): Promise<LogoutResult>;
   /** Ends every session of the user, this one included. */
   logoutAll(): Promise<{ revoked: number }>;
   /** The current tokens (and user), or null when signed out. */
   session(): Promise<StoredSession | null>;
   /** Follows sign-in state: called with the new session, or null when signed out. */
   onSessionChange(listener: SessionListener): () => void;
+}
+
+export interface LogoutResult {
+  /** The server ended the session (or there was none to end). */
+  serverConfirmed: boolean;
+  /** Why the server could not be told, when it could not. */
+  error?: unknown;
 }
 
 export type AuthClient = TRPCClient<AppRouter> & AuthMethods;
@@ -99,11 +110,14 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     async logout() {
       await sessions.ready();
       const current = sessions.peek();
+      let result: LogoutResult = { serverConfirmed: true };
       try {
         if (current) await direct.auth.logout.mutate({ refreshToken: current.refreshToken });
-      } finally {
-        await sessions.clear();
+      } catch (error) {
+        result = { serverConfirmed: false, error };
       }
+      await sessions.clear();
+      return result;
     },
     async logoutAll() {
       const result = await api.auth.logoutAll.mutate();

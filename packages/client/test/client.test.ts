@@ -283,6 +283,36 @@ describe('when the session is over', () => {
   });
 });
 
+describe('logout', () => {
+  it('logout clears the local session when the server is unreachable', async () => {
+    let reachable = true;
+    const flaky: typeof fetch = async (input, init) => {
+      if (!reachable) throw new TypeError('fetch failed');
+      return fetch(input, init);
+    };
+    const storage = memoryStorage();
+    const states: (string | null)[] = [];
+    const { auth } = await signedIn({ fetch: flaky, storage });
+    const session = await auth.session();
+    auth.onSessionChange((s) => states.push(s ? 'signed in' : null));
+    reachable = false;
+    const result = await auth.logout();
+    expect(result.serverConfirmed).toBe(false);
+    expect(result.error).toMatchObject({ message: 'fetch failed' });
+    expect(await auth.session()).toBeNull();
+    expect(await storage.get()).toBeNull();
+    expect(states).toEqual([null]);
+    // The server was never told: the refresh token still works there (what serverConfirmed warns of).
+    await expect(client().auth.refresh.mutate({ refreshToken: session?.refreshToken ?? '' })).resolves.toHaveProperty('accessToken');
+  });
+
+  it('logout says the server confirmed when it did', async () => {
+    const { auth } = await signedIn();
+    await expect(auth.logout()).resolves.toEqual({ serverConfirmed: true });
+    expect(await auth.session()).toBeNull();
+  });
+});
+
 describe('a login while a refresh is in flight', () => {
   /** A fetch that holds back the answers of auth.refresh until released. */
   function holdingRefreshes() {

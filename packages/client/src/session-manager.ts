@@ -130,9 +130,20 @@ export class SessionManager {
     session: StoredSession | null,
     ifGeneration?: number,
     store: () => Promise<void> = () => (session ? this.#options.storage.set(session) : this.#options.storage.clear()),
+    ifStoredRefreshToken?: string,
   ): Promise<boolean> {
     const write = this.#writes.then(async () => {
       if (ifGeneration !== undefined && ifGeneration !== this.#generation) return false;
+      if (ifStoredRefreshToken !== undefined) {
+        // Storage may be shared with clients this one hears nothing from: if it no longer holds
+        // the session the refresh started from, another client signed in or out meanwhile, and
+        // that wins. This client then follows the storage instead.
+        const stored = await this.#options.storage.get();
+        if (stored?.refreshToken !== ifStoredRefreshToken) {
+          this.#adopt(stored);
+          return false;
+        }
+      }
       await store();
       this.#change(session);
       return true;
@@ -194,18 +205,20 @@ export class SessionManager {
       } catch (error) {
         // Only a definitive refusal ends the session; weather (network, 429, 5xx) keeps it, the
         // waiting calls reject with this error, and the next call refreshes again.
-        if (isDefinitiveRefusal(error)) await this.#expire(error, generation);
+        if (isDefinitiveRefusal(error)) await this.#expire(error, generation, before.refreshToken);
         throw error;
       }
-      // Not stored when the session changed meanwhile: the calls waiting on this refresh then
-      // go on with the tokens now current, as after any refresh another party made.
-      await this.#commit({ ...before, ...tokens }, generation);
+      // Not stored when the session changed meanwhile, here or in shared storage: the calls
+      // waiting on this refresh then go on with the tokens now current, as after any refresh
+      // another party made.
+      const committed = await this.#commit({ ...before, ...tokens }, generation, undefined, before.refreshToken);
+      if (!committed && !this.#session) throw new NoSessionError('Signed out elsewhere');
     });
   }
 
-  async #expire(error: unknown, generation: number): Promise<void> {
+  async #expire(error: unknown, generation: number, refreshToken: string): Promise<void> {
     // A storage that fails to clear does not keep the session alive here.
-    const cleared = await this.#commit(null, generation, () => this.#options.storage.clear().catch(() => {}));
+    const cleared = await this.#commit(null, generation, () => this.#options.storage.clear().catch(() => {}), refreshToken);
     if (!cleared || this.#expiredNotified) return;
     this.#expiredNotified = true;
     this.#options.onSessionExpired?.(error);

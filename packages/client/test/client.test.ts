@@ -313,6 +313,55 @@ describe('logout', () => {
   });
 });
 
+describe('shared storage', () => {
+  /** A fetch that holds back the answers of auth.refresh until released. */
+  function holdingRefreshes() {
+    const held: (() => void)[] = [];
+    const fetchHolding: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(input).includes('auth.refresh')) await new Promise<void>((resolve) => held.push(resolve));
+      return response;
+    };
+    return { fetch: fetchHolding, held };
+  }
+
+  it('a refresh never overwrites a newer sign-in in shared storage', async () => {
+    // One storage object, no change notifications: neither client hears of the other's writes.
+    const storage = memoryStorage();
+    const { fetch: fetchHolding, held } = holdingRefreshes();
+    const first = client({ storage, fetch: fetchHolding });
+    await first.register(newUser('sdk'));
+    const second = client({ storage });
+    const other = newUser('sdk');
+    expireAccessTokens();
+    const pending = first.user.me.query();
+    await until(() => held.length === 1);
+    await second.register(other); // a newer sign-in lands in the shared storage
+    held.shift()?.(); // the first client's refresh answers after it
+    await Promise.allSettled([pending]);
+    expect((await storage.get())?.user?.email).toBe(other.email);
+    // The first client follows the storage instead of keeping its stale session.
+    expect((await first.session())?.user?.email).toBe(other.email);
+  });
+
+  it('a refresh never brings back a session ended in shared storage', async () => {
+    const storage = memoryStorage();
+    const { fetch: fetchHolding, held } = holdingRefreshes();
+    const first = client({ storage, fetch: fetchHolding });
+    await first.register(newUser('sdk'));
+    const second = client({ storage });
+    await second.session();
+    expireAccessTokens();
+    const pending = first.user.me.query();
+    await until(() => held.length === 1);
+    await second.logout();
+    held.shift()?.();
+    await expect(pending).rejects.toBeInstanceOf(TRPCClientError);
+    expect(await storage.get()).toBeNull();
+    expect(await first.session()).toBeNull();
+  });
+});
+
 describe('a login while a refresh is in flight', () => {
   /** A fetch that holds back the answers of auth.refresh until released. */
   function holdingRefreshes() {

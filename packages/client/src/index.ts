@@ -1,5 +1,11 @@
 export { type AuthClient, type AuthClientOptions, type AuthMethods, createAuthClient, type LogoutResult } from './client.js';
 export { isCurableAuthError, refreshLink } from './refresh-link.js';
-export { DEFINITIVE_REFRESH_REFUSALS, isDefinitiveRefusal, NoSessionError, type SessionListener, SessionManager } from './session-manager.js';
+export {
+  DEFINITIVE_REFRESH_REFUSALS,
+  isDefinitiveRefusal,
+  NoSessionError,
+  type SessionListener,
+  SessionManager,
+} from './session-manager.js';
 export { decodeSession, encodeSession, localStorageStorage, memoryStorage, type SessionStorage } from './storage.js';
 export type { AppRouter, RouterInputs, RouterOutputs, SignedIn, StoredSession, Tokens, User } from './types.js';

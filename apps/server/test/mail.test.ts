@@ -279,20 +279,72 @@ describe('delivery over SMTP', () => {
 });
 
 describe('the pages the links open', () => {
-  it('the verification page confirms, then says the link was used; it never shows the token', async () => {
+  const verifiedAt = async (email: string) =>
+    (await database.db.selectFrom('users').select('email_verified_at').where('email', '=', email).executeTakeFirstOrThrow())
+      .email_verified_at;
+  const postToken = (token: string) =>
+    fetch(`${app.url}/verify-email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+    });
+
+  it('the verification page is a button; its form confirms, then says the link was used; it never logs or shows the token', async () => {
     const input = newUser();
     await app.caller().auth.register(input);
     const token = tokenOf((await mailsTo(input.email))[0]?.links[0]);
-    const first = await fetch(`${app.url}/verify-email?token=${token}`);
+    const opened = await fetch(`${app.url}/verify-email?token=${token}`);
+    expect(opened.status).toBe(200);
+    expect(opened.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(opened.headers.get('cache-control')).toBe('no-store');
+    expect(opened.headers.get('content-security-policy')).toMatch(/form-action 'self'/);
+    const form = await opened.text();
+    expect(form).toContain('<form method="post" action="/verify-email">');
+    expect(form).toContain(`<input type="hidden" name="token" value="${token}">`);
+    expect(await verifiedAt(input.email)).toBeNull();
+
+    const first = await postToken(token);
     expect(first.status).toBe(200);
     expect(first.headers.get('referrer-policy')).toBe('no-referrer');
     const html = await first.text();
     expect(html).toContain('Address confirmed');
     expect(html).not.toContain(token);
-    const again = await fetch(`${app.url}/verify-email?token=${token}`);
+    expect(await verifiedAt(input.email)).toBeInstanceOf(Date);
+    const again = await postToken(token);
     expect(again.status).toBe(404);
     expect(await again.text()).toContain('already used');
     expect(app.requests.some((r) => r.path.includes(token))).toBe(false);
+  });
+
+  it('a GET of the verification link alone (a mail scanner) consumes nothing', async () => {
+    const input = newUser();
+    await app.caller().auth.register(input);
+    const token = tokenOf((await mailsTo(input.email))[0]?.links[0]);
+    for (let i = 0; i < 3; i++) expect((await fetch(`${app.url}/verify-email?token=${token}`)).status).toBe(200);
+    expect((await fetch(`${app.url}/verify-email?token=${token}`, { method: 'HEAD' })).status).toBe(200);
+    expect(await verifiedAt(input.email)).toBeNull();
+    // The link still works for its owner afterwards.
+    expect((await postToken(token)).status).toBe(200);
+    expect(await verifiedAt(input.email)).toBeInstanceOf(Date);
+  });
+
+  it('the verification form refuses a body that is not a form, or too large, without using the token', async () => {
+    const input = newUser();
+    await app.caller().auth.register(input);
+    const token = tokenOf((await mailsTo(input.email))[0]?.links[0]);
+    const json = await fetch(`${app.url}/verify-email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token }),
+    });
+    expect(json.status).toBe(415);
+    const huge = await fetch(`${app.url}/verify-email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${token}&pad=${'x'.repeat(10_000)}`,
+    });
+    expect(huge.status).toBe(413);
+    expect(await verifiedAt(input.email)).toBeNull();
   });
 
   it('an expired verification link says so', async () => {
@@ -300,7 +352,7 @@ describe('the pages the links open', () => {
     await app.caller().auth.register(input);
     const token = tokenOf((await mailsTo(input.email))[0]?.links[0]);
     app.clock.advance(24 * 3600 + 1);
-    const response = await fetch(`${app.url}/verify-email?token=${token}`);
+    const response = await postToken(token);
     expect(response.status).toBe(410);
     expect(await response.text()).toContain('expired');
   });

@@ -1,16 +1,24 @@
 /**
- * The two pages mailed links open. Tokens never appear in their markup, in a log line (only
- * paths are logged) or in a Referer (`Referrer-Policy: no-referrer`). The reset link carries its
+ * The two pages mailed links open. Tokens never appear as text on a page, in a log line (only
+ * paths are logged) or in a Referer (`Referrer-Policy: no-referrer`); the verification form holds
+ * its token in a hidden field of a page nobody caches (`no-store`). The reset link carries its
  * token in the fragment, which the browser never sends to any server; the page's script reads
- * it, removes it from the address bar, and posts it with the new password.
+ * it, removes it from the address bar, and posts it with the new password. The verification link
+ * consumes nothing when it is opened (mail scanners and link previews follow links): it shows a
+ * button that posts the token back in a same-origin form.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../lib/errors.js';
 import { type Html, html } from '../lib/html.js';
 import { type Runtime, requestInfo } from '../trpc/context.js';
+import { BodyError, readFormBody } from './respond.js';
 
-function page(res: ServerResponse, status: number, title: string, body: Html, nonce?: string): void {
+/** A script nonce, and `formAction: 'self'` for the one page whose form submits (the verification button); elsewhere `form-action 'none'`. */
+type PageOptions = { nonce?: string; formAction?: 'self' };
+
+function page(res: ServerResponse, status: number, title: string, body: Html, options: PageOptions = {}): void {
+  const { nonce, formAction } = options;
   const markup = html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
@@ -26,14 +34,40 @@ ${body}
     'referrer-policy': 'no-referrer',
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
-    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'${nonce ? `; script-src 'nonce-${nonce}'` : ''}`,
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; connect-src 'self'; form-action ${formAction === 'self' ? "'self'" : "'none'"}; frame-ancestors 'none'; base-uri 'none'${nonce ? `; script-src 'nonce-${nonce}'` : ''}`,
   });
   res.end(markup);
 }
 
-/** GET /verify-email?token=...: confirms the address and says so, or why not. */
-export async function verifyEmailPage(runtime: Runtime, req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
+/** The most a verification form body can hold: one token field (tokens are at most 256 characters). */
+const VERIFY_FORM_MAX_BYTES = 2_048;
+
+/** GET /verify-email?token=...: a button that posts the token; opening the link alone uses nothing. */
+export function verifyEmailFormPage(url: URL, res: ServerResponse): void {
   const token = url.searchParams.get('token') ?? '';
+  if (token === '') {
+    page(res, 404, 'This link does not work', html`<p>It is incomplete: open the one from the mail again.</p>`);
+    return;
+  }
+  const body = html`<p>Press the button to confirm your address.</p>
+<form method="post" action="/verify-email"><input type="hidden" name="token" value="${token}">
+<button type="submit">Confirm my address</button></form>`;
+  page(res, 200, 'Confirm your address', body, { formAction: 'self' });
+}
+
+/** POST /verify-email (the form above): confirms the address and says so, or why not. */
+export async function verifyEmailPage(runtime: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let token: string;
+  try {
+    token = (await readFormBody(req, VERIFY_FORM_MAX_BYTES)).get('token') ?? '';
+  } catch (error) {
+    if (!(error instanceof BodyError)) throw error;
+    // The rest of a refused body is left unread: this connection cannot carry another request.
+    res.setHeader('connection', 'close');
+    if (error.failure === 'too_large') page(res, 413, 'This request is too large', html`<p>Open the link from the mail again.</p>`);
+    else page(res, 415, 'This request is not a form', html`<p>Open the link from the mail again.</p>`);
+    return;
+  }
   try {
     const { user } = await runtime.services.accounts.verifyEmail(token, requestInfo(req, runtime.config.trustProxy));
     page(res, 200, 'Address confirmed', html`<p>Thank you: ${user.email} is confirmed. You can close this page.</p>`);
@@ -82,5 +116,5 @@ form.addEventListener('submit', async (event) => {
   else { result.textContent = 'Something went wrong; please try again.'; }
 });
 </script>`;
-  page(res, 200, 'Choose a new password', body, nonce);
+  page(res, 200, 'Choose a new password', body, { nonce });
 }

@@ -30,6 +30,8 @@ export type BodyFailure =
   | 'too_large'
   /** 415: the media type is not `application/json`. */
   | 'not_json'
+  /** 415: the media type is not `application/x-www-form-urlencoded` (readFormBody). */
+  | 'not_form'
   /** 400: the bytes do not parse as JSON. */
   | 'malformed';
 
@@ -112,4 +114,15 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   } catch {
     throw new BodyError('malformed');
   }
+}
+
+/**
+ * The fields of an `application/x-www-form-urlencoded` body (an HTML form), or a BodyError:
+ * `too_large` past `limit`, `not_form` for any other media type.
+ */
+export async function readFormBody(req: IncomingMessage, limit: number): Promise<URLSearchParams> {
+  if (declaresMoreThan(req, limit)) throw new BodyError('too_large');
+  const mediaType = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/x-www-form-urlencoded') throw new BodyError('not_form');
+  return new URLSearchParams((await readBody(req, limit)).toString('utf8'));
 }

@@ -9,7 +9,7 @@ import { appRouter } from '../router.js';
 import { type Runtime, requestInfo } from '../trpc/context.js';
 import { createCors } from './cors.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { resetPasswordPage, verifyEmailPage } from './pages.js';
+import { resetPasswordPage, verifyEmailFormPage, verifyEmailPage } from './pages.js';
 import { declaresMoreThan, sendError, sendJson } from './respond.js';
 import { createRestHandler } from './rest/handler.js';
 import { restRoutes } from './rest/routes.js';
@@ -117,8 +117,9 @@ export function createHttpServer(options: {
       return sendJson(res, up ? 200 : 503, { status: up ? 'ok' : 'error', database: up ? 'connected' : 'disconnected' });
     }
 
-    // GET only: a HEAD (link checkers) must not use the token up.
-    if (path === '/verify-email' && req.method === 'GET') return verifyEmailPage(runtime, req, url, res);
+    // Opening the link (GET, or HEAD from link checkers) uses nothing up; only the page's form (POST) does.
+    if (path === '/verify-email' && (req.method === 'GET' || req.method === 'HEAD')) return verifyEmailFormPage(url, res);
+    if (path === '/verify-email' && req.method === 'POST') return verifyEmailPage(runtime, req, res);
     if (path === '/reset-password' && (req.method === 'GET' || req.method === 'HEAD')) return resetPasswordPage(res);
 
     if (path === '/openapi.json') {

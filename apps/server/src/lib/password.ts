@@ -4,6 +4,11 @@ import { type HashPool, hashPool } from './hash-workers.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
+/**
+ * The most UTF-16 units a password may have as sent, checked before NFKC (which can expand one
+ * character into 18: U+FDFA) and before any hashing, so that no input makes either costly.
+ */
+export const PASSWORD_RAW_MAX_LENGTH = 1_024;
 
 const COMMON_PASSWORDS: ReadonlySet<string> = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
 

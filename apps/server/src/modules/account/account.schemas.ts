@@ -1,23 +1,33 @@
 import { z } from 'zod';
-import { normalizePassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblems } from '../../lib/password.js';
+import {
+  normalizePassword,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  PASSWORD_RAW_MAX_LENGTH,
+  passwordProblems,
+} from '../../lib/password.js';
 import { emailSchema, usernameSchema } from '../user/user.schemas.js';
 
 const BLANK = "can't be blank";
 
-/** A password being set: normalised, then held to the length rule and the common-password list. */
+/**
+ * A password being set: bounded as sent (nothing below runs on a longer one), normalised, then held
+ * to the length rule and the common-password list.
+ */
 export const newPasswordSchema = z
   .string({ error: BLANK })
   .min(1, BLANK)
+  .max(PASSWORD_RAW_MAX_LENGTH, `is too long (maximum is ${PASSWORD_MAX_LENGTH} characters)`)
   .transform(normalizePassword)
   .superRefine((password, ctx) => {
     for (const message of passwordProblems(password)) ctx.addIssue({ code: 'custom', message });
   });
 
-/** A password being checked: only normalised and bounded; the rules of the day it was set may differ. */
+/** A password being checked: only bounded as sent, then normalised; the rules of the day it was set may differ. */
 export const existingPasswordSchema = z
   .string({ error: BLANK })
   .min(1, BLANK)
-  .max(PASSWORD_MAX_LENGTH * 4, 'is too long')
+  .max(PASSWORD_RAW_MAX_LENGTH, 'is too long')
   .transform(normalizePassword);
 
 export const registerInput = z.object({ username: usernameSchema, email: emailSchema, password: newPasswordSchema });

@@ -1,25 +1,11 @@
 import superjson from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { restRoutes } from '../src/http/rest/routes.js';
 import { appRouter } from '../src/router.js';
-import { newUser, type ServedApp, servedApp } from './helpers/app.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import { newUser, type ServedApp, servedOnBothTrpcPaths } from './helpers/app.js';
 
 /** Every procedure of the router, sent hostile inputs over HTTP on both tRPC paths: never a 5xx. */
-let database: TestDatabase;
-const apps: Record<'fast' | 'standard', ServedApp | undefined> = { fast: undefined, standard: undefined };
-
-beforeAll(async () => {
-  database = await migratedTestDatabase();
-  const env = { RATE_LIMIT_SCALE: '1000000' };
-  apps.fast = await servedApp(database, { trpcAdapter: 'fast', env });
-  apps.standard = await servedApp(database, { trpcAdapter: 'standard', env });
-});
-afterAll(async () => {
-  await apps.fast?.close();
-  await apps.standard?.close();
-  await database?.close();
-});
+const apps = servedOnBothTrpcPaths({ RATE_LIMIT_SCALE: '1000000' });
 
 interface Procedure {
   _def: { type: 'query' | 'mutation' | 'subscription'; inputs: { safeParse?: (value: unknown) => { success: boolean } }[] };

@@ -29,6 +29,8 @@ export interface Config {
   refreshIdleTtlSeconds: number;
   refreshAbsoluteTtlSeconds: number;
   refreshReuseGraceSeconds: number;
+  /** How recent a proof of identity sensitive actions need (REAUTH_MAX_AGE). */
+  reauthMaxAgeSeconds: number;
   bcryptCost: number;
   smtpUrl: string | undefined;
   /** Where mail goes: SMTP_URL, or .eml files under DATA_DIR/mail (development). */
@@ -98,6 +100,7 @@ const EnvSchema = z.object({
   RATE_LIMIT_SCALE: z.coerce.number().min(0.01).max(1_000_000).default(1),
   EMAIL_VERIFICATION_TTL: duration('24h'),
   PASSWORD_RESET_TTL: duration('1h'),
+  REAUTH_MAX_AGE: duration('5m'),
   REFRESH_REUSE_GRACE: z
     .string()
     .default('10s')
@@ -261,6 +264,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     refreshIdleTtlSeconds: e.REFRESH_IDLE_TTL,
     refreshAbsoluteTtlSeconds: e.REFRESH_ABSOLUTE_TTL,
     refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE,
+    reauthMaxAgeSeconds: e.REAUTH_MAX_AGE,
     bcryptCost: e.BCRYPT_COST,
     smtpUrl,
     mailTransport: e.MAIL_TRANSPORT ?? (smtpUrl ? 'smtp' : 'file'),

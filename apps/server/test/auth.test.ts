@@ -27,6 +27,7 @@ describe('register, login, me', () => {
       bio: null,
       image: null,
       emailVerified: false,
+      pendingEmail: null,
       createdAt: app.clock.now(),
     });
     expect(session.accessTokenExpiresAt).toEqual(new Date(app.clock.now().getTime() + 15 * 60_000));

@@ -117,10 +117,16 @@ describe('no amplification', () => {
 
 describe('access tokens are bound to live sessions', () => {
   const signer = () => createAccessTokens({ secret: TEST_SECRET, ttlSeconds: 900, clock: app.clock });
+  const PROOF = { authTime: new Date('2026-01-01T00:00:00Z'), authMethods: ['pwd'] } as const;
 
   it('a token signed with the right key for a session that does not exist is refused everywhere', async () => {
     const session = await caller({ ip: '198.51.100.30' }).auth.register(newUser('nosession'));
-    const { token } = await signer().sign({ userId: session.user.id, sessionId: randomUUID(), notAfter: session.refreshTokenExpiresAt });
+    const { token } = await signer().sign({
+      userId: session.user.id,
+      sessionId: randomUUID(),
+      notAfter: session.refreshTokenExpiresAt,
+      ...PROOF,
+    });
     expect(await failure(caller({ accessToken: token }).user.me())).toMatchObject({ appCode: 'SESSION_REVOKED' });
     expect(await failure(caller({ accessToken: token }).auth.sessions())).toMatchObject({ appCode: 'SESSION_REVOKED' });
   });
@@ -136,6 +142,7 @@ describe('access tokens are bound to live sessions', () => {
       userId: attacker.user.id,
       sessionId: victimSessionId,
       notAfter: attacker.refreshTokenExpiresAt,
+      ...PROOF,
     });
     expect(await failure(caller({ accessToken: token }).user.me())).toMatchObject({ appCode: 'SESSION_REVOKED' });
     expect(await failure(caller({ accessToken: token }).auth.sessions())).toMatchObject({ appCode: 'SESSION_REVOKED' });

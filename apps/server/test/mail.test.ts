@@ -83,12 +83,17 @@ describe('email verification', () => {
     const oldToken = tokenOf((await mailsTo(input.email))[0]?.links[0]);
     const caller = app.caller({ accessToken: session.accessToken });
     const newEmail = `moved-${input.email}`;
-    expect(await caller.user.update({ email: newEmail })).toMatchObject({ emailVerified: false });
-    expect(await failure(app.caller().auth.verifyEmail({ token: oldToken }))).toMatchObject({ appCode: 'TOKEN_INVALID' });
+    // The current address was never proven: only the new one has to confirm.
+    expect(await caller.user.update({ email: newEmail })).toMatchObject({
+      email: input.email,
+      pendingEmail: newEmail,
+      emailVerified: false,
+    });
     const newToken = tokenOf((await mailsTo(newEmail))[0]?.links[0]);
     await expect(app.caller().auth.verifyEmail({ token: newToken })).resolves.toMatchObject({
-      user: { email: newEmail, emailVerified: true },
+      user: { email: newEmail, pendingEmail: null, emailVerified: true },
     });
+    expect(await failure(app.caller().auth.verifyEmail({ token: oldToken }))).toMatchObject({ appCode: 'TOKEN_INVALID' });
   });
 
   it('resendVerification queues a new mail for an unverified address, none for a verified one', async () => {

@@ -89,12 +89,12 @@ describe('GET /openapi.json', () => {
     // Generated, not retyped: the username rule is zod's rendering of the schema auth.register uses.
     const { $schema: _dialect, ...username } = z.toJSONSchema(usernameSchema, { io: 'input' });
     expect(typeof user === 'object' && user.properties?.username).toEqual(username);
-    expect(schemas.UserJson?.required).toEqual(['email', 'username', 'bio', 'image', 'email_verified', 'token']);
+    expect(schemas.UserJson?.required).toEqual(['email', 'username', 'bio', 'image', 'email_verified', 'pending_email', 'token']);
     expect(schemas.SessionResponse?.properties?.user).toEqual({ $ref: '#/components/schemas/UserJson' });
     expect(schemas.TokensResponse?.required).toEqual(['access_token', 'refresh_token']);
     expect(responses.TooManyRequests?.headers?.['Retry-After']).toBeDefined();
     const put = document.paths['/api/user']?.put;
-    expect(Object.keys(put?.responses ?? {})).toEqual(['200', '400', '401', '409', '413', '415', '422', '429', '500']);
+    expect(Object.keys(put?.responses ?? {})).toEqual(['200', '400', '401', '403', '409', '413', '415', '422', '429', '500']);
     expect(put?.description).toContain('current_password');
     expect(document.paths['/api/users']?.post?.responses['201']).toMatchObject({
       content: { 'application/json': { schema: { $ref: '#/components/schemas/SessionResponse' } } },

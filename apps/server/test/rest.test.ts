@@ -65,7 +65,15 @@ describe('POST /api/users', () => {
     expect(answer.headers.get('cache-control')).toBe('no-store');
     const body = sessionResponse.parse(answer.body);
     expect(answer.body).toEqual({
-      user: { email: input.email, username: input.username, bio: null, image: null, email_verified: false, token: body.access_token },
+      user: {
+        email: input.email,
+        username: input.username,
+        bio: null,
+        image: null,
+        email_verified: false,
+        pending_email: null,
+        token: body.access_token,
+      },
       access_token: expect.stringMatching(/^eyJ/),
       refresh_token: expect.any(String),
     });
@@ -203,6 +211,7 @@ describe('POST /api/users/login', () => {
       bio: null,
       image: null,
       email_verified: false,
+      pending_email: null,
       token: body.access_token,
     });
   });
@@ -257,7 +266,15 @@ describe('GET /api/user', () => {
       const answer = await call('GET', '/api/user', { token: access_token, scheme });
       expect(answer.status).toBe(200);
       expect(userResponse.parse(answer.body)).toEqual({
-        user: { email: input.email, username: input.username, bio: null, image: null, email_verified: false, token: access_token },
+        user: {
+          email: input.email,
+          username: input.username,
+          bio: null,
+          image: null,
+          email_verified: false,
+          pending_email: null,
+          token: access_token,
+        },
       });
     }
   });
@@ -286,7 +303,7 @@ describe('GET /api/user', () => {
 });
 
 describe('PUT /api/user', () => {
-  it('updates the profile through user.update: 200 { user }; "" and null clear; a new email is unverified', async () => {
+  it('updates the profile through user.update: 200 { user }; "" and null clear; a new email is pending until confirmed', async () => {
     const { input, access_token } = await register();
     const next = newUser();
     const answer = await call('PUT', '/api/user', {
@@ -295,17 +312,18 @@ describe('PUT /api/user', () => {
     });
     expect(answer.status).toBe(200);
     expect(userResponse.parse(answer.body).user).toEqual({
-      email: next.email,
+      email: input.email,
       username: next.username,
       bio: 'I like to skateboard',
       image: 'https://example.com/me.png',
       email_verified: false,
+      pending_email: next.email,
       token: access_token,
     });
     const cleared = await call('PUT', '/api/user', { token: access_token, json: { user: { bio: '', image: null } } });
     expect(userResponse.parse(cleared.body).user).toMatchObject({ bio: null, image: null });
     // The tRPC side sees the same user.
-    expect(await app.client(() => access_token).user.me.query()).toMatchObject({ email: next.email, bio: null });
+    expect(await app.client(() => access_token).user.me.query()).toMatchObject({ email: input.email, pendingEmail: next.email, bio: null });
     expect(input.email).not.toBe(next.email);
   });
 
@@ -429,11 +447,12 @@ describe('PUT /api/user', () => {
     expect((await login('a brand new passphrase')).status).toBe(200);
   });
 
-  it('with profile fields and a wrong current_password, the profile stands and the form can be sent again as is', async () => {
+  it('with profile fields and a wrong current_password, nothing changes and the form can be sent again as is', async () => {
     const { input, access_token } = await register();
     const form = { bio: 'new bio', password: 'a brand new passphrase' };
     const first = await call('PUT', '/api/user', { token: access_token, json: { user: { ...form, current_password: 'wrong one' } } });
     expectErrors(first, 422, { current_password: ['is incorrect'] }, 'INVALID_CREDENTIALS');
+    expect(userResponse.parse((await call('GET', '/api/user', { token: access_token })).body).user.bio).toBeNull();
     const again = await call('PUT', '/api/user', { token: access_token, json: { user: { ...form, current_password: input.password } } });
     expect(again.status).toBe(200);
     expect(userResponse.parse(again.body).user.bio).toBe('new bio');

@@ -93,8 +93,9 @@ describe('user.update', () => {
     });
     expect(await failure(caller.user.update({ username: other.username }))).toEqual({ code: 'CONFLICT', appCode: 'USERNAME_TAKEN' });
     expect((await caller.user.me()).bio).toBeNull();
+    // Right after sign-in the proof is recent: the change is accepted, and pending until confirmed.
     const moved = await caller.user.update({ email: `new-${session.user.email}` });
-    expect(moved).toMatchObject({ email: `new-${session.user.email}`, emailVerified: false });
+    expect(moved).toMatchObject({ email: session.user.email, pendingEmail: `new-${session.user.email}`, emailVerified: true });
   });
 });
 

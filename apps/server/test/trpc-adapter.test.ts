@@ -168,6 +168,7 @@ const CASES: Record<string, Case> = {
   'auth.login': { authed: false, valid: (a) => ({ email: a.email, password: a.password }), invalid: { email: 'no' } },
   'auth.refresh': { authed: false, valid: (a) => ({ refreshToken: a.refreshToken }), invalid: { refreshToken: 42 } },
   'auth.logout': { authed: false, valid: (a) => ({ refreshToken: a.refreshToken }), invalid: {} },
+  'auth.reauthenticate': { authed: true, valid: (a) => ({ password: a.password }), invalid: { password: 7 } },
   'auth.logoutAll': { authed: true, valid: () => undefined, invalid: undefined },
   'auth.sessions': { authed: true, valid: () => undefined, invalid: undefined },
   'auth.revokeSession': { authed: true, valid: (a) => ({ sessionId: a.sessionId }), invalid: { sessionId: 'x' } },

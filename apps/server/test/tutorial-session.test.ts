@@ -23,7 +23,7 @@ afterAll(async () => {
 it('register, login, GET /api/user with `Token`, expire the access token, refresh, use the new token', async () => {
   const curl = restClient(app.url);
   const sam = { username: 'sam', email: 'sam@test.com', password: 'passwordnew and then some' };
-  const profile = { email: sam.email, username: sam.username, bio: null, image: null, email_verified: false };
+  const profile = { email: sam.email, username: sam.username, bio: null, image: null, email_verified: false, pending_email: null };
 
   // POST /api/users
   const registered = await curl('POST', '/api/users', { json: { user: sam } });

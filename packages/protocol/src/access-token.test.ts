@@ -46,8 +46,33 @@ describe('accessTokenClaims', () => {
   it('maps sub, sid and exp to the user, the session and the expiry', () => {
     expect(accessTokenClaims(verified())).toEqual({
       ok: true,
-      claims: { userId: USER_ID, sessionId: SESSION_ID, expiresAt: new Date((IAT + 900) * 1000) },
+      claims: {
+        userId: USER_ID,
+        sessionId: SESSION_ID,
+        expiresAt: new Date((IAT + 900) * 1000),
+        authTime: new Date(0),
+        authMethods: [],
+        assuranceLevel: 1,
+      },
     });
+  });
+
+  it('maps auth_time, amr and aal to the last proof of identity, its methods and the assurance level', () => {
+    const checked = accessTokenClaims(verified({ auth_time: IAT - 60, amr: ['pwd', 'otp', 'mfa'], aal: 2 }));
+    expect(checked).toMatchObject({
+      ok: true,
+      claims: { authTime: new Date((IAT - 60) * 1000), authMethods: ['pwd', 'otp', 'mfa'], assuranceLevel: 2 },
+    });
+  });
+
+  it.each([
+    ['auth_time after iat', { auth_time: IAT + 60 }],
+    ['auth_time a string', { auth_time: String(IAT) }],
+    ['amr not a list', { amr: 'pwd' }],
+    ['amr with an unknown method', { amr: ['pwd', 'magic'] }],
+    ['aal 3', { aal: 3 }],
+  ])('refuses a token whose %s', (_name, payload) => {
+    expect(accessTokenClaims(verified(payload)).ok).toBe(false);
   });
 
   it('accepts typ as jose compares it, and aud as a list that names this audience', () => {
@@ -96,7 +121,17 @@ describe('verifyAccessToken', () => {
       },
       { now: NOW },
     );
-    expect(verdict).toEqual({ ok: true, claims: { userId: USER_ID, sessionId: SESSION_ID, expiresAt: new Date((IAT + 900) * 1000) } });
+    expect(verdict).toEqual({
+      ok: true,
+      claims: {
+        userId: USER_ID,
+        sessionId: SESSION_ID,
+        expiresAt: new Date((IAT + 900) * 1000),
+        authTime: new Date(0),
+        authMethods: [],
+        assuranceLevel: 1,
+      },
+    });
     expect(seen).toEqual(['the-token', jwtVerifyOptions({}, NOW)]);
   });
 

@@ -26,7 +26,14 @@ export const ACCESS_TOKEN_CLAIMS = {
   issuedAt: 'iat',
   expiresAt: 'exp',
   tokenId: 'jti',
+  authTime: 'auth_time',
+  authMethods: 'amr',
+  assuranceLevel: 'aal',
 } as const;
+
+/** RFC 8176 authentication method references a token's `amr` may carry. */
+export const AUTH_METHODS = ['pwd', 'otp', 'hwk', 'fed', 'mfa'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** jose treats every claim as optional unless told: a token without `exp` would never expire. */
 export const REQUIRED_CLAIMS = ['exp', 'iat', 'sub', 'jti', 'sid'] as const;
@@ -37,6 +44,16 @@ export interface AccessTokenClaims {
   userId: string;
   sessionId: string;
   expiresAt: Date;
+  /**
+   * The last proof of identity in the session (`auth_time`): login or re-authentication; a refresh
+   * keeps it. The Unix epoch for a token that carries none (one issued before the claim existed),
+   * which is never recent.
+   */
+  authTime: Date;
+  /** How that proof was made (`amr`); empty when the token carries none. */
+  authMethods: readonly AuthMethod[];
+  /** Authentication assurance level (`aal`): 2 when two factors were used. */
+  assuranceLevel: 1 | 2;
 }
 
 export interface AccessTokenPolicy {
@@ -105,7 +122,23 @@ export function accessTokenClaims(
   if (typeof iat !== 'number' || !Number.isFinite(iat)) return refuse('iat is not a number');
   if (typeof sub !== 'string' || !UUID.test(sub)) return refuse('sub is not a UUID');
   if (typeof sid !== 'string' || !UUID.test(sid)) return refuse('sid is not a UUID');
-  return { ok: true, claims: { userId: sub, sessionId: sid, expiresAt: new Date(exp * 1000) } };
+  const { auth_time: authTime, amr, aal } = payload;
+  if (authTime !== undefined && (typeof authTime !== 'number' || !Number.isFinite(authTime) || authTime > iat))
+    return refuse('auth_time is not a time before iat');
+  if (amr !== undefined && !(Array.isArray(amr) && amr.every((m) => (AUTH_METHODS as readonly unknown[]).includes(m))))
+    return refuse('amr is not a list of known methods');
+  if (aal !== undefined && aal !== 1 && aal !== 2) return refuse('aal is not 1 or 2');
+  return {
+    ok: true,
+    claims: {
+      userId: sub,
+      sessionId: sid,
+      expiresAt: new Date(exp * 1000),
+      authTime: new Date((authTime ?? 0) * 1000),
+      authMethods: (amr ?? []) as AuthMethod[],
+      assuranceLevel: aal ?? 1,
+    },
+  };
 }
 
 /**

@@ -19,6 +19,7 @@ export const APP_CODES = {
   EMAIL_TAKEN: 'CONFLICT',
   USERNAME_TAKEN: 'CONFLICT',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
+  REAUTHENTICATION_REQUIRED: 'FORBIDDEN',
 } as const;
 
 export type AppCode = keyof typeof APP_CODES;
@@ -42,6 +43,7 @@ export const APP_CODE_MESSAGES: Readonly<Record<AppCode, string>> = {
   EMAIL_TAKEN: 'Email has already been taken',
   USERNAME_TAKEN: 'Username has already been taken',
   RATE_LIMITED: 'Too many requests',
+  REAUTHENTICATION_REQUIRED: 'Confirm who you are first: re-authenticate, or send the current password with this request',
 };
 
 /**

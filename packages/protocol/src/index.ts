@@ -5,6 +5,8 @@ export {
   type AccessTokenClaims,
   type AccessTokenPolicy,
   type AccessTokenVerdict,
+  AUTH_METHODS,
+  type AuthMethod,
   accessTokenClaims,
   DEFAULT_AUDIENCE,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,

@@ -12,6 +12,12 @@ export interface UsersTable {
   email_verified_at: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** An address the user asked to move to; the sign-in address stays `email` until both links are used. */
+  pending_email: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When the link mailed to `pending_email` was used. */
+  pending_email_new_confirmed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** When the link mailed to the current address was used (set at once when that address is unverified). */
+  pending_email_current_confirmed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface SessionsTable {
@@ -30,6 +36,10 @@ export interface SessionsTable {
   revoked_reason: string | null;
   user_agent: string | null;
   ip: string | null;
+  /** The last proof of identity in this session (login, re-authentication); a refresh keeps it. */
+  auth_time: Timestamp;
+  /** RFC 8176 methods of that proof, space-separated ("pwd"). */
+  auth_methods: ColumnType<string, string | undefined, string>;
 }
 
 export interface RateLimitsTable {
@@ -48,7 +58,7 @@ export interface LoginFailuresTable {
 export interface EmailTokensTable {
   id: string;
   user_id: string;
-  purpose: 'verify_email' | 'reset_password';
+  purpose: 'verify_email' | 'reset_password' | 'email_change_new' | 'email_change_current';
   token_digest: string;
   email: string;
   created_at: Timestamp;

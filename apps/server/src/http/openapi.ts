@@ -73,6 +73,12 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
       'Authentication failed; `code` says how (ACCESS_TOKEN_MISSING, ACCESS_TOKEN_EXPIRED, ACCESS_TOKEN_INVALID, SESSION_REVOKED, ' +
       'INVALID_CREDENTIALS, REFRESH_TOKEN_INVALID, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REUSED). After ACCESS_TOKEN_EXPIRED, refresh.',
   },
+  403: {
+    name: 'Forbidden',
+    description:
+      'Signed in, but not allowed as things stand: REAUTHENTICATION_REQUIRED asks for `current_password` in the request, or a ' +
+      're-authentication (`POST /api/auth/reauthenticate`) within REAUTH_MAX_AGE first.',
+  },
   404: { name: 'NotFound', description: 'The token is unknown (TOKEN_INVALID).' },
   409: { name: 'Conflict', description: 'Already taken: `{ "errors": { "email": ["has already been taken"] } }` (or `username`).' },
   410: { name: 'Gone', description: 'The token has expired (TOKEN_EXPIRED).' },

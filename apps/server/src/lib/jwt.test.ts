@@ -11,6 +11,8 @@ const START = new Date('2026-03-04T05:06:07.890Z');
 const USER_ID = '3f2b8c1d-7a64-4e19-b0c5-d8e7f6a5b4c3';
 const SESSION_ID = 'a1b2c3d4-e5f6-4789-8abc-def012345678';
 const FORGED = await forgedAccessTokens(SECRET, START);
+/** A password login at the start of the test. */
+const PROOF = { authTime: START, authMethods: ['pwd'] } as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function setup() {
@@ -32,24 +34,31 @@ async function refusal(promise: Promise<unknown>): Promise<AppCode> {
 describe('access tokens', () => {
   it('verify returns the user id, session id and expiry that sign put in', async () => {
     const { tokens } = setup();
-    const signed = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+    const signed = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID, ...PROOF });
 
     const claims = await tokens.verify(signed.token);
 
-    expect(claims).toEqual({ userId: USER_ID, sessionId: SESSION_ID, expiresAt: signed.expiresAt });
+    expect(claims).toEqual({
+      userId: USER_ID,
+      sessionId: SESSION_ID,
+      expiresAt: signed.expiresAt,
+      authTime: new Date(Math.floor(START.getTime() / 1000) * 1000),
+      authMethods: ['pwd'],
+      assuranceLevel: 1,
+    });
     expect(signed.expiresAt.getTime()).toBe(Math.floor(START.getTime() / 1000) * 1000 + TTL_SECONDS * 1000);
   });
 
   it('the header says alg HS256 and typ at+jwt', async () => {
     const { tokens } = setup();
-    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID, ...PROOF });
 
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'at+jwt' });
   });
 
   it('another service verifies a token with jose and the UTF-8 bytes of JWT_SECRET, with every option pinned', async () => {
     const { tokens } = setup();
-    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID, ...PROOF });
 
     const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(SECRET), {
       algorithms: ['HS256'],
@@ -65,9 +74,9 @@ describe('access tokens', () => {
     await expect(jwtVerify(token, new TextEncoder().encode(`${SECRET}x`), { currentDate: START })).rejects.toThrow('signature');
   });
 
-  it('the claims are sub, sid, iat, exp, iss, aud and jti', async () => {
+  it('the claims are sub, sid, iat, exp, iss, aud, jti, auth_time, amr and aal', async () => {
     const { tokens } = setup();
-    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID, ...PROOF });
     const iat = Math.floor(START.getTime() / 1000);
 
     const claims = decodeJwt(token);
@@ -80,20 +89,32 @@ describe('access tokens', () => {
       iss: 'latchkey',
       aud: 'latchkey',
       jti: expect.stringMatching(UUID),
+      auth_time: iat,
+      amr: ['pwd'],
+      aal: 1,
     });
+  });
+
+  it('auth_time is the proof given, never later than iat; two methods with mfa are aal 2', async () => {
+    const { clock, tokens } = setup();
+    clock.advance(600);
+    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID, authTime: START, authMethods: ['pwd', 'otp', 'mfa'] });
+    const claims = decodeJwt(token);
+    expect(claims).toMatchObject({ auth_time: Math.floor(START.getTime() / 1000), amr: ['pwd', 'otp', 'mfa'], aal: 2 });
+    expect(claims.iat).toBe(Math.floor(START.getTime() / 1000) + 600);
   });
 
   it('each token gets its own jti', async () => {
     const { tokens } = setup();
-    const first = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
-    const second = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+    const first = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID, ...PROOF });
+    const second = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID, ...PROOF });
 
     expect(decodeJwt(first.token).jti).not.toBe(decodeJwt(second.token).jti);
   });
 
   it('a token is still accepted 4 s after exp (clock tolerance) and expired 6 s after', async () => {
     const { clock, tokens } = setup();
-    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID });
+    const { token } = await tokens.sign({ userId: USER_ID, sessionId: SESSION_ID, ...PROOF });
 
     clock.advance(TTL_SECONDS + 4);
     await expect(tokens.verify(token)).resolves.toMatchObject({ userId: USER_ID });
@@ -105,7 +126,7 @@ describe('access tokens', () => {
   it('a token signed by another instance with the same secret is accepted', async () => {
     const clock = new ManualClock(START);
     const other = createAccessTokens({ secret: SECRET, ttlSeconds: TTL_SECONDS, clock });
-    const { token } = await other.sign({ userId: USER_ID, sessionId: SESSION_ID });
+    const { token } = await other.sign({ userId: USER_ID, sessionId: SESSION_ID, ...PROOF });
 
     await expect(setup().tokens.verify(token)).resolves.toMatchObject({ userId: USER_ID, sessionId: SESSION_ID });
   });
@@ -135,6 +156,7 @@ describe('the verified-token cache', () => {
     const { token } = await tokens.sign({
       userId: '00000000-0000-4000-8000-000000000001',
       sessionId: '00000000-0000-4000-8000-000000000002',
+      ...PROOF,
     });
     await expect(tokens.verify(token)).resolves.toHaveProperty('userId');
     await expect(tokens.verify(token)).resolves.toHaveProperty('userId'); // from the cache
@@ -148,6 +170,7 @@ describe('the verified-token cache', () => {
     const { token } = await tokens.sign({
       userId: '00000000-0000-4000-8000-000000000001',
       sessionId: '00000000-0000-4000-8000-000000000002',
+      ...PROOF,
     });
     const tampered = `${token.slice(0, -3)}${token.endsWith('AAA') ? 'BBB' : 'AAA'}`;
     await expect(tokens.verify(tampered)).rejects.toMatchObject({ appCode: 'ACCESS_TOKEN_INVALID' });

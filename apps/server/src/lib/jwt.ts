@@ -3,6 +3,7 @@ import {
   ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_TYPE,
   type AccessTokenClaims,
+  type AuthMethod,
   DEFAULT_AUDIENCE,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   DEFAULT_ISSUER,
@@ -15,8 +16,17 @@ import { AppError } from './errors.js';
 export type { AccessTokenClaims } from '@latchkey/protocol';
 
 export interface AccessTokens {
-  /** `notAfter` caps the expiry (a token never outlives its session). */
-  sign(subject: { userId: string; sessionId: string; notAfter?: Date }): Promise<{ token: string; expiresAt: Date }>;
+  /**
+   * `notAfter` caps the expiry (a token never outlives its session); `authTime` and `authMethods`
+   * are the session's last proof of identity (auth_time, amr; aal follows from the methods).
+   */
+  sign(subject: {
+    userId: string;
+    sessionId: string;
+    notAfter?: Date;
+    authTime: Date;
+    authMethods: readonly AuthMethod[];
+  }): Promise<{ token: string; expiresAt: Date }>;
   /** Throws `AppError` ACCESS_TOKEN_EXPIRED or ACCESS_TOKEN_INVALID. */
   verify(token: string): Promise<AccessTokenClaims>;
 }
@@ -27,6 +37,11 @@ export interface AccessTokens {
  * Tokens are verified with jose by `@latchkey/protocol`'s `verifyAccessToken`, as `@latchkey/verify` does.
  */
 const HEADER = Buffer.from(JSON.stringify({ alg: ACCESS_TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE })).toString('base64url');
+
+/** Two factors (RFC 8176 `mfa`), or a user-verified hardware key, are assurance level 2. */
+export function assuranceLevel(methods: readonly AuthMethod[]): 1 | 2 {
+  return methods.includes('mfa') || methods.includes('hwk') ? 2 : 1;
+}
 
 /** Verified tokens remembered, so that a client's repeated calls verify its token once. */
 const CACHE_SIZE = 10_000;
@@ -43,7 +58,7 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
   const { clock, ttlSeconds } = options;
 
   return {
-    async sign({ userId, sessionId, notAfter }) {
+    async sign({ userId, sessionId, notAfter, authTime, authMethods }) {
       const issuedAt = Math.floor(clock.now().getTime() / 1000);
       const cap = notAfter ? Math.floor(notAfter.getTime() / 1000) : Number.POSITIVE_INFINITY;
       const expiresAt = Math.max(issuedAt + 1, Math.min(issuedAt + ttlSeconds, cap));
@@ -55,6 +70,9 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
         iat: issuedAt,
         exp: expiresAt,
         jti: randomUUID(),
+        auth_time: Math.min(issuedAt, Math.floor(authTime.getTime() / 1000)),
+        amr: authMethods,
+        aal: assuranceLevel(authMethods),
       };
       const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
       const signature = createHmac('sha256', key).update(signingInput).digest('base64url');

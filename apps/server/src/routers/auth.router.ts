@@ -1,4 +1,11 @@
-import { forgotPasswordInput, loginInput, registerInput, resetPasswordInput, tokenInput } from '../modules/account/account.schemas.js';
+import {
+  forgotPasswordInput,
+  loginInput,
+  reauthenticateInput,
+  registerInput,
+  resetPasswordInput,
+  tokenInput,
+} from '../modules/account/account.schemas.js';
 import { refreshInput, revokeSessionInput } from '../modules/session/session.schemas.js';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.js';
 
@@ -10,6 +17,9 @@ export const authRouter = router({
     await ctx.services.sessions.logout(input.refreshToken);
     return { success: true as const };
   }),
+  reauthenticate: authedProcedure
+    .input(reauthenticateInput)
+    .mutation(({ ctx, input }) => ctx.services.accounts.reauthenticate(ctx.auth, input)),
   logoutAll: authedProcedure.mutation(({ ctx }) => ctx.services.sessions.revokeAll(ctx.auth.userId)),
   sessions: authedProcedure.query(({ ctx }) => ctx.services.sessions.list(ctx.auth.userId, ctx.auth.sessionId)),
   revokeSession: authedProcedure.input(revokeSessionInput).mutation(async ({ ctx, input }) => {

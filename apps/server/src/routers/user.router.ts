@@ -1,12 +1,11 @@
-import { changePasswordInput } from '../modules/account/account.schemas.js';
-import { updateInput } from '../modules/user/user.schemas.js';
+import { changePasswordInput, updateAccountInput } from '../modules/account/account.schemas.js';
 import { authedProcedure, router, sessionJoinedProcedure } from '../trpc/init.js';
 
 export const userRouter = router({
   me: sessionJoinedProcedure.query(({ ctx }) => ctx.services.users.meInSession(ctx.auth.userId, ctx.auth.sessionId)),
-  update: authedProcedure.input(updateInput).mutation(({ ctx, input }) => ctx.services.accounts.update(ctx.auth.userId, input)),
+  update: authedProcedure.input(updateAccountInput).mutation(({ ctx, input }) => ctx.services.accounts.update(ctx.auth, input)),
   changePassword: authedProcedure.input(changePasswordInput).mutation(async ({ ctx, input }) => {
-    await ctx.services.accounts.changePassword(ctx.auth.userId, ctx.auth.sessionId, input);
+    await ctx.services.accounts.update(ctx.auth, { newPassword: input.newPassword, currentPassword: input.currentPassword });
     return { success: true as const };
   }),
 });

@@ -43,6 +43,7 @@ export class RestError extends Error {
 const STATUS_BY_KIND: Record<AppErrorKind, number> = {
   BAD_REQUEST: 422,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
   TOO_MANY_REQUESTS: 429,
@@ -71,6 +72,8 @@ const RULES = {
   SESSION_REVOKED: { field: 'session', message: 'has ended' },
   // RealWorld's wording; the same for an unknown email and a wrong password.
   INVALID_CREDENTIALS: { field: 'email or password', message: 'is invalid' },
+  // Not a 401: the session is fine, the action needs a fresher proof of identity.
+  REAUTHENTICATION_REQUIRED: { field: 'current_password', message: 'is required (or re-authenticate first)' },
   REFRESH_TOKEN_INVALID: { field: 'refresh_token', message: 'is invalid' },
   REFRESH_TOKEN_EXPIRED: { field: 'refresh_token', message: 'has expired' },
   REFRESH_TOKEN_REUSED: { field: 'refresh_token', message: 'was already used; the session has been revoked' },

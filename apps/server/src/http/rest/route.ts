@@ -13,7 +13,7 @@ import { fromZodError, restIssueMessage, toRestError } from './errors.js';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Statuses a route documents besides its success; those of the transport (400, 413, 415 and 422 for a body, 401 for `auth`) are added for it. */
-export type DocumentedStatus = 401 | 404 | 409 | 410 | 422 | 429;
+export type DocumentedStatus = 401 | 403 | 404 | 409 | 410 | 422 | 429;
 
 export interface SignedIn {
   auth: Authenticated;

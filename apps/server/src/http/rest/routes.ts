@@ -10,6 +10,8 @@ import {
   forgotPasswordBody,
   loginBody,
   messageResponse,
+  reauthenticateBody,
+  reauthenticateResponse,
   refreshTokenBody,
   registerBody,
   resetPasswordBody,
@@ -82,30 +84,44 @@ export const restRoutes: readonly RestRoute[] = [
       '`bio` and `image`: `""` or `null` clears them. A new email is unverified until confirmed.',
       '`password` without `current_password` is a 422 (`current_password: ["can\'t be blank"]`); a wrong `current_password` is a 422',
       '(`current_password: ["is incorrect"]`), not a 401, so clients do not take it for the end of the session.',
+      'A new `email` needs `current_password` (or a re-authentication within REAUTH_MAX_AGE, else 403 `REAUTHENTICATION_REQUIRED`)',
+      'and stays pending (`pending_email`) until the links mailed to the new and (when verified) the current address are both used.',
       'A password change ends every other session of the user; this one stays signed in.',
-      'Profile fields are applied first: if the password change then fails, they stay changed, and the same request can simply be sent again.',
+      'Everything is checked before anything is written: a request that fails changes nothing.',
     ].join(' '),
     tag: 'user',
     auth: true,
     input: { from: 'body', name: 'UpdateUserRequest', schema: updateUserBody, prepare: dropBlankPassword },
     success: { status: 200, description: 'The updated user', name: 'UserResponse', schema: userResponse },
-    errors: [409, 429],
+    errors: [403, 409, 429],
     // The one INVALID_CREDENTIALS here is a wrong current password: a form error, not a failed sign-in.
     statusOverrides: { INVALID_CREDENTIALS: 422 },
     async handle({ input, ctx, signedIn }) {
-      const { userId, sessionId } = signedIn.auth;
       const { password, current_password: currentPassword, ...profile } = input.user;
-      // The profile goes first because repeating it is harmless: after a failed password check the
-      // client resends the whole form, whereas a password changed first could not be changed "again"
-      // with the same current password.
-      const profileChanged = Object.values(profile).some((value) => value !== undefined);
-      let user = profileChanged ? await ctx.services.accounts.update(userId, profile) : undefined;
-      if (password !== undefined) {
-        // The body schema already refuses `password` without `current_password`; an empty one fails the check.
-        await ctx.services.accounts.changePassword(userId, sessionId, { currentPassword: currentPassword ?? '', newPassword: password });
-      }
-      user ??= await ctx.services.users.me(userId);
+      // Everything is checked first and applied in one transaction, or nothing is.
+      const user = await ctx.services.accounts.update(signedIn.auth, { ...profile, newPassword: password, currentPassword });
       return { user: toUserJson(user, signedIn.accessToken) };
+    },
+  }),
+
+  defineRoute({
+    method: 'POST',
+    path: '/api/auth/reauthenticate',
+    operationId: 'reauthenticate',
+    summary: 'Confirm who is signed in',
+    description:
+      'Checks the password of the signed-in user (auth.reauthenticate) and answers a fresh access token whose `auth_time` is now: ' +
+      `with it, for REAUTH_MAX_AGE, a new email or password needs no \`current_password\`. A wrong password is a 422. ${TOKEN_SCHEMES}`,
+    tag: 'auth',
+    auth: true,
+    input: { from: 'body', name: 'ReauthenticateRequest', schema: reauthenticateBody },
+    success: { status: 200, description: 'A fresh access token', name: 'ReauthenticateResponse', schema: reauthenticateResponse },
+    errors: [429],
+    // A wrong password is a form error, not the end of the session.
+    statusOverrides: { INVALID_CREDENTIALS: 422 },
+    async handle({ input, ctx, signedIn }) {
+      const fresh = await ctx.services.accounts.reauthenticate(signedIn.auth, input);
+      return { access_token: fresh.accessToken, access_token_expires_at: fresh.accessTokenExpiresAt.toISOString() };
     },
   }),
 

@@ -5,7 +5,14 @@
  * the OpenAPI document.
  */
 import { z } from 'zod';
-import { existingPasswordSchema, loginInput, newPasswordSchema, registerInput, tokenInput } from '../../modules/account/account.schemas.js';
+import {
+  existingPasswordSchema,
+  loginInput,
+  newPasswordSchema,
+  reauthenticateInput,
+  registerInput,
+  tokenInput,
+} from '../../modules/account/account.schemas.js';
 import type { Session } from '../../modules/account/sign-in.service.js';
 import { refreshTokenSchema } from '../../modules/session/session.schemas.js';
 import { emailSchema, updateInput } from '../../modules/user/user.schemas.js';
@@ -15,12 +22,13 @@ import { BLANK } from './errors.js';
 export const registerBody = z.object({ user: registerInput });
 export const loginBody = z.object({ user: loginInput });
 export const refreshTokenBody = z.object({ refresh_token: refreshTokenSchema });
+export const reauthenticateBody = reauthenticateInput;
 export const verifyEmailQuery = z.object({ token: tokenInput.shape.token });
 export const forgotPasswordBody = z.object({ email: emailSchema });
 export const resetPasswordBody = z.object({ token: tokenInput.shape.token, new_password: newPasswordSchema });
 
 /** Whether `user[key]` of a body that may be anything (refinements below also run on invalid bodies) is present. */
-function userHas(body: unknown, key: 'password' | 'current_password'): boolean {
+function userHas(body: unknown, key: 'password' | 'current_password' | 'email'): boolean {
   if (typeof body !== 'object' || body === null || !('user' in body)) return false;
   const user = body.user;
   return typeof user === 'object' && user !== null && Object.entries(user).some(([name, value]) => name === key && value !== undefined);
@@ -39,7 +47,9 @@ export const updateUserBody = z
       password: newPasswordSchema.optional().meta({
         description: 'A new password; requires `current_password`. Empty or null means "unchanged" (RealWorld forms send "").',
       }),
-      current_password: existingPasswordSchema.optional().meta({ description: 'Required with `password`.' }),
+      current_password: existingPasswordSchema
+        .optional()
+        .meta({ description: 'Required with `password`; with a new `email`, unless re-authenticated within REAUTH_MAX_AGE.' }),
     }),
   })
   .refine((body) => !userHas(body, 'password') || userHas(body, 'current_password'), {
@@ -47,7 +57,7 @@ export const updateUserBody = z
     path: ['user', 'current_password'],
     message: BLANK,
   })
-  .refine((body) => !userHas(body, 'current_password') || userHas(body, 'password'), {
+  .refine((body) => !userHas(body, 'current_password') || userHas(body, 'password') || userHas(body, 'email'), {
     ...always,
     path: ['user', 'password'],
     message: BLANK,
@@ -71,6 +81,10 @@ export const userJson = z.object({
   bio: z.string().nullable().meta({ description: 'null when empty' }),
   image: z.string().nullable().meta({ description: 'null when empty' }),
   email_verified: z.boolean(),
+  pending_email: z
+    .string()
+    .nullable()
+    .meta({ description: 'An address the user asked to move to, until its confirmation links are used; null when none' }),
   token: z.string().meta({ description: 'The access token (a JWT), where RealWorld clients look for it.' }),
 });
 
@@ -85,6 +99,10 @@ export const tokensResponse = z.object({
   refresh_token: z.string().meta({ description: 'The rotated refresh token: the one presented stops working after a short grace window.' }),
 });
 export const messageResponse = z.object({ message: z.string() });
+export const reauthenticateResponse = z.object({
+  access_token: z.string().meta({ description: 'An access token whose `auth_time` is now: send it with the sensitive request.' }),
+  access_token_expires_at: z.string().meta({ description: 'ISO 8601' }),
+});
 export const errorResponse = z.object({
   errors: z
     .record(z.string(), z.array(z.string()))
@@ -105,6 +123,7 @@ export function toUserJson(user: User, token: string): z.input<typeof userJson> 
     bio: user.bio,
     image: user.image,
     email_verified: user.emailVerified,
+    pending_email: user.pendingEmail,
     token,
   };
 }

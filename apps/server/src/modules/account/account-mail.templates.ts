@@ -5,7 +5,13 @@
  */
 import { html } from '../../lib/html.js';
 
-export type MailKind = 'verify_email' | 'reset_password' | 'password_changed';
+export type MailKind =
+  | 'verify_email'
+  | 'reset_password'
+  | 'password_changed'
+  | 'email_change_new'
+  | 'email_change_current'
+  | 'email_changed';
 
 export interface RenderedMail {
   subject: string;
@@ -23,6 +29,8 @@ export interface MailVars {
   username: string;
   link?: string;
   validFor?: string;
+  /** The address an email change moves the account to. */
+  newEmail?: string;
 }
 
 const TEMPLATES: Record<MailKind, Template> = {
@@ -43,7 +51,30 @@ const TEMPLATES: Record<MailKind, Template> = {
     subject: 'Your password was changed',
     paragraphs: (v) => [
       `Hello ${v.username},`,
-      'The password of your account was just changed, and every session was signed out. If this was not you, reset your password at once and contact us.',
+      'The password of your account was just changed, and the other sessions were signed out. If this was not you, reset your password at once and contact us.',
+    ],
+  },
+  email_change_new: {
+    subject: 'Confirm your new email address',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      `Please confirm that this address is to become the sign-in address of your account. The link is valid for ${v.validFor}. Until the change is complete, you still sign in with your current address.`,
+    ],
+    action: (v) => ({ label: 'Confirm the new address', url: v.link ?? '' }),
+  },
+  email_change_current: {
+    subject: 'Confirm the change of your email address',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      `Someone signed in to your account asked to change its address to ${v.newEmail}. If it was you, confirm it within ${v.validFor}; the change needs this confirmation too. If it was not you, do not click: reset your password instead, which also cancels the change.`,
+    ],
+    action: (v) => ({ label: 'Confirm the change', url: v.link ?? '' }),
+  },
+  email_changed: {
+    subject: 'Your email address was changed',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      `The sign-in address of your account was changed from this address to ${v.newEmail}. If this was not you, contact us at once.`,
     ],
   },
 };

@@ -17,21 +17,33 @@ function humanDuration(seconds: number): string {
   return `${seconds} seconds`;
 }
 
-async function queue(trx: Db, user: UserRow, kind: MailKind, now: Date, vars: { link?: string; validFor?: string } = {}): Promise<void> {
+type Vars = { link?: string; validFor?: string; newEmail?: string };
+
+/**
+ * Only ever an address stored for the account, never one a request typed: the current one, or
+ * (for the confirmation of an email change) the pending one.
+ */
+async function queue(trx: Db, user: UserRow, kind: MailKind, now: Date, vars: Vars = {}, to = user.email): Promise<void> {
   const mail = renderMail(kind, { username: user.username, ...vars });
-  // Only ever the address stored for the account, never one a request typed.
-  await queueMail(trx, { kind, userId: user.id, to: user.email, subject: mail.subject, text: mail.text, html: mail.html }, now);
+  await queueMail(trx, { kind, userId: user.id, to, subject: mail.subject, text: mail.text, html: mail.html }, now);
 }
 
-/** A single-use token for the user's current address, stored as its digest; the token itself only travels in the mail. */
-async function issueLinkToken(trx: Db, user: UserRow, purpose: EmailTokenPurpose, ttlSeconds: number, now: Date): Promise<string> {
+/** A single-use token for one of the user's addresses, stored as its digest; the token itself only travels in the mail. */
+async function issueLinkToken(
+  trx: Db,
+  user: UserRow,
+  purpose: EmailTokenPurpose,
+  ttlSeconds: number,
+  now: Date,
+  email = user.email,
+): Promise<string> {
   const { token, digest } = newOpaqueToken();
   await insertEmailToken(trx, {
     id: randomUUID(),
     userId: user.id,
     purpose,
     digest,
-    email: user.email,
+    email,
     now,
     expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
   });
@@ -57,4 +69,31 @@ export async function queueResetMail(trx: Db, user: UserRow, config: LinkConfig,
 
 export async function queuePasswordChangedMail(trx: Db, user: UserRow, now: Date): Promise<void> {
   await queue(trx, user, 'password_changed', now);
+}
+
+/**
+ * The two confirmations of an email change (`user` holds the pending address): a link to the new
+ * address, and one to the current address when that address was ever proven. Both links open the
+ * verification page; the change completes when every link it needs has been used.
+ */
+export async function queueEmailChangeMails(trx: Db, user: UserRow, config: LinkConfig, now: Date): Promise<void> {
+  const pending = user.pending_email;
+  if (pending === null) throw new Error('no pending email change');
+  const ttl = config.emailVerificationTtlSeconds;
+  const validFor = humanDuration(ttl);
+  const newToken = await issueLinkToken(trx, user, 'email_change_new', ttl, now, pending);
+  await queue(trx, user, 'email_change_new', now, { link: `${config.baseUrl}/verify-email?token=${newToken}`, validFor }, pending);
+  if (user.pending_email_current_confirmed_at === null) {
+    const currentToken = await issueLinkToken(trx, user, 'email_change_current', ttl, now);
+    await queue(trx, user, 'email_change_current', now, {
+      link: `${config.baseUrl}/verify-email?token=${currentToken}`,
+      validFor,
+      newEmail: pending,
+    });
+  }
+}
+
+/** Tells the old address that the account moved away from it. */
+export async function queueEmailChangedMail(trx: Db, user: UserRow, oldEmail: string, now: Date): Promise<void> {
+  await queue(trx, user, 'email_changed', now, { newEmail: user.email }, oldEmail);
 }

@@ -6,7 +6,7 @@ import {
   PASSWORD_RAW_MAX_LENGTH,
   passwordProblems,
 } from '../../lib/password.js';
-import { emailSchema, usernameSchema } from '../user/user.schemas.js';
+import { emailSchema, updateInput, usernameSchema } from '../user/user.schemas.js';
 
 const BLANK = "can't be blank";
 
@@ -37,7 +37,12 @@ export const tokenInput = z.object({ token: z.string({ error: BLANK }).min(1, BL
 export const forgotPasswordInput = z.object({ email: emailSchema });
 export const resetPasswordInput = z.object({ token: tokenInput.shape.token, newPassword: newPasswordSchema });
 
-export const changePasswordInput = z.object({ currentPassword: existingPasswordSchema, newPassword: newPasswordSchema });
+/** Without `currentPassword`, a password change needs a re-authentication within REAUTH_MAX_AGE. */
+export const changePasswordInput = z.object({ currentPassword: existingPasswordSchema.optional(), newPassword: newPasswordSchema });
+/** A new address needs `currentPassword` or a re-authentication within REAUTH_MAX_AGE; the profile needs neither. */
+export const updateAccountInput = updateInput.extend({ currentPassword: existingPasswordSchema.optional() });
+/** Designed to grow: a second factor or a passkey will be other members of this union. */
+export const reauthenticateInput = z.object({ password: existingPasswordSchema });
 
 export type RegisterInput = z.output<typeof registerInput>;
 export type LoginInput = z.output<typeof loginInput>;

@@ -1,16 +1,40 @@
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/errors.js';
+import type { UserRow } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import { digestOf } from '../../lib/opaque-token.js';
 import type { PasswordHasher } from '../../lib/password.js';
-import type { ClientInfo, SessionService } from '../session/session.service.js';
+import type { Authenticated, ClientInfo, SessionService } from '../session/session.service.js';
 import { LIMITS, throttleKey } from '../throttle/throttle.policy.js';
 import type { Throttle } from '../throttle/throttle.service.js';
 import { type User, type UserService, type UserUpdateInput, userRowToUser } from '../user/user.service.js';
-import { queuePasswordChangedMail, queueResetMail, queueVerificationMail } from './account-mail.js';
+import {
+  queueEmailChangedMail,
+  queueEmailChangeMails,
+  queuePasswordChangedMail,
+  queueResetMail,
+  queueVerificationMail,
+} from './account-mail.js';
 import { type EmailTokenPurpose, findEmailToken, lockEmailToken, useEmailToken, useEmailTokens } from './email-token.repository.js';
+
+/** What a signed-in change of the account may hold: the profile, a new address, a new password, and the proof. */
+export interface AccountChange extends UserUpdateInput {
+  newPassword?: string | undefined;
+  /** The current password, sent with a sensitive change instead of a recent re-authentication. */
+  currentPassword?: string | undefined;
+}
+
+/** Mailed links that die when the password or the address changes. */
+const CREDENTIAL_LINKS: readonly EmailTokenPurpose[] = ['reset_password', 'email_change_new', 'email_change_current'];
+const EMAIL_CHANGE_LINKS: readonly EmailTokenPurpose[] = ['email_change_new', 'email_change_current'];
+/** What a link of the verification page may be: a verification, or one of an email change's confirmations. */
+const VERIFICATION_LINKS: readonly EmailTokenPurpose[] = ['verify_email', ...EMAIL_CHANGE_LINKS];
+
+const NO_PENDING_EMAIL = { pending_email: null, pending_email_new_confirmed_at: null, pending_email_current_confirmed_at: null } as const;
+
+const sameAddress = (a: string | null, b: string | null) => a !== null && b !== null && a.toLowerCase() === b.toLowerCase();
 
 export const FORGOT_PASSWORD_MESSAGE = 'If an account exists for that address, a link to reset its password is on its way.';
 
@@ -18,7 +42,7 @@ export const FORGOT_PASSWORD_MESSAGE = 'If an account exists for that address, a
 export interface AccountDeps {
   db: Db;
   clock: Clock;
-  config: Pick<Config, 'baseUrl' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds'>;
+  config: Pick<Config, 'baseUrl' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds' | 'reauthMaxAgeSeconds'>;
   hasher: PasswordHasher;
   throttle: Throttle;
   users: UserService;
@@ -37,12 +61,12 @@ export function createAccountService(deps: AccountDeps) {
    * Unknown or used is TOKEN_INVALID, past its time TOKEN_EXPIRED. Returns the count's key: a
    * token that worked gives its hit back.
    */
-  async function checkLinkToken(token: string, purpose: EmailTokenPurpose, client: ClientInfo): Promise<string> {
+  async function checkLinkToken(token: string, purposes: readonly EmailTokenPurpose[], client: ClientInfo): Promise<string> {
     const now = clock.now();
     const key = throttleKey.linkTokenAddress(client.ip);
     const verdict = await throttle.hit(key, LIMITS.linkTokensPerAddress, now);
     if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
-    const row = await findEmailToken(db, digestOf(token), purpose);
+    const row = await findEmailToken(db, digestOf(token), purposes);
     if (!row || row.used_at !== null) throw new AppError('TOKEN_INVALID');
     if (row.expires_at <= now) throw new AppError('TOKEN_EXPIRED');
     return key;
@@ -51,34 +75,103 @@ export function createAccountService(deps: AccountDeps) {
   /** Uses a mailed token once, deciding again under the row's lock: two uses at once cannot both pass. */
   async function consume<T>(
     token: string,
-    purpose: EmailTokenPurpose,
-    work: (trx: Db, userId: string, email: string) => Promise<T>,
+    purposes: readonly EmailTokenPurpose[],
+    work: (trx: Db, link: { userId: string; email: string; purpose: EmailTokenPurpose }) => Promise<T>,
   ): Promise<T> {
     const now = clock.now();
     type Outcome = { ok: true; value: T } | { ok: false; error: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' };
     const outcome = await db.transaction().execute(async (trx): Promise<Outcome> => {
-      const row = await lockEmailToken(trx, digestOf(token), purpose);
+      const row = await lockEmailToken(trx, digestOf(token), purposes);
       if (!row || row.used_at !== null) return { ok: false, error: 'TOKEN_INVALID' };
       if (row.expires_at <= now) return { ok: false, error: 'TOKEN_EXPIRED' };
       await useEmailToken(trx, row.id, now);
-      return { ok: true, value: await work(trx, row.user_id, row.email) };
+      return { ok: true, value: await work(trx, { userId: row.user_id, email: row.email, purpose: row.purpose }) };
     });
     if (!outcome.ok) throw new AppError(outcome.error);
     return outcome.value;
   }
 
+  /**
+   * Checks a password the signed-in user typed. Counted before the check, in one statement: a
+   * batch or a burst of guesses cannot all be checked before the first is counted. A right
+   * password gives its hit back.
+   */
+  async function checkPassword(user: UserRow, password: string, field: string): Promise<void> {
+    const key = throttleKey.passwordCheck(user.id);
+    const verdict = await throttle.hit(key, LIMITS.passwordChecksPerAccount, clock.now());
+    if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
+    if (!(await hasher.verify(password, user.password_hash)))
+      throw new AppError('INVALID_CREDENTIALS', { fields: { [field]: ['is incorrect'] } });
+    await throttle.release(key);
+  }
+
+  /**
+   * What a change that would hand over the account needs: the current password in the same call,
+   * or a proof of identity in this access token no older than REAUTH_MAX_AGE. A stolen access token
+   * alone is neither.
+   */
+  async function requireProof(auth: Authenticated, user: UserRow, currentPassword: string | undefined): Promise<void> {
+    if (currentPassword !== undefined) return checkPassword(user, currentPassword, 'currentPassword');
+    const age = clock.now().getTime() - auth.authTime.getTime();
+    if (age > config.reauthMaxAgeSeconds * 1000) throw new AppError('REAUTHENTICATION_REQUIRED');
+  }
+
+  /**
+   * Applies a confirmed email change once every link it needs has been used: the pending address
+   * becomes the sign-in address, proven; every outstanding link dies; the old address is told.
+   */
+  async function completeEmailChange(trx: Db, user: UserRow, now: Date): Promise<UserRow> {
+    if (user.pending_email === null || user.pending_email_new_confirmed_at === null || user.pending_email_current_confirmed_at === null)
+      return user;
+    const oldEmail = user.email;
+    const moved = await users.write(
+      user.id,
+      { email: user.pending_email, email_verified_at: now, ...NO_PENDING_EMAIL, updated_at: now },
+      trx,
+    );
+    await useEmailTokens(trx, user.id, ['verify_email', ...CREDENTIAL_LINKS], now);
+    await queueEmailChangedMail(trx, moved, oldEmail, now);
+    return moved;
+  }
+
   return {
+    /**
+     * Uses a link of the verification page: a verification of the current address, or one of the
+     * two confirmations of an email change (the change completes when both are used).
+     */
     async verifyEmail(token: string, client: ClientInfo): Promise<{ user: User }> {
-      const counted = await checkLinkToken(token, 'verify_email', client);
-      const user = await consume(token, 'verify_email', async (trx, userId, email) => {
-        const current = await users.findById(userId, trx);
-        // A token proves only the address it was sent to; the account may have moved on since.
-        if (!current || current.email.toLowerCase() !== email.toLowerCase()) return undefined;
-        return current.email_verified_at ? current : users.write(userId, { email_verified_at: clock.now() }, trx);
-      });
-      if (!user) throw new AppError('TOKEN_INVALID');
-      await throttle.release(counted);
-      return { user: userRowToUser(user) };
+      const counted = await checkLinkToken(token, VERIFICATION_LINKS, client);
+      let completed = false;
+      try {
+        const user = await consume(token, VERIFICATION_LINKS, async (trx, link) => {
+          const now = clock.now();
+          const current = await users.findById(link.userId, trx);
+          if (!current) return undefined;
+          if (link.purpose === 'verify_email') {
+            // A token proves only the address it was sent to; the account may have moved on since.
+            if (!sameAddress(current.email, link.email)) return undefined;
+            return current.email_verified_at ? current : users.write(current.id, { email_verified_at: now }, trx);
+          }
+          // A confirmation counts only for the change it was sent for, and only while it is pending.
+          const confirmed =
+            link.purpose === 'email_change_new'
+              ? sameAddress(current.pending_email, link.email) && { pending_email_new_confirmed_at: now }
+              : current.pending_email !== null && sameAddress(current.email, link.email) && { pending_email_current_confirmed_at: now };
+          if (!confirmed) return undefined;
+          const updated = await users.write(current.id, confirmed, trx);
+          const done = await completeEmailChange(trx, updated, now);
+          completed = done !== updated;
+          return done;
+        });
+        if (!user) throw new AppError('TOKEN_INVALID');
+        await throttle.release(counted);
+        if (completed) mailQueued();
+        return { user: userRowToUser(user) };
+      } catch (error) {
+        // The address was taken by another account while the change was pending.
+        if (isUniqueViolation(error)) throw new AppError('EMAIL_TAKEN', { fields: { email: ['has already been taken'] } });
+        throw error;
+      }
     },
 
     async resendVerification(userId: string): Promise<void> {
@@ -103,6 +196,7 @@ export function createAccountService(deps: AccountDeps) {
       const perAccount = await throttle.hit(throttleKey.resetAccount(email), LIMITS.resetRequestsPerAccount, now);
       if (perAccount.allowed) {
         const queued = await db.transaction().execute(async (trx) => {
+          // The sign-in address only: a pending address is nobody's until it is confirmed.
           const user = await users.findByEmail(email, trx);
           if (!user) return false;
           await queueResetMail(trx, user, config, now);
@@ -113,26 +207,33 @@ export function createAccountService(deps: AccountDeps) {
       return { message: FORGOT_PASSWORD_MESSAGE };
     },
 
-    /** Sets the new password, ends every session and every other reset link, and tells the owner. */
+    /** Sets the new password, ends every session, every other link and any pending email change, and tells the owner. */
     async resetPassword(token: string, newPassword: string, client: ClientInfo): Promise<void> {
-      const counted = await checkLinkToken(token, 'reset_password', client);
+      const counted = await checkLinkToken(token, ['reset_password'], client);
       const passwordHash = await hasher.hash(newPassword);
       const now = clock.now();
-      const { user, revoked } = await consume(token, 'reset_password', async (trx, userId, email) => {
-        const current = await users.findById(userId, trx);
+      const { user, revoked } = await consume(token, ['reset_password'], async (trx, link) => {
+        const current = await users.load(link.userId, trx);
+        // A link sent to an address the account has since left proves nothing about it.
+        if (!sameAddress(current.email, link.email)) return { user: undefined, revoked: [] };
         // The link reached the mailbox of the address it was sent to: that address is proven.
-        const proven = current !== undefined && current.email.toLowerCase() === email.toLowerCase() && !current.email_verified_at;
         const user = await users.write(
-          userId,
-          { password_hash: passwordHash, updated_at: now, ...(proven && { email_verified_at: now }) },
+          current.id,
+          {
+            password_hash: passwordHash,
+            updated_at: now,
+            ...NO_PENDING_EMAIL,
+            ...(!current.email_verified_at && { email_verified_at: now }),
+          },
           trx,
         );
-        // Every other reset link dies with this one.
-        await useEmailTokens(trx, userId, 'reset_password', now);
-        const revoked = await sessions.revokeWithin(trx, { userId }, 'password_changed');
+        // Every other reset link and any email change die with this one.
+        await useEmailTokens(trx, user.id, CREDENTIAL_LINKS, now);
+        const revoked = await sessions.revokeWithin(trx, { userId: user.id }, 'password_changed');
         await queuePasswordChangedMail(trx, user, now);
         return { user, revoked };
       });
+      if (!user) throw new AppError('TOKEN_INVALID');
       sessions.revoked(revoked);
       await throttle.release(counted);
       // Whoever was guessing this account's password has lost: the new one is not theirs.
@@ -140,49 +241,81 @@ export function createAccountService(deps: AccountDeps) {
       mailQueued();
     },
 
-    /** Changes the profile; a new email is unverified until its owner proves it, and gets a mail. */
-    async update(userId: string, input: UserUpdateInput): Promise<User> {
+    /**
+     * Proves again who is signed in (auth.reauthenticate): answers an access token whose
+     * auth_time is now, for the changes that need a recent proof.
+     */
+    async reauthenticate(auth: Authenticated, input: { password: string }): Promise<{ accessToken: string; accessTokenExpiresAt: Date }> {
+      const user = await users.load(auth.userId);
+      await checkPassword(user, input.password, 'password');
+      return sessions.reauthenticated(auth, { methods: ['pwd'] });
+    },
+
+    /**
+     * Changes the account in one transaction, or not at all: the profile, a new address (pending
+     * until confirmed from both addresses), a new password (ending the other sessions). A new
+     * address or password needs a proof of identity (requireProof), checked before anything is
+     * written.
+     */
+    async update(auth: Authenticated, change: AccountChange): Promise<User> {
+      const { userId } = auth;
       const current = await users.load(userId);
-      const emailChanged = input.email !== undefined && input.email.toLowerCase() !== current.email.toLowerCase();
-      const usernameChanged = input.username !== undefined && input.username !== current.username;
+      const { newPassword, currentPassword, ...profile } = change;
+      const email = profile.email;
+      // Asking for the current address again cancels a pending change; asking for another starts one.
+      const emailChange = email !== undefined && !sameAddress(email, current.email) ? email : undefined;
+      const cancelsChange = email !== undefined && emailChange === undefined && current.pending_email !== null;
+      if (emailChange !== undefined || newPassword !== undefined) await requireProof(auth, current, currentPassword);
+
+      const usernameChanged = profile.username !== undefined && profile.username !== current.username;
+      const conflict = await users.conflict({ email: emailChange, username: usernameChanged ? profile.username : undefined }, userId);
+      if (conflict) throw conflict;
+      const passwordHash = newPassword === undefined ? undefined : await hasher.hash(newPassword);
+
+      const now = clock.now();
       try {
-        const now = clock.now();
-        const row = await db.transaction().execute(async (trx) => {
-          const updated = await users.write(
+        const { row, revoked } = await db.transaction().execute(async (trx) => {
+          const { email: _email, ...rest } = users.profileChange(profile);
+          let row = await users.write(
             userId,
-            { ...users.profileChange(input), ...(emailChanged && { email_verified_at: null }), updated_at: now },
+            {
+              ...rest,
+              ...(passwordHash !== undefined && { password_hash: passwordHash }),
+              ...((cancelsChange || passwordHash !== undefined) && NO_PENDING_EMAIL),
+              updated_at: now,
+            },
             trx,
           );
-          if (emailChanged) await queueVerificationMail(trx, updated, config, now);
-          return updated;
+          let revoked: string[] = [];
+          if (passwordHash !== undefined) {
+            await useEmailTokens(trx, userId, CREDENTIAL_LINKS, now);
+            revoked = await sessions.revokeWithin(trx, { userId, exceptSessionId: auth.sessionId }, 'password_changed');
+            await queuePasswordChangedMail(trx, row, now);
+          } else if (cancelsChange || emailChange !== undefined) {
+            await useEmailTokens(trx, userId, EMAIL_CHANGE_LINKS, now);
+          }
+          if (emailChange !== undefined) {
+            row = await users.write(
+              userId,
+              {
+                pending_email: emailChange,
+                pending_email_new_confirmed_at: null,
+                // An address never proven has nobody to ask: only the new one confirms.
+                pending_email_current_confirmed_at: row.email_verified_at ? null : now,
+              },
+              trx,
+            );
+            await queueEmailChangeMails(trx, row, config, now);
+          }
+          return { row, revoked };
         });
-        if (emailChanged) mailQueued();
+        sessions.revoked(revoked);
+        if (passwordHash !== undefined || emailChange !== undefined) mailQueued();
         return userRowToUser(row);
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
-        const conflict = await users.conflict(
-          { email: emailChanged ? input.email : undefined, username: usernameChanged ? input.username : undefined },
-          userId,
-        );
-        throw conflict ?? error;
+        throw (await users.conflict({ username: usernameChanged ? profile.username : undefined }, userId)) ?? error;
       }
-    },
-
-    /** Checks the current password, sets the new one, and ends every other session of the user. */
-    async changePassword(userId: string, sessionId: string, input: { currentPassword: string; newPassword: string }): Promise<void> {
-      const user = await users.load(userId);
-      const key = throttleKey.passwordCheck(userId);
-      // Counted before the check, in one statement: a batch or a burst of guesses cannot all be
-      // checked before the first is counted. A right password gives its hit back.
-      const verdict = await throttle.hit(key, LIMITS.passwordChecksPerAccount, clock.now());
-      if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
-      if (!(await hasher.verify(input.currentPassword, user.password_hash)))
-        throw new AppError('INVALID_CREDENTIALS', { fields: { currentPassword: ['is incorrect'] } });
-      await throttle.release(key);
-      const passwordHash = await hasher.hash(input.newPassword);
-      await sessions.revoke({ userId, exceptSessionId: sessionId }, 'password_changed', async (trx) => {
-        await users.write(userId, { password_hash: passwordHash, updated_at: clock.now() }, trx);
-      });
     },
   };
 }

@@ -22,17 +22,17 @@ export async function insertEmailToken(
 }
 
 /** The token with this digest, without a lock: to refuse a bad token before any costly work. */
-export async function findEmailToken(db: Db, digest: string, purpose: EmailTokenPurpose): Promise<EmailTokenRow | undefined> {
-  return db.selectFrom('email_tokens').selectAll().where('token_digest', '=', digest).where('purpose', '=', purpose).executeTakeFirst();
+export async function findEmailToken(db: Db, digest: string, purposes: readonly EmailTokenPurpose[]): Promise<EmailTokenRow | undefined> {
+  return db.selectFrom('email_tokens').selectAll().where('token_digest', '=', digest).where('purpose', 'in', purposes).executeTakeFirst();
 }
 
 /** The token with this digest, locked for the rest of the transaction: a token is used once, even when presented twice at once. */
-export async function lockEmailToken(trx: Db, digest: string, purpose: EmailTokenPurpose): Promise<EmailTokenRow | undefined> {
+export async function lockEmailToken(trx: Db, digest: string, purposes: readonly EmailTokenPurpose[]): Promise<EmailTokenRow | undefined> {
   return trx
     .selectFrom('email_tokens')
     .selectAll()
     .where('token_digest', '=', digest)
-    .where('purpose', '=', purpose)
+    .where('purpose', 'in', purposes)
     .forUpdate()
     .executeTakeFirst();
 }
@@ -41,13 +41,13 @@ export async function useEmailToken(trx: Db, id: string, now: Date): Promise<voi
   await trx.updateTable('email_tokens').set({ used_at: now }).where('id', '=', id).execute();
 }
 
-/** Marks every outstanding token of the user for the purpose used. */
-export async function useEmailTokens(trx: Db, userId: string, purpose: EmailTokenPurpose, now: Date): Promise<void> {
+/** Marks every outstanding token of the user for these purposes used. */
+export async function useEmailTokens(trx: Db, userId: string, purposes: readonly EmailTokenPurpose[], now: Date): Promise<void> {
   await trx
     .updateTable('email_tokens')
     .set({ used_at: now })
     .where('user_id', '=', userId)
-    .where('purpose', '=', purpose)
+    .where('purpose', 'in', purposes)
     .where('used_at', 'is', null)
     .execute();
 }

@@ -18,7 +18,7 @@ export async function insertSession(db: Db, row: NewSessionRow): Promise<Session
 export async function advanceCurrentSession(
   db: Db,
   change: { id: string; generation: number; now: Date; idleExpiresAt: Date },
-): Promise<Pick<SessionRow, 'user_id' | 'generation' | 'expires_at'> | undefined> {
+): Promise<Pick<SessionRow, 'user_id' | 'generation' | 'expires_at' | 'auth_time' | 'auth_methods'> | undefined> {
   return db
     .updateTable('sessions')
     .set({
@@ -31,7 +31,23 @@ export async function advanceCurrentSession(
     .where('generation', '=', change.generation)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', change.now)
-    .returning(['user_id', 'generation', 'expires_at'])
+    .returning(['user_id', 'generation', 'expires_at', 'auth_time', 'auth_methods'])
+    .executeTakeFirst();
+}
+
+/** Sets a live session's last proof of identity; undefined when the session is not this user's or not live. */
+export async function recordAuthentication(
+  db: Db,
+  change: { id: string; userId: string; now: Date; methods: string },
+): Promise<Pick<SessionRow, 'id' | 'user_id' | 'expires_at' | 'auth_time' | 'auth_methods'> | undefined> {
+  return db
+    .updateTable('sessions')
+    .set({ auth_time: change.now, auth_methods: change.methods })
+    .where('id', '=', change.id)
+    .where('user_id', '=', change.userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', change.now)
+    .returning(['id', 'user_id', 'expires_at', 'auth_time', 'auth_methods'])
     .executeTakeFirst();
 }
 

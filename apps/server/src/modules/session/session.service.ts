@@ -3,7 +3,7 @@
  * grace window, reuse detection), ending it, and resolving access tokens to live sessions.
  */
 import { randomUUID } from 'node:crypto';
-import { bearerToken } from '@latchkey/protocol';
+import { AUTH_METHODS, type AuthMethod, bearerToken } from '@latchkey/protocol';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import type { SessionRow } from '../../db/schema.js';
@@ -24,6 +24,7 @@ import {
   lockSession,
   type RevokeFilter,
   type RevokeReason,
+  recordAuthentication,
   revokeSessions,
 } from './session.repository.js';
 
@@ -44,6 +45,22 @@ export interface Tokens {
 export interface Authenticated {
   userId: string;
   sessionId: string;
+  /** The session's last proof of identity, as the access token carries it (auth_time). */
+  authTime: Date;
+  /** How that proof was made (amr). */
+  authMethods: readonly AuthMethod[];
+}
+
+/** A proof of identity just made: the methods it used (RFC 8176). */
+export interface AuthProof {
+  methods: readonly AuthMethod[];
+}
+
+const PASSWORD_PROOF: AuthProof = { methods: ['pwd'] };
+
+/** Methods are stored space-separated; only known ones are read back. */
+function methodsOf(stored: string): AuthMethod[] {
+  return stored.split(' ').filter((m): m is AuthMethod => (AUTH_METHODS as readonly string[]).includes(m));
 }
 
 /**
@@ -90,10 +107,9 @@ function refuse(verdict: Verdict): void {
   if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
 }
 
-type RefreshOutcome =
-  | { kind: 'ok'; userId: string; sessionId: string; generation: number; expiresAt: Date }
-  | { kind: 'reused'; revokedNow: string[] }
-  | { kind: 'invalid' | 'expired' };
+type TokenSession = Pick<SessionRow, 'id' | 'user_id' | 'generation' | 'expires_at' | 'auth_time' | 'auth_methods'>;
+
+type RefreshOutcome = { kind: 'ok'; session: TokenSession } | { kind: 'reused'; revokedNow: string[] } | { kind: 'invalid' | 'expired' };
 
 export function createSessionService(deps: SessionDeps) {
   const { db, clock, config, accessTokens, refreshTokens, revocations, throttle } = deps;
@@ -109,9 +125,20 @@ export function createSessionService(deps: SessionDeps) {
     livePairs.set(sessionId, userId);
   };
 
-  async function tokensFor(session: Pick<SessionRow, 'id' | 'user_id' | 'generation' | 'expires_at'>): Promise<Tokens> {
+  /** An access token for the session, carrying its last proof of identity; it never outlives the session. */
+  function accessTokenFor(session: Omit<TokenSession, 'generation'>) {
+    return accessTokens.sign({
+      userId: session.user_id,
+      sessionId: session.id,
+      notAfter: session.expires_at,
+      authTime: session.auth_time,
+      authMethods: methodsOf(session.auth_methods),
+    });
+  }
+
+  async function tokensFor(session: TokenSession): Promise<Tokens> {
     // An access token never outlives its session, so expiry needs no database check.
-    const access = await accessTokens.sign({ userId: session.user_id, sessionId: session.id, notAfter: session.expires_at });
+    const access = await accessTokenFor(session);
     return {
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
@@ -145,7 +172,7 @@ export function createSessionService(deps: SessionDeps) {
      * Starts a session for a user who has just proved who they are. In `trx` when given, so that
      * a new account and its first session are written together.
      */
-    async start(userId: string, client: ClientInfo, trx: Db = db): Promise<Tokens> {
+    async start(userId: string, client: ClientInfo, trx: Db = db, proof: AuthProof = PASSWORD_PROOF): Promise<Tokens> {
       const now = clock.now();
       const absoluteExpiresAt = addSeconds(now, config.refreshAbsoluteTtlSeconds);
       const session = await insertSession(trx, {
@@ -159,6 +186,8 @@ export function createSessionService(deps: SessionDeps) {
         absolute_expires_at: absoluteExpiresAt,
         user_agent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
         ip: client.ip ?? null,
+        auth_time: now,
+        auth_methods: proof.methods.join(' '),
       });
       // Live as of now: its access tokens need no lookup (revocation reaches them through the list).
       // Also inside a caller's transaction: if it rolls back, no token of this new id ever leaves.
@@ -182,14 +211,8 @@ export function createSessionService(deps: SessionDeps) {
         now,
         idleExpiresAt: addSeconds(now, config.refreshIdleTtlSeconds),
       });
-      if (advanced) {
-        return tokensFor({
-          id: presented.sessionId,
-          user_id: advanced.user_id,
-          generation: advanced.generation,
-          expires_at: advanced.expires_at,
-        });
-      }
+      // A refresh keeps the session's auth_time: holding a refresh token proves nothing new.
+      if (advanced) return tokensFor({ id: presented.sessionId, ...advanced });
 
       // Anything else is decided in one transaction holding the session's row lock: concurrent
       // refreshes of one token, on one instance or several, are decided one after another and
@@ -205,7 +228,7 @@ export function createSessionService(deps: SessionDeps) {
           const generation = session.generation + 1;
           const expiresAt = earlier(addSeconds(now, config.refreshIdleTtlSeconds), session.absolute_expires_at);
           await advanceSession(trx, session.id, { generation, now, expiresAt });
-          return { kind: 'ok', userId: session.user_id, sessionId: session.id, generation, expiresAt };
+          return { kind: 'ok', session: { ...session, generation, expires_at: expiresAt } };
         }
 
         const justRotated =
@@ -214,13 +237,7 @@ export function createSessionService(deps: SessionDeps) {
           now.getTime() - session.rotated_at.getTime() < config.refreshReuseGraceSeconds * 1000;
         if (justRotated) {
           // Two tabs refreshing at once, or a response lost on the way: hand out the same successor.
-          return {
-            kind: 'ok',
-            userId: session.user_id,
-            sessionId: session.id,
-            generation: session.generation,
-            expiresAt: session.expires_at,
-          };
+          return { kind: 'ok', session };
         }
 
         // An older token, or the previous one after the grace window: someone kept a copy.
@@ -230,12 +247,7 @@ export function createSessionService(deps: SessionDeps) {
 
       switch (outcome.kind) {
         case 'ok':
-          return tokensFor({
-            id: outcome.sessionId,
-            user_id: outcome.userId,
-            generation: outcome.generation,
-            expires_at: outcome.expiresAt,
-          });
+          return tokensFor(outcome.session);
         case 'expired':
           throw new AppError('REFRESH_TOKEN_EXPIRED');
         case 'reused':
@@ -261,12 +273,33 @@ export function createSessionService(deps: SessionDeps) {
       if (!token) throw new AppError('ACCESS_TOKEN_MISSING');
       const claims = await accessTokens.verify(token);
       const { userId, sessionId } = claims;
+      const auth = { userId, sessionId, authTime: claims.authTime, authMethods: claims.authMethods };
       if (revocations.isRevoked(sessionId)) throw new AppError('SESSION_REVOKED');
-      if (check === 'caller' && revocations.trusted) return { userId, sessionId };
-      if (revocations.trusted && livePairs.get(sessionId) === userId) return { userId, sessionId };
+      if (check === 'caller' && revocations.trusted) return auth;
+      if (revocations.trusted && livePairs.get(sessionId) === userId) return auth;
       if (!(await isSessionLive(db, sessionId, userId, clock.now()))) throw new AppError('SESSION_REVOKED');
       if (revocations.trusted) rememberLive(sessionId, userId);
-      return { userId, sessionId };
+      return auth;
+    },
+
+    /**
+     * Records a proof of identity just made in a live session (auth.reauthenticate) and answers
+     * a fresh access token that carries it. The session's other access tokens keep their older
+     * auth_time: only the holder of this one can do what needs a recent proof.
+     */
+    async reauthenticated(
+      auth: Pick<Authenticated, 'userId' | 'sessionId'>,
+      proof: AuthProof,
+    ): Promise<{ accessToken: string; accessTokenExpiresAt: Date }> {
+      const session = await recordAuthentication(db, {
+        id: auth.sessionId,
+        userId: auth.userId,
+        now: clock.now(),
+        methods: proof.methods.join(' '),
+      });
+      if (!session) throw new AppError('SESSION_REVOKED');
+      const access = await accessTokenFor(session);
+      return { accessToken: access.token, accessTokenExpiresAt: access.expiresAt };
     },
 
     /** Revokes the sessions the filter names, with `alsoInTransaction` committed together with it. */

@@ -78,6 +78,7 @@ export function createUserService(deps: { db: Db; clock: Clock }) {
       identifiers: { email?: string | undefined; username?: string | undefined },
       exceptUserId?: string,
     ): Promise<AppError | undefined> {
+      if (identifiers.email === undefined && identifiers.username === undefined) return undefined;
       const taken = await findTakenIdentifiers(db, { email: identifiers.email ?? '', username: identifiers.username ?? '' }, exceptUserId);
       if (identifiers.email !== undefined && taken.email)
         return new AppError('EMAIL_TAKEN', { fields: { email: ['has already been taken'] } });

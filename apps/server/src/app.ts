@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Config } from './config.js';
 import { createDatabase, type DatabaseHandle, type Db, migrateToLatest } from './db/database.js';
 import { type Clock, systemClock } from './lib/clock.js';
+import { createDeviceTokenCodec, type DeviceTokenCodec } from './lib/device-token.js';
 import { type AccessTokens, createAccessTokens } from './lib/jwt.js';
 import { deriveKey } from './lib/keys.js';
 import { createLogger, type Logger } from './lib/logger.js';
@@ -29,6 +30,7 @@ export interface ServiceParts {
   hasher: PasswordHasher;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
+  deviceTokens: DeviceTokenCodec;
   throttle: Throttle;
   revocations: Revocations;
   /** Called after a transaction that queued mail committed: wakes the mail worker, if this process runs one. */
@@ -37,7 +39,7 @@ export interface ServiceParts {
 
 /** The feature services, each given only what it uses, in the order they depend on each other. */
 export function createServices(parts: ServiceParts) {
-  const { config, db, clock, hasher, throttle, mailQueued } = parts;
+  const { config, db, clock, hasher, throttle, deviceTokens, mailQueued } = parts;
   const users = createUserService({ db, clock });
   const sessions = createSessionService({
     db,
@@ -48,7 +50,7 @@ export function createServices(parts: ServiceParts) {
     revocations: parts.revocations,
     throttle,
   });
-  const signIn = createSignInService({ db, clock, config, hasher, throttle, users, sessions, mailQueued });
+  const signIn = createSignInService({ db, clock, config, hasher, throttle, users, sessions, deviceTokens, mailQueued });
   const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, mailQueued });
   return { users, sessions, signIn, accounts };
 }
@@ -87,6 +89,7 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
   const hasher = overrides.hasher ?? createPasswordHasher(config.bcryptCost);
   const accessTokens = createAccessTokens({ secret: config.jwtSecret, ttlSeconds: config.accessTokenTtlSeconds, clock });
   const refreshTokens = createRefreshTokenCodec(deriveKey(config.jwtSecret, 'refresh-token'));
+  const deviceTokens = createDeviceTokenCodec(deriveKey(config.jwtSecret, 'device-token'));
 
   // db: opened and migrated.
   const ownsDatabase = overrides.database === undefined;
@@ -143,6 +146,7 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     hasher,
     accessTokens,
     refreshTokens,
+    deviceTokens,
     throttle,
     revocations,
     mailQueued: () => worker?.nudge(),

@@ -76,6 +76,7 @@ describe('POST /api/users', () => {
       },
       access_token: expect.stringMatching(/^eyJ/),
       refresh_token: expect.any(String),
+      device_token: expect.any(String),
     });
     expect(body.refresh_token).not.toBe(body.access_token);
     const row = await database.db.selectFrom('users').select(['email', 'username']).where('email', '=', input.email).executeTakeFirst();
@@ -249,13 +250,16 @@ describe('POST /api/users/login', () => {
     });
   });
 
-  it('429 with Retry-After once failed logins of an account pass the free attempts, even from new addresses', async () => {
+  it('429 with Retry-After once failed logins of an account from one address pass the free attempts; other addresses are not held back', async () => {
     const { input } = await register();
-    const attempt = () => call('POST', '/api/users/login', { json: { user: { email: input.email, password: 'not the password' } } });
+    const headers = { 'x-forwarded-for': '198.51.100.123' };
+    const attempt = () =>
+      call('POST', '/api/users/login', { headers, json: { user: { email: input.email, password: 'not the password' } } });
     for (let i = 0; i < LOGIN_BACKOFF.freeFailures; i += 1) expect((await attempt()).status).toBe(401);
     const refused = await unchanged(attempt);
     expectErrors(refused, 429, { request: ['too many attempts, try again later'] }, 'RATE_LIMITED');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await call('POST', '/api/users/login', { json: { user: input } })).status).toBe(200);
   });
 });
 
@@ -457,6 +461,21 @@ describe('PUT /api/user', () => {
     expect(again.status).toBe(200);
     expect(userResponse.parse(again.body).user.bio).toBe('new bio');
     expect((await call('POST', '/api/users/login', { json: { user: { email: input.email, password: form.password } } })).status).toBe(200);
+  });
+});
+
+describe('device tokens over REST', () => {
+  it("login answers a device_token and takes it back: with it, a stranger's failures from the same address do not lock the owner out", async () => {
+    const { input, device_token: deviceToken } = await register();
+    const address = '198.51.100.99';
+    const headers = { 'x-forwarded-for': address };
+    for (let i = 0; i < LOGIN_BACKOFF.freeFailures + 1; i += 1)
+      await call('POST', '/api/users/login', { headers, json: { user: { email: input.email, password: `guess ${i}` } } });
+    const without = await call('POST', '/api/users/login', { headers, json: { user: input } });
+    expect(without.status).toBe(429);
+    const withDevice = await call('POST', '/api/users/login', { headers, json: { user: { ...input, device_token: deviceToken } } });
+    expect(withDevice.status).toBe(200);
+    expect(sessionResponse.parse(withDevice.body).device_token).toEqual(expect.any(String));
   });
 });
 

@@ -102,7 +102,7 @@ function chunks(text: string): ReadableStream<Uint8Array> {
   });
 }
 
-const MINTED = new Set(['accessToken', 'refreshToken', 'id']);
+const MINTED = new Set(['accessToken', 'refreshToken', 'id', 'deviceToken']);
 
 /**
  * Status, every header but Date, and the body with `replace`'s values (what differs between the

@@ -56,7 +56,8 @@ export const restRoutes: readonly RestRoute[] = [
     success: { status: 200, description: 'The user, signed in', name: 'SessionResponse', schema: sessionResponse },
     errors: [401, 429],
     async handle({ input, ctx }) {
-      return toSessionJson(await ctx.services.signIn.login(input.user, ctx.request));
+      const { device_token: deviceToken, ...credentials } = input.user;
+      return toSessionJson(await ctx.services.signIn.login({ ...credentials, deviceToken }, ctx.request));
     },
   }),
 

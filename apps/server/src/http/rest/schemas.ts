@@ -20,7 +20,13 @@ import type { User } from '../../modules/user/user.service.js';
 import { BLANK } from './errors.js';
 
 export const registerBody = z.object({ user: registerInput });
-export const loginBody = z.object({ user: loginInput });
+export const loginBody = z.object({
+  user: loginInput.omit({ deviceToken: true }).extend({
+    device_token: loginInput.shape.deviceToken.meta({
+      description: 'The `device_token` of an earlier login from this device: failed logins of strangers then cannot lock it out.',
+    }),
+  }),
+});
 export const refreshTokenBody = z.object({ refresh_token: refreshTokenSchema });
 export const reauthenticateBody = reauthenticateInput;
 export const verifyEmailQuery = z.object({ token: tokenInput.shape.token });
@@ -92,6 +98,9 @@ export const sessionResponse = z.object({
   user: userJson,
   access_token: z.string().meta({ description: 'The access token (a JWT); the same as `user.token`.' }),
   refresh_token: z.string().meta({ description: 'Opaque; exchanged at `POST /api/auth/refresh`, which rotates it.' }),
+  device_token: z.string().meta({
+    description: 'Opaque; keep it on this device (also after logging out) and send it with every login to this account.',
+  }),
 });
 export const userResponse = z.object({ user: userJson });
 export const tokensResponse = z.object({
@@ -134,5 +143,6 @@ export function toSessionJson(session: Session): z.input<typeof sessionResponse>
     user: toUserJson(session.user, session.accessToken),
     access_token: session.accessToken,
     refresh_token: session.refreshToken,
+    device_token: session.deviceToken,
   };
 }

@@ -31,7 +31,12 @@ export const existingPasswordSchema = z
   .transform(normalizePassword);
 
 export const registerInput = z.object({ username: usernameSchema, email: emailSchema, password: newPasswordSchema });
-export const loginInput = z.object({ email: emailSchema, password: existingPasswordSchema });
+export const loginInput = z.object({
+  email: emailSchema,
+  password: existingPasswordSchema,
+  /** The device token of an earlier login to this account from this device; anything else counts as none. */
+  deviceToken: z.string().max(256, 'is invalid').optional(),
+});
 
 export const tokenInput = z.object({ token: z.string({ error: BLANK }).min(1, BLANK).max(256, 'is invalid') });
 export const forgotPasswordInput = z.object({ email: emailSchema });

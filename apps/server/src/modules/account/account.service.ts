@@ -237,7 +237,7 @@ export function createAccountService(deps: AccountDeps) {
       sessions.revoked(revoked);
       await throttle.release(counted);
       // Whoever was guessing this account's password has lost: the new one is not theirs.
-      await throttle.loginSucceeded(throttleKey.loginAccount(user.email));
+      await throttle.loginSucceeded(throttleKey.loginAccount(user.email), throttleKey.loginAccountAddress(user.email, client.ip));
       mailQueued();
     },
 

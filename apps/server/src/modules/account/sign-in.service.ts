@@ -1,6 +1,7 @@
 /** Registration and login: proving who you are, answered with a new session. */
 import { randomUUID } from 'node:crypto';
 import { isUniqueViolation } from '../../db/errors.js';
+import type { DeviceTokenCodec } from '../../lib/device-token.js';
 import { AppError } from '../../lib/errors.js';
 import type { ClientInfo, Tokens } from '../session/session.service.js';
 import { LIMITS, throttleKey, type Verdict } from '../throttle/throttle.policy.js';
@@ -11,14 +12,16 @@ import { queueVerificationMail } from './account-mail.js';
 
 export interface Session extends Tokens {
   user: User;
+  /** Sent back with the next logins from this device: strangers' failures then cannot lock it out. */
+  deviceToken: string;
 }
 
 function refuse(verdict: Verdict): void {
   if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
 }
 
-export function createSignInService(deps: AccountDeps) {
-  const { db, clock, config, hasher, throttle, users, sessions, mailQueued } = deps;
+export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTokenCodec }) {
+  const { db, clock, config, hasher, throttle, users, sessions, deviceTokens, mailQueued } = deps;
 
   return {
     async register(input: RegisterInput, client: ClientInfo): Promise<Session> {
@@ -45,7 +48,7 @@ export function createSignInService(deps: AccountDeps) {
           const tokens = await sessions.start(user.id, client, trx);
           // The mail is queued with the account: both exist, or neither. SMTP is never waited on.
           await queueVerificationMail(trx, user, config, now);
-          return { user: userRowToUser(user), ...tokens };
+          return { user: userRowToUser(user), ...tokens, deviceToken: deviceTokens.issue(user.id, now) };
         });
         mailQueued();
         return session;
@@ -55,26 +58,45 @@ export function createSignInService(deps: AccountDeps) {
       }
     },
 
+    /**
+     * Attempts are counted before the password is checked and given back on success: per client
+     * address (always); then, from a device that signed in to this account before (a valid device
+     * token), per (account, device) alone; from anywhere else, per (account, address) with its
+     * back-off and per account with the hard cap. Strangers' failures therefore never lock out
+     * the owner's devices, and cost the owner elsewhere at most the cap's wait (OWASP's device
+     * cookies; NIST 800-63B's 100 consecutive failures).
+     */
     async login(input: LoginInput, client: ClientInfo): Promise<Session> {
       const now = clock.now();
-      // Throttled by the address typed, known or not, so the throttle itself reveals nothing.
-      // Attempts are counted before the password is checked and given back on success.
-      const accountKey = throttleKey.loginAccount(input.email);
       const addressKey = throttleKey.loginAddress(client.ip);
       refuse(await throttle.hit(addressKey, LIMITS.loginFailuresPerAddress, now));
-      const account = await throttle.reserveLogin(accountKey, now);
+      const user = await users.findByEmail(input.email);
+      const device = user ? deviceTokens.open(input.deviceToken, user.id, now) : undefined;
+      // Keyed by the address typed, known or not, so that the throttle itself reveals nothing.
+      const counts: Array<readonly [string, 'backoff' | 'cap']> =
+        user && device
+          ? [[throttleKey.loginAccountDevice(user.id, device.deviceId), 'backoff']]
+          : [
+              [throttleKey.loginAccountAddress(input.email, client.ip), 'backoff'],
+              [throttleKey.loginAccount(input.email), 'cap'],
+            ];
+      const account = await throttle.reserveLogins(counts, now);
       if (!account.allowed) {
         await throttle.release(addressKey);
         refuse(account);
       }
 
-      const user = await users.findByEmail(input.email);
       // An unknown address costs the same bcrypt work and gets the same answer as a wrong password.
       const valid = user ? await hasher.verify(input.password, user.password_hash) : await hasher.verifyNothing(input.password);
       if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
-      await throttle.loginSucceeded(accountKey);
+      // A success ends every run of failures it took part in, and the account's consecutive count.
+      await throttle.loginSucceeded(...new Set([...counts.map(([key]) => key), throttleKey.loginAccount(input.email)]));
       await throttle.release(addressKey);
-      return { user: userRowToUser(user), ...(await sessions.start(user.id, client)) };
+      return {
+        user: userRowToUser(user),
+        ...(await sessions.start(user.id, client)),
+        deviceToken: deviceTokens.issue(user.id, now, device?.deviceId),
+      };
     },
   };
 }

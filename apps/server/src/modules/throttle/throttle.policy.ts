@@ -56,7 +56,13 @@ export const LIMITS = {
  * it cannot be known: those are counted together under `unknown`, IPv6 by its /64.
  */
 export const throttleKey = {
+  /** Consecutive failures for an account from anywhere without its device token: only the hard cap applies. */
   loginAccount: (email: string) => `login:account:${email.trim().toLowerCase()}`,
+  /** Failures for an account from one address (without a device token): the back-off. */
+  loginAccountAddress: (email: string, ip: string | undefined) =>
+    `login:account-address:${email.trim().toLowerCase()}:${addressBucket(ip)}`,
+  /** Failures for an account from one device that signed in to it before: the back-off, and no cap. */
+  loginAccountDevice: (userId: string, deviceId: string) => `login:account-device:${userId}:${deviceId}`,
   loginAddress: (ip: string | undefined) => `login:address:${addressBucket(ip)}`,
   registerAddress: (ip: string | undefined) => `register:address:${addressBucket(ip)}`,
   refreshAddress: (ip: string | undefined) => `refresh:address:${addressBucket(ip)}`,

@@ -35,12 +35,18 @@ export async function findWindow(db: Db, key: string): Promise<WindowRow | undef
   return db.selectFrom('rate_limits').select(['count', 'expires_at']).where('key', '=', key).executeTakeFirst();
 }
 
+/** `backoff`: free failures, then doubling waits (backoffSeconds). `cap`: free until the hard limit, then its wait. */
+export type LoginCountMode = 'backoff' | 'cap';
+
 /**
- * Counts one more login failure for `key` unless its back-off is still running, in one statement.
+ * Counts one more login failure for `key` unless its wait is still running, in one statement.
  * True when the attempt was taken.
  */
-export async function takeLoginAttempt(db: Db, key: string, now: Date): Promise<boolean> {
-  const wait = sql<number>`case
+export async function takeLoginAttempt(db: Db, key: string, now: Date, mode: LoginCountMode = 'backoff'): Promise<boolean> {
+  const wait =
+    mode === 'cap'
+      ? sql<number>`case when login_failures.failures >= ${LOGIN_BACKOFF.hardLimit} then ${LOGIN_BACKOFF.hardLimitWaitSeconds} else 0 end`
+      : sql<number>`case
     when login_failures.failures >= ${LOGIN_BACKOFF.hardLimit} then ${LOGIN_BACKOFF.hardLimitWaitSeconds}
     when login_failures.failures < ${LOGIN_BACKOFF.freeFailures} then 0
     else least(${LOGIN_BACKOFF.maxWaitSeconds}, ${LOGIN_BACKOFF.firstWaitSeconds} * power(2, login_failures.failures - ${LOGIN_BACKOFF.freeFailures}))
@@ -63,8 +69,13 @@ export async function findLoginFailures(db: Db, key: string): Promise<{ failures
   return db.selectFrom('login_failures').select(['failures', 'last_failed_at']).where('key', '=', key).executeTakeFirst();
 }
 
-export async function clearLoginFailures(db: Db, key: string): Promise<void> {
-  await db.deleteFrom('login_failures').where('key', '=', key).execute();
+export async function clearLoginFailures(db: Db, keys: readonly string[]): Promise<void> {
+  if (keys.length > 0) await db.deleteFrom('login_failures').where('key', 'in', keys).execute();
+}
+
+/** Gives back an attempt `takeLoginAttempt` took (another count of the same login refused it). */
+export async function giveBackLoginAttempt(db: Db, key: string): Promise<void> {
+  await db.updateTable('login_failures').set({ failures: sql`greatest(failures - 1, 0)` }).where('key', '=', key).execute();
 }
 
 /** Deletes windows and failure counts older than `before`. Idempotent: every instance may run it at once. */

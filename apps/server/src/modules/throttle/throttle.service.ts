@@ -4,13 +4,15 @@
  */
 import type { Db } from '../../db/database.js';
 import { type BufferOptions, createBufferedCounter, secondsUntil, type WindowCount } from './buffered-counter.js';
-import { backoffSeconds, type Limit, type Verdict } from './throttle.policy.js';
+import { backoffSeconds, type Limit, LOGIN_BACKOFF, type Verdict } from './throttle.policy.js';
 import {
   addHits,
   clearLoginFailures,
   deleteStaleCounters,
   findLoginFailures,
   findWindow,
+  giveBackLoginAttempt,
+  type LoginCountMode,
   removeHit,
   takeLoginAttempt,
 } from './throttle.repository.js';
@@ -30,6 +32,21 @@ export function createThrottle(db: Db, addressScale = 1, bufferOptions: BufferOp
     return { count: row.count, expiresAt: row.expires_at };
   }
   const buffered = createBufferedCounter({ add, maxOf }, bufferOptions);
+
+  /**
+   * Takes one login attempt for an account, or refuses it while the account's back-off runs.
+   * The attempt is counted before the password is checked, in one statement, so concurrent
+   * attempts (a batch of logins, several instances) cannot all pass the check together; a
+   * success clears the count.
+   */
+  async function reserveLogin(key: string, now: Date, mode: LoginCountMode = 'backoff'): Promise<Verdict> {
+    if (await takeLoginAttempt(db, key, now, mode)) return { allowed: true };
+    const row = await findLoginFailures(db, key);
+    if (!row) return { allowed: true };
+    const wait = mode === 'cap' ? LOGIN_BACKOFF.hardLimitWaitSeconds : backoffSeconds(row.failures);
+    const until = new Date(row.last_failed_at.getTime() + wait * 1000);
+    return { allowed: false, retryAfterSeconds: secondsUntil(until, now) };
+  }
 
   return {
     add,
@@ -61,22 +78,29 @@ export function createThrottle(db: Db, addressScale = 1, bufferOptions: BufferOp
       return { allowed: false, retryAfterSeconds: secondsUntil(row.expires_at, now) };
     },
 
+    /** One login attempt from one count (see above). */
+    reserveLogin,
+
     /**
-     * Takes one login attempt for an account, or refuses it while the account's back-off runs.
-     * The attempt is counted before the password is checked, in one statement, so concurrent
-     * attempts (a batch of logins, several instances) cannot all pass the check together; a
-     * success clears the count.
+     * Takes one attempt from every count, in order, or none: a count that refuses gives back the
+     * attempts the ones before it took. `keys` pairs each key with how it counts.
      */
-    async reserveLogin(key: string, now: Date): Promise<Verdict> {
-      if (await takeLoginAttempt(db, key, now)) return { allowed: true };
-      const row = await findLoginFailures(db, key);
-      if (!row) return { allowed: true };
-      const until = new Date(row.last_failed_at.getTime() + backoffSeconds(row.failures) * 1000);
-      return { allowed: false, retryAfterSeconds: secondsUntil(until, now) };
+    async reserveLogins(keys: ReadonlyArray<readonly [string, LoginCountMode]>, now: Date): Promise<Verdict> {
+      const taken: string[] = [];
+      for (const [key, mode] of keys) {
+        const verdict = await reserveLogin(key, now, mode);
+        if (!verdict.allowed) {
+          for (const earlier of taken) await giveBackLoginAttempt(db, earlier);
+          return verdict;
+        }
+        taken.push(key);
+      }
+      return { allowed: true };
     },
 
-    async loginSucceeded(key: string): Promise<void> {
-      await clearLoginFailures(db, key);
+    /** A login succeeded: these counts of consecutive failures start again. */
+    async loginSucceeded(...keys: string[]): Promise<void> {
+      await clearLoginFailures(db, keys);
     },
   };
 }

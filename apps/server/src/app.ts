@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import { createDatabase, type DatabaseHandle, type Db, migrateToLatest } from './db/database.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { type AccessTokens, createAccessTokens } from './lib/jwt.js';
-import { deriveKey } from './lib/keys.js';
+import { accessTokenKeys, rotatingMac } from './lib/keys.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { createFileTransport, createSmtpTransport, type MailTransport } from './lib/mailer.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/password.js';
@@ -85,8 +85,14 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? systemClock;
   const hasher = overrides.hasher ?? createPasswordHasher(config.bcryptCost);
-  const accessTokens = createAccessTokens({ secret: config.jwtSecret, ttlSeconds: config.accessTokenTtlSeconds, clock });
-  const refreshTokens = createRefreshTokenCodec(deriveKey(config.jwtSecret, 'refresh-token'));
+  // Everything is signed and MAC'd with JWT_SECRET; what JWT_SECRET_PREVIOUS made is still accepted.
+  const secrets = { current: config.jwtSecret, previous: config.jwtSecretPrevious };
+  const accessTokens = createAccessTokens({
+    keys: accessTokenKeys(secrets, config.accessTokenAlgorithm),
+    ttlSeconds: config.accessTokenTtlSeconds,
+    clock,
+  });
+  const refreshTokens = createRefreshTokenCodec(rotatingMac(secrets, 'refresh-token'));
 
   // db: opened and migrated.
   const ownsDatabase = overrides.database === undefined;

@@ -69,6 +69,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function claimsOf(token: string): Promise<Claims> {
     // The server's own check (`@latchkey/protocol`), with this verifier's issuer, audience and tolerance.
     const verdict = await verifyAccessToken(token, (jwt, jwtOptions) => jwtVerify(jwt, key, jwtOptions), {
+      algorithm: 'HS256',
       issuer,
       audience,
       clockToleranceSeconds: clockTolerance,

@@ -1,8 +1,8 @@
-import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
-  ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_TYPE,
   type AccessTokenClaims,
+  type AccessTokenVerdict,
   DEFAULT_AUDIENCE,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   DEFAULT_ISSUER,
@@ -11,6 +11,7 @@ import {
 import { jwtVerify } from 'jose';
 import type { Clock } from './clock.js';
 import { AppError } from './errors.js';
+import type { AccessTokenKeys, PublicJwk } from './keys.js';
 
 export type { AccessTokenClaims } from '@latchkey/protocol';
 
@@ -19,30 +20,50 @@ export interface AccessTokens {
   sign(subject: { userId: string; sessionId: string; notAfter?: Date }): Promise<{ token: string; expiresAt: Date }>;
   /** Throws `AppError` ACCESS_TOKEN_EXPIRED or ACCESS_TOKEN_INVALID. */
   verify(token: string): Promise<AccessTokenClaims>;
+  /** The public keys tokens are verified with, as a JWK Set (empty for HS256). */
+  readonly jwks: { keys: readonly PublicJwk[] };
 }
 
 /**
- * Signed with node:crypto's HMAC, synchronously: jose signs through WebCrypto, which imports the
- * key and queues each signature on libuv's thread pool, for a few microseconds of hashing.
+ * Signed with node:crypto (Ed25519 or HMAC, `lib/keys.ts`), synchronously: jose signs through
+ * WebCrypto, which queues each signature on libuv's thread pool, for microseconds of work.
  * Tokens are verified with jose by `@latchkey/protocol`'s `verifyAccessToken`, as `@latchkey/verify` does.
  */
-const HEADER = Buffer.from(JSON.stringify({ alg: ACCESS_TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE })).toString('base64url');
+const encodeHeader = (keys: AccessTokenKeys) =>
+  Buffer.from(JSON.stringify({ alg: keys.algorithm, typ: ACCESS_TOKEN_TYPE, ...(keys.kid !== undefined && { kid: keys.kid }) })).toString(
+    'base64url',
+  );
+
+/** jose's code when a signature does not match the key it was given. */
+const SIGNATURE_MISMATCH = 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED';
 
 /** Verified tokens remembered, so that a client's repeated calls verify its token once. */
 const CACHE_SIZE = 10_000;
 
-export function createAccessTokens(options: { secret: string; ttlSeconds: number; clock: Clock }): AccessTokens {
+export function createAccessTokens(options: { keys: AccessTokenKeys; ttlSeconds: number; clock: Clock }): AccessTokens {
   // Keyed by the whole token string: the same bytes always verify the same way, until `exp`.
   // Bounded in size, and an entry is never used past its token's expiry (revocation is checked
   // apart, on every call). Map order makes the oldest entry the first to go.
   const verified = new Map<string, AccessTokenClaims>();
-  // The contract keys HS256 with the UTF-8 bytes of JWT_SECRET so other services can verify.
-  // A KeyObject: given raw bytes, jose imports the key again for every verification; a KeyObject's
-  // CryptoKey it imports once and keeps.
-  const key = createSecretKey(Buffer.from(options.secret, 'utf8'));
-  const { clock, ttlSeconds } = options;
+  const { keys, clock, ttlSeconds } = options;
+  const header = encodeHeader(keys);
+  const policy = { algorithm: keys.algorithm };
+
+  /** Tries each key the token may be signed with (the previous secret's only after the current one's did not match). */
+  async function check(token: string): Promise<AccessTokenVerdict> {
+    let verdict: AccessTokenVerdict = { ok: false, appCode: 'ACCESS_TOKEN_INVALID', cause: new Error('no key for this kid') };
+    // Chosen by the header's kid among the server's own keys, before jose looks at the token:
+    // an unknown kid (or a jwk/jku/x5u header) is refused without a fetch or a signature check.
+    for (const key of keys.candidates(kidOf(token))) {
+      verdict = await verifyAccessToken(token, (jwt, jwtOptions) => jwtVerify(jwt, key, jwtOptions), { ...policy, now: clock.now() });
+      if (verdict.ok || (verdict.cause as { code?: unknown } | undefined)?.code !== SIGNATURE_MISMATCH) return verdict;
+    }
+    return verdict;
+  }
 
   return {
+    jwks: keys.jwks,
+
     async sign({ userId, sessionId, notAfter }) {
       const issuedAt = Math.floor(clock.now().getTime() / 1000);
       const cap = notAfter ? Math.floor(notAfter.getTime() / 1000) : Number.POSITIVE_INFINITY;
@@ -56,9 +77,8 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
         exp: expiresAt,
         jti: randomUUID(),
       };
-      const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-      const signature = createHmac('sha256', key).update(signingInput).digest('base64url');
-      return { token: `${signingInput}.${signature}`, expiresAt: new Date(expiresAt * 1000) };
+      const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      return { token: `${signingInput}.${keys.sign(signingInput)}`, expiresAt: new Date(expiresAt * 1000) };
     },
 
     async verify(token) {
@@ -67,7 +87,7 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
         if (cached.expiresAt.getTime() + DEFAULT_CLOCK_TOLERANCE_SECONDS * 1000 > clock.now().getTime()) return cached;
         verified.delete(token);
       }
-      const verdict = await verifyAccessToken(token, (jwt, options) => jwtVerify(jwt, key, options), { now: clock.now() });
+      const verdict = await check(token);
       if (!verdict.ok) throw new AppError(verdict.appCode);
       const { claims } = verdict;
       if (verified.size >= CACHE_SIZE) verified.delete(verified.keys().next().value ?? '');
@@ -75,4 +95,17 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
       return claims;
     },
   };
+}
+
+/** The `kid` of a compact JWS's header, or undefined; jose parses the header again, and judges it. */
+function kidOf(token: string): unknown {
+  const end = token.indexOf('.');
+  // A header is a few dozen bytes: a longer one is no token of ours, and is not worth parsing.
+  if (end <= 0 || end > 1024) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, end), 'base64url').toString('utf8'));
+    return typeof header === 'object' && header !== null ? (header as { kid?: unknown }).kid : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,15 +1,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import {
-  migratedTestDatabase,
-  newUser,
-  onPostgres,
-  type ServedApp,
-  servedApp,
-  type TestDatabase,
-  until,
-} from '@latchkey/server/testing';
+import { migratedTestDatabase, newUser, onPostgres, type ServedApp, servedApp, type TestDatabase, until } from '@latchkey/server/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 let database: TestDatabase;

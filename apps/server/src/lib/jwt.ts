@@ -8,7 +8,7 @@ import {
   DEFAULT_ISSUER,
   verifyAccessToken,
 } from '@latchkey/protocol';
-import { jwtVerify } from 'jose';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { Clock } from './clock.js';
 import { AppError } from './errors.js';
 import type { AccessTokenKeys, PublicJwk } from './keys.js';
@@ -52,8 +52,8 @@ export function createAccessTokens(options: { keys: AccessTokenKeys; ttlSeconds:
   /** Tries each key the token may be signed with (the previous secret's only after the current one's did not match). */
   async function check(token: string): Promise<AccessTokenVerdict> {
     let verdict: AccessTokenVerdict = { ok: false, appCode: 'ACCESS_TOKEN_INVALID', cause: new Error('no key for this kid') };
-    // Chosen by the header's kid among the server's own keys, before jose looks at the token:
-    // an unknown kid (or a jwk/jku/x5u header) is refused without a fetch or a signature check.
+    // Chosen by the header's kid among the server's own keys only: an unknown kid is refused
+    // without a signature check, and nothing a header names (jwk, jku, x5u) is fetched or trusted.
     for (const key of keys.candidates(kidOf(token))) {
       verdict = await verifyAccessToken(token, (jwt, jwtOptions) => jwtVerify(jwt, key, jwtOptions), { ...policy, now: clock.now() });
       if (verdict.ok || (verdict.cause as { code?: unknown } | undefined)?.code !== SIGNATURE_MISMATCH) return verdict;
@@ -97,14 +97,10 @@ export function createAccessTokens(options: { keys: AccessTokenKeys; ttlSeconds:
   };
 }
 
-/** The `kid` of a compact JWS's header, or undefined; jose parses the header again, and judges it. */
+/** The `kid` of a token's header, or undefined when there is none (jose judges the header again). */
 function kidOf(token: string): unknown {
-  const end = token.indexOf('.');
-  // A header is a few dozen bytes: a longer one is no token of ours, and is not worth parsing.
-  if (end <= 0 || end > 1024) return undefined;
   try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, end), 'base64url').toString('utf8'));
-    return typeof header === 'object' && header !== null ? (header as { kid?: unknown }).kid : undefined;
+    return decodeProtectedHeader(token).kid;
   } catch {
     return undefined;
   }

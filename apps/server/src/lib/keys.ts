@@ -22,6 +22,9 @@ export interface Secrets {
   previous?: string | undefined;
 }
 
+/** The secrets, current first: the order in which what is presented is checked. */
+const inOrder = (secrets: Secrets): string[] => [secrets.current, ...(secrets.previous === undefined ? [] : [secrets.previous])];
+
 /** Derives a key for one purpose from a secret. */
 export function deriveKey(secret: string, label: string, length = 32): Buffer {
   return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), `latchkey:${label}`, length));
@@ -37,9 +40,7 @@ export interface RotatingMac {
 
 /** A `RotatingMac` for one purpose (`label`), e.g. `refresh-token` or `device-token`. */
 export function rotatingMac(secrets: Secrets, label: string): RotatingMac {
-  const keys = [secrets.current, ...(secrets.previous === undefined ? [] : [secrets.previous])].map((secret) =>
-    createSecretKey(deriveKey(secret, label)),
-  );
+  const keys = inOrder(secrets).map((secret) => createSecretKey(deriveKey(secret, label)));
   const mac = (key: KeyObject, data: Buffer) => createHmac('sha256', key).update(data).digest();
   const [current] = keys;
   if (current === undefined) throw new Error('no current secret');
@@ -100,7 +101,7 @@ export function ed25519KeyPair(secret: string): { privateKey: KeyObject; publicK
 }
 
 export function accessTokenKeys(secrets: Secrets, algorithm: AccessTokenAlgorithm): AccessTokenKeys {
-  const all = [secrets.current, ...(secrets.previous === undefined ? [] : [secrets.previous])];
+  const all = inOrder(secrets);
   if (algorithm === 'HS256') {
     // The contract keys HS256 with the UTF-8 bytes of JWT_SECRET so other services can verify.
     // KeyObjects: jose imports a KeyObject's CryptoKey once and keeps it; raw bytes it imports every time.

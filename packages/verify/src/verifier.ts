@@ -118,7 +118,8 @@ function signatureCheck(options: VerifierKeys): {
 export interface Verifier {
   /**
    * The claims of a valid access token, given the token or an `Authorization` header value
-   * (`Bearer <jwt>` or `Token <jwt>`). Rejects with a `VerifyError`; with revocation on, rejects
+   * (`Bearer <jwt>` or `Token <jwt>`). Rejects with a `VerifyError`; with a `jwksUrl`, rejects with
+   * a `KeySetUnavailableError` when the key set cannot be fetched; with revocation on, rejects
    * with the database's error when the session cannot be checked (it fails closed).
    */
   verify(tokenOrAuthorization: string | null | undefined): Promise<Claims>;

@@ -1,14 +1,15 @@
 /**
- * The `user.me` baseline: node:http, jose's jwtVerify with the server's options (src/lib/jwt.ts),
- * then ONE query for the user by id. No framework, no cache.
+ * The `user.me` baseline: node:http, jose's jwtVerify with the server's options (src/lib/jwt.ts)
+ * and key (EdDSA by default), then ONE query for the user by id. No framework, no cache.
  */
 import { createServer } from 'node:http';
 import { jwtVerify } from 'jose';
+import { accessKey } from './access-key.js';
 import { openDatabase } from './database.js';
 import { listen } from './listen.js';
 import { answerMe, bearer, send, UUID, unauthorized } from './me-answer.js';
 
-const key = new TextEncoder().encode(process.env.JWT_SECRET ?? '');
+const { alg, verificationKey } = await accessKey();
 const db = await openDatabase();
 
 listen(
@@ -17,8 +18,8 @@ listen(
     if (!token) return send(res, 401, unauthorized);
     let userId: string;
     try {
-      const { payload } = await jwtVerify(token, key, {
-        algorithms: ['HS256'],
+      const { payload } = await jwtVerify(token, verificationKey, {
+        algorithms: [alg],
         issuer: 'latchkey',
         audience: 'latchkey',
         typ: 'at+jwt',

@@ -1,18 +1,20 @@
 /**
  * The `auth.refresh` floor: node:http, the statements the server's refresh runs
  * (auth.service.ts refresh(), session.repository.ts: one UPDATE ... RETURNING for the current
- * token of a live session; otherwise BEGIN; SELECT ... FOR UPDATE; UPDATE; COMMIT) and ONE jose sign. It accepts the server's refresh tokens: they are an HMAC over the session id
+ * token of a live session; otherwise BEGIN; SELECT ... FOR UPDATE; UPDATE; COMMIT) and ONE jose sign
+ * (the server's algorithm: EdDSA by default, see access-key.ts). It accepts the server's refresh tokens: they are an HMAC over the session id
  * and its generation, keyed by HKDF(JWT_SECRET, 'latchkey:refresh-token') (src/lib/keys.ts,
  * src/lib/refresh-token.ts), and the few lines deriving them are copied here.
  */
 import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { SignJWT } from 'jose';
+import { accessKey } from './access-key.js';
 import { openDatabase } from './database.js';
 import { listen } from './listen.js';
 
 const secret = process.env.JWT_SECRET ?? '';
-const accessKey = new TextEncoder().encode(secret);
+const access = await accessKey();
 const refreshKey = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), 'latchkey:refresh-token', 32));
 const ACCESS_TTL_SECONDS = Number(process.env.ACCESS_TOKEN_TTL_SECONDS ?? 900);
 // The server's defaults (REFRESH_IDLE_TTL, REFRESH_REUSE_GRACE); the harness does not change them.
@@ -135,14 +137,14 @@ listen(
       const issuedAt = Math.floor(Date.now() / 1000);
       const exp = Math.max(issuedAt + 1, Math.min(issuedAt + ACCESS_TTL_SECONDS, Math.floor(outcome.expiresAt.getTime() / 1000)));
       const accessToken = await new SignJWT({ sid: outcome.sessionId })
-        .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+        .setProtectedHeader({ alg: access.alg, typ: 'at+jwt', ...(access.kid && { kid: access.kid }) })
         .setSubject(outcome.userId)
         .setIssuer('latchkey')
         .setAudience('latchkey')
         .setIssuedAt(issuedAt)
         .setExpirationTime(exp)
         .setJti(randomUUID())
-        .sign(accessKey);
+        .sign(access.signingKey);
       send(res, 200, {
         result: {
           data: {

@@ -16,6 +16,7 @@ import {
   login,
   meDuringFlood,
   refresh,
+  refreshAlgorithms,
   refreshAtScale,
   type ScenarioResult,
   userMe,
@@ -40,7 +41,10 @@ const SCENARIOS: Record<ScenarioName, (ctx: BenchContext) => Promise<Outcome | [
     ['me-adapter', await userMeAdapters(ctx)],
   ],
   'better-auth': betterAuth,
-  refresh: (ctx) => refresh(ctx),
+  refresh: async (ctx) => [
+    ['refresh', await refresh(ctx)],
+    ['refresh-alg', await refreshAlgorithms(ctx)],
+  ],
   login,
   flood: meDuringFlood,
   ceiling,
@@ -61,6 +65,8 @@ export async function runBenchmark(options: Options, command: string, progress: 
   seedFile.catch(() => undefined);
   const baselineEnv: Record<string, string> = {
     JWT_SECRET,
+    // The server's default, which it runs with here: the baselines verify and sign as it does.
+    ACCESS_TOKEN_ALG: 'EdDSA',
     ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS),
     ...(database.kind === 'postgres' && { DATABASE_URL: database.url }),
   };
@@ -125,6 +131,11 @@ export async function runBenchmark(options: Options, command: string, progress: 
       database.kind === 'postgres' && options.only.includes('me')
         ? track(await startBaseline('latchkey-standard', { ...serverEnv, DATA_DIR: join(scratch, 'data-standard') }))
         : undefined;
+    // The same server signing HS256, for the row that puts a price on the choice of algorithm.
+    const hs256 =
+      database.kind === 'postgres' && options.only.includes('refresh')
+        ? track(await startServer({ ...serverEnv, ACCESS_TOKEN_ALG: 'HS256', DATA_DIR: join(scratch, 'data-hs256') }, undefined))
+        : undefined;
     progress('baselines listening');
 
     const sessions = new SessionPool(users.map((u) => ({ id: sessionOf(u.refreshToken).sessionId, token: u.refreshToken })));
@@ -132,7 +143,7 @@ export async function runBenchmark(options: Options, command: string, progress: 
       options,
       database,
       server,
-      baselines: { me, floor, refresh: refreshBaseline, ceiling: ceilingBaseline, betterAuth: betterAuthServer, standard },
+      baselines: { me, floor, refresh: refreshBaseline, ceiling: ceilingBaseline, betterAuth: betterAuthServer, standard, hs256 },
       betterAuthVersion: betterAuthVersion(),
       users,
       // On PostgreSQL both sides rotate the same sessions; each embedded side has its own copy.

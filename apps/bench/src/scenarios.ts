@@ -40,6 +40,8 @@ export interface BenchContext {
     betterAuth: Child | undefined;
     /** The server with tRPC's own adapter only: started on PostgreSQL, when `me` is to run. */
     standard: Child | undefined;
+    /** The server with ACCESS_TOKEN_ALG=HS256: started on PostgreSQL, when `refresh` is to run. */
+    hs256: Child | undefined;
   };
   /** The better-auth version installed here, which baselines/better-auth.ts runs. */
   betterAuthVersion: string;
@@ -273,6 +275,39 @@ export async function refresh(ctx: BenchContext, rows = 1_000, name = 'refresh')
       baselineLabel: 'node:http + the same UPDATE ... RETURNING + 1 jose sign',
       sessions: inTable,
       notes,
+    },
+    summaries,
+  );
+}
+
+/**
+ * auth.refresh on the server as it runs by default (EdDSA) beside the same server signing HS256,
+ * on the same database and sessions: what the asymmetric signature costs on the path that signs.
+ */
+export async function refreshAlgorithms(ctx: BenchContext): Promise<ScenarioResult | string> {
+  const hs256 = ctx.baselines.hs256;
+  if (!hs256) return "not run: needs PostgreSQL (the second server shares the first one's database)";
+  const pool = ctx.pools.latchkey;
+  const side = (target: Child): Side => ({
+    measure: (s) =>
+      run({
+        url: url(target, '/trpc/auth.refresh'),
+        connections: ctx.options.connections,
+        seconds: s,
+        requests: pool.requests('/trpc/auth.refresh'),
+      }),
+    warm: true,
+    after: () => pool.recover(url(target, '/trpc/auth.refresh')),
+  });
+  const summaries = await alternate(ctx, 'refresh, EdDSA vs HS256', side(ctx.server), side(hs256));
+  return result(
+    {
+      name: 'refresh-alg',
+      title: 'auth.refresh signing EdDSA (the default) beside the same server signing HS256',
+      request: 'POST /trpc/auth.refresh as above, to two Latchkey servers on the same database',
+      baselineLabel: 'the same server with ACCESS_TOKEN_ALG=HS256 (node:crypto HMAC instead of node:crypto Ed25519)',
+      baselineName: 'HS256',
+      notes: pool.dropped ? [`${pool.dropped} sessions refused after a run and left out of later requests`] : [],
     },
     summaries,
   );

@@ -8,7 +8,7 @@ import { createDatabase, type DatabaseHandle, type Db, migrateToLatest } from '.
 import { type Clock, systemClock } from './lib/clock.js';
 import { createDeviceTokenCodec, type DeviceTokenCodec } from './lib/device-token.js';
 import { type AccessTokens, createAccessTokens } from './lib/jwt.js';
-import { deriveKey } from './lib/keys.js';
+import { accessTokenKeys, rotatingMac } from './lib/keys.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { createFileTransport, createSmtpTransport, type MailTransport } from './lib/mailer.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/password.js';
@@ -87,9 +87,15 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? systemClock;
   const hasher = overrides.hasher ?? createPasswordHasher(config.bcryptCost);
-  const accessTokens = createAccessTokens({ secret: config.jwtSecret, ttlSeconds: config.accessTokenTtlSeconds, clock });
-  const refreshTokens = createRefreshTokenCodec(deriveKey(config.jwtSecret, 'refresh-token'));
-  const deviceTokens = createDeviceTokenCodec(deriveKey(config.jwtSecret, 'device-token'));
+  // Everything is signed and MAC'd with JWT_SECRET; what JWT_SECRET_PREVIOUS made is still accepted.
+  const secrets = { current: config.jwtSecret, previous: config.jwtSecretPrevious };
+  const accessTokens = createAccessTokens({
+    keys: accessTokenKeys(secrets, config.accessTokenAlgorithm),
+    ttlSeconds: config.accessTokenTtlSeconds,
+    clock,
+  });
+  const refreshTokens = createRefreshTokenCodec(rotatingMac(secrets, 'refresh-token'));
+  const deviceTokens = createDeviceTokenCodec(rotatingMac(secrets, 'device-token'));
 
   // db: opened and migrated.
   const ownsDatabase = overrides.database === undefined;

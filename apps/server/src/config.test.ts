@@ -38,6 +38,8 @@ describe('loadConfig defaults', () => {
       dataDir: resolve('.data'),
       jwtSecret: SECRET,
       jwtSecretGenerated: false,
+      jwtSecretPrevious: undefined,
+      accessTokenAlgorithm: 'EdDSA',
       accessTokenTtlSeconds: 900,
       refreshIdleTtlSeconds: 7 * 86_400,
       refreshAbsoluteTtlSeconds: 30 * 86_400,
@@ -176,6 +178,10 @@ describe('loadConfig refuses a bad value with one line naming the variable', () 
     ['ACCESS_TOKEN_TTL', 'forever'],
     ['REFRESH_IDLE_TTL', '0'],
     ['JWT_SECRET', 'x'.repeat(31)],
+    ['JWT_SECRET_PREVIOUS', 'x'.repeat(31)],
+    ['ACCESS_TOKEN_ALG', 'none'],
+    ['ACCESS_TOKEN_ALG', 'RS256'],
+    ['ACCESS_TOKEN_ALG', 'hs256'],
     ['BASE_URL', 'ftp://x'],
     ['CORS_ORIGINS', 'not a url'],
     ['CORS_ORIGINS', 'https://app.example.com/path'],
@@ -192,6 +198,29 @@ describe('loadConfig refuses a bad value with one line naming the variable', () 
 
     expect(error.message).toContain(name);
     expect(error.message).not.toMatch(/[\r\n]/);
+  });
+
+  it('a malformed JWT_SECRET_PREVIOUS is refused in one line naming it, without echoing it', () => {
+    const short = 'abcdefghijklmnopqrstuvwxyz01234';
+
+    const error = configError({ JWT_SECRET: SECRET, JWT_SECRET_PREVIOUS: short });
+
+    expect(error.message).toBe('Invalid configuration: JWT_SECRET_PREVIOUS must be at least 32 bytes');
+    expect(error.message).not.toContain(short);
+  });
+
+  it('JWT_SECRET_PREVIOUS equal to JWT_SECRET, or without JWT_SECRET, is refused naming it', () => {
+    expect(configError({ JWT_SECRET: SECRET, JWT_SECRET_PREVIOUS: SECRET }).message).toMatch(
+      /^Invalid configuration: JWT_SECRET_PREVIOUS must differ from JWT_SECRET/,
+    );
+    expect(configError({ JWT_SECRET_PREVIOUS: SECRET }).message).toMatch(/^Invalid configuration: JWT_SECRET_PREVIOUS needs JWT_SECRET/);
+  });
+
+  it('ACCESS_TOKEN_ALG takes EdDSA or HS256, and JWT_SECRET_PREVIOUS is kept as given', () => {
+    const previous = 'the-secret-before-the-rotation-of-32-bytes';
+    expect(loadConfig({ JWT_SECRET: SECRET, ACCESS_TOKEN_ALG: 'HS256' }).accessTokenAlgorithm).toBe('HS256');
+    expect(loadConfig({ JWT_SECRET: SECRET, ACCESS_TOKEN_ALG: 'EdDSA' }).accessTokenAlgorithm).toBe('EdDSA');
+    expect(loadConfig({ JWT_SECRET: SECRET, JWT_SECRET_PREVIOUS: previous }).jwtSecretPrevious).toBe(previous);
   });
 
   it('a JWT_SECRET of 31 bytes is refused without echoing it', () => {

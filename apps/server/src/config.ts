@@ -5,7 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_MAX_BATCH_SIZE, MIN_SECRET_BYTES } from '@latchkey/protocol';
+import {
+  ACCESS_TOKEN_ALGORITHMS,
+  type AccessTokenAlgorithm,
+  DEFAULT_ACCESS_TOKEN_ALGORITHM,
+  DEFAULT_MAX_BATCH_SIZE,
+  MIN_SECRET_BYTES,
+} from '@latchkey/protocol';
 import { z } from 'zod';
 import { invalidRanges, type TrustProxy } from './lib/client-address.js';
 import { parseDuration } from './lib/duration.js';
@@ -25,6 +31,10 @@ export interface Config {
   jwtSecret: string;
   /** True when JWT_SECRET was not given and one was generated (or read back) from DATA_DIR. */
   jwtSecretGenerated: boolean;
+  /** The secret before the last rotation: what it signed or MAC'd is still accepted, nothing new uses it. */
+  jwtSecretPrevious: string | undefined;
+  /** How access tokens are signed (ACCESS_TOKEN_ALG). */
+  accessTokenAlgorithm: AccessTokenAlgorithm;
   accessTokenTtlSeconds: number;
   refreshIdleTtlSeconds: number;
   refreshAbsoluteTtlSeconds: number;
@@ -73,6 +83,11 @@ const duration = (fallback: string) =>
 
 const httpUrl = z.string().refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), 'must be an http(s) URL');
 
+const secret = z
+  .string()
+  .optional()
+  .refine((s) => s === undefined || Buffer.byteLength(s, 'utf8') >= MIN_SECRET_BYTES, `must be at least ${MIN_SECRET_BYTES} bytes`);
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
@@ -90,10 +105,9 @@ const EnvSchema = z.object({
     .refine((url) => url === undefined || url === '' || /^postgres(ql)?:\/\/.+/.test(url), 'must be a postgres:// URL'),
   REVOCATION_HEARTBEAT: duration('5s'),
   DATA_DIR: z.string().min(1).default('./.data'),
-  JWT_SECRET: z
-    .string()
-    .optional()
-    .refine((s) => s === undefined || Buffer.byteLength(s, 'utf8') >= MIN_SECRET_BYTES, `must be at least ${MIN_SECRET_BYTES} bytes`),
+  JWT_SECRET: secret,
+  JWT_SECRET_PREVIOUS: secret,
+  ACCESS_TOKEN_ALG: z.enum(ACCESS_TOKEN_ALGORITHMS).default(DEFAULT_ACCESS_TOKEN_ALGORITHM),
   ACCESS_TOKEN_TTL: duration('15m'),
   REFRESH_IDLE_TTL: duration('7d'),
   REFRESH_ABSOLUTE_TTL: duration('30d'),
@@ -224,6 +238,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw new ConfigError(`Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least ${MIN_SECRET_BYTES} bytes)`);
   }
 
+  if (e.JWT_SECRET_PREVIOUS !== undefined && e.JWT_SECRET_PREVIOUS === e.JWT_SECRET) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET_PREVIOUS must differ from JWT_SECRET (it is the secret before the rotation)');
+  }
+  if (e.JWT_SECRET_PREVIOUS !== undefined && e.JWT_SECRET === undefined) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET_PREVIOUS needs JWT_SECRET (the secret it was rotated to)');
+  }
+
   const smtpUrl = smtpUrlFrom(e);
   if (e.MAIL_TRANSPORT === 'smtp' && !smtpUrl) {
     throw new ConfigError('Invalid configuration: MAIL_TRANSPORT=smtp needs SMTP_URL (or SMTP_HOST)');
@@ -260,6 +281,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dataDir,
     jwtSecret: e.JWT_SECRET ?? developmentSecret(dataDir),
     jwtSecretGenerated: e.JWT_SECRET === undefined,
+    jwtSecretPrevious: e.JWT_SECRET_PREVIOUS,
+    accessTokenAlgorithm: e.ACCESS_TOKEN_ALG,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL,
     refreshIdleTtlSeconds: e.REFRESH_IDLE_TTL,
     refreshAbsoluteTtlSeconds: e.REFRESH_ABSOLUTE_TTL,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../src/app.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { createAccessTokens } from '../src/lib/jwt.js';
+import { accessTokenKeys } from '../src/lib/keys.js';
 import { createPasswordHasher, type PasswordHasher } from '../src/lib/password.js';
 import { LIMITS } from '../src/modules/throttle/throttle.policy.js';
 import { createCaller } from '../src/router.js';
@@ -116,7 +117,12 @@ describe('no amplification', () => {
 });
 
 describe('access tokens are bound to live sessions', () => {
-  const signer = () => createAccessTokens({ secret: TEST_SECRET, ttlSeconds: 900, clock: app.clock });
+  const signer = () =>
+    createAccessTokens({
+      keys: accessTokenKeys({ current: TEST_SECRET }, app.config.accessTokenAlgorithm),
+      ttlSeconds: 900,
+      clock: app.clock,
+    });
   const PROOF = { authTime: new Date('2026-01-01T00:00:00Z'), authMethods: ['pwd'] } as const;
 
   it('a token signed with the right key for a session that does not exist is refused everywhere', async () => {

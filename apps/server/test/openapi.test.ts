@@ -62,10 +62,21 @@ describe('GET /openapi.json', () => {
     const listed = Object.entries(document.paths).flatMap(([path, item]) =>
       Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
     );
-    expect(listed.sort()).toEqual(restRoutes.map((route) => `${route.method} ${route.path}`).sort());
+    expect(listed.sort()).toEqual([...restRoutes.map((route) => `${route.method} ${route.path}`), 'GET /.well-known/jwks.json'].sort());
     expect(listed).toEqual(expect.arrayContaining(CONTRACT_ROUTES));
     const ids = Object.values(document.paths).flatMap((item) => Object.values(item).map((operation) => operation.operationId));
-    expect(new Set(ids).size).toBe(restRoutes.length);
+    expect(new Set(ids).size).toBe(restRoutes.length + 1);
+  });
+
+  it('documents GET /.well-known/jwks.json: a public JWK Set of Ed25519 keys, cached for 300 s', async () => {
+    const document = await served();
+    const operation = document.paths['/.well-known/jwks.json']?.get;
+    expect(operation?.security).toBeUndefined();
+    expect(operation?.responses['200']).toMatchObject({
+      headers: { 'Cache-Control': { schema: { const: 'public, max-age=300' } } },
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/JsonWebKeySet' } } },
+    });
+    expect(document.components.schemas.PublicJwk?.required).toEqual(['kty', 'crv', 'x', 'kid', 'alg', 'use']);
   });
 
   it('has the bearer scheme (Token mentioned), required exactly on the protected routes', async () => {

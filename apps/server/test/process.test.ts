@@ -33,6 +33,15 @@ describe.skipIf(onPostgres)('the server process', () => {
     expect(lines[0]).toMatch(/BCRYPT_COST/);
   });
 
+  it('refuses a malformed JWT_SECRET_PREVIOUS with one line naming it, and not echoing it', async () => {
+    const short = 'a-previous-secret-too-short';
+    const server = run('src/main.ts', { DATABASE_URL: 'memory://', JWT_SECRET: 'x'.repeat(40), JWT_SECRET_PREVIOUS: short });
+    expect(await server.exited).toBe(1);
+    const lines = server.output().stderr.trim().split('\n');
+    expect(lines).toEqual(['Invalid configuration: JWT_SECRET_PREVIOUS must be at least 32 bytes']);
+    expect(server.output().stdout).not.toContain(short);
+  });
+
   it('refuses to start in production without JWT_SECRET', async () => {
     const server = run('src/main.ts', { DATABASE_URL: 'memory://', NODE_ENV: 'production' });
     expect(await server.exited).toBe(1);

@@ -49,6 +49,17 @@ async function signedIn(options: Partial<AuthClientOptions> = {}) {
   return { auth, input };
 }
 
+describe('the server under test', () => {
+  it('signs access tokens with EdDSA, the default, so the SDK is tested against what users run', async () => {
+    const { auth } = await signedIn();
+    const accessToken = (await auth.session())?.accessToken ?? '';
+    const header = JSON.parse(Buffer.from(accessToken.split('.')[0] ?? '', 'base64url').toString('utf8'));
+
+    expect(server.config.accessTokenAlgorithm).toBe('EdDSA');
+    expect(header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt', kid: expect.any(String) });
+  });
+});
+
 describe('signing in and out', () => {
   it('register and login store the session; calls carry the token; state changes are observed', async () => {
     const auth = client();

@@ -5,6 +5,8 @@ const NOW = new Date('2026-03-04T05:06:07Z');
 const IAT = Math.floor(NOW.getTime() / 1000);
 const USER_ID = '3f2b8c1d-7a64-4e19-b0c5-d8e7f6a5b4c3';
 const SESSION_ID = 'a1b2c3d4-e5f6-4789-8abc-def012345678';
+const HS256 = { algorithm: 'HS256' } as const;
+const EDDSA = { algorithm: 'EdDSA' } as const;
 
 function verified(payload: Record<string, unknown> = {}, header: Record<string, unknown> = {}): VerifiedJwt {
   const claims: Record<string, unknown> = {
@@ -25,7 +27,7 @@ function verified(payload: Record<string, unknown> = {}, header: Record<string, 
 
 describe('jwtVerifyOptions', () => {
   it('pins the algorithm, typ, issuer, audience, required claims and clock tolerance', () => {
-    expect(jwtVerifyOptions({}, NOW)).toEqual({
+    expect(jwtVerifyOptions(HS256, NOW)).toEqual({
       algorithms: ['HS256'],
       typ: 'at+jwt',
       issuer: 'latchkey',
@@ -34,7 +36,8 @@ describe('jwtVerifyOptions', () => {
       clockTolerance: 5,
       currentDate: NOW,
     });
-    expect(jwtVerifyOptions({ issuer: 'i', audience: 'a', clockToleranceSeconds: 0 }, NOW)).toMatchObject({
+    expect(jwtVerifyOptions({ algorithm: 'EdDSA', issuer: 'i', audience: 'a', clockToleranceSeconds: 0 }, NOW)).toMatchObject({
+      algorithms: ['EdDSA'],
       issuer: 'i',
       audience: 'a',
       clockTolerance: 0,
@@ -44,7 +47,7 @@ describe('jwtVerifyOptions', () => {
 
 describe('accessTokenClaims', () => {
   it('maps sub, sid and exp to the user, the session and the expiry', () => {
-    expect(accessTokenClaims(verified())).toEqual({
+    expect(accessTokenClaims(verified(), HS256)).toEqual({
       ok: true,
       claims: {
         userId: USER_ID,
@@ -58,7 +61,7 @@ describe('accessTokenClaims', () => {
   });
 
   it('maps auth_time, amr and aal to the last proof of identity, its methods and the assurance level', () => {
-    const checked = accessTokenClaims(verified({ auth_time: IAT - 60, amr: ['pwd', 'otp', 'mfa'], aal: 2 }));
+    const checked = accessTokenClaims(verified({ auth_time: IAT - 60, amr: ['pwd', 'otp', 'mfa'], aal: 2 }), HS256);
     expect(checked).toMatchObject({
       ok: true,
       claims: { authTime: new Date((IAT - 60) * 1000), authMethods: ['pwd', 'otp', 'mfa'], assuranceLevel: 2 },
@@ -72,12 +75,12 @@ describe('accessTokenClaims', () => {
     ['amr with an unknown method', { amr: ['pwd', 'magic'] }],
     ['aal 3', { aal: 3 }],
   ])('refuses a token whose %s', (_name, payload) => {
-    expect(accessTokenClaims(verified(payload)).ok).toBe(false);
+    expect(accessTokenClaims(verified(payload), HS256).ok).toBe(false);
   });
 
   it('accepts typ as jose compares it, and aud as a list that names this audience', () => {
-    expect(accessTokenClaims(verified({}, { typ: 'application/AT+JWT' })).ok).toBe(true);
-    expect(accessTokenClaims(verified({ aud: ['other', 'latchkey'] })).ok).toBe(true);
+    expect(accessTokenClaims(verified({}, { typ: 'application/AT+JWT' }), HS256).ok).toBe(true);
+    expect(accessTokenClaims(verified({ aud: ['other', 'latchkey'] }), HS256).ok).toBe(true);
   });
 
   it.each([
@@ -98,15 +101,30 @@ describe('accessTokenClaims', () => {
     ['no sid', verified({ sid: undefined }), 'sid'],
     ['sid not a UUID', verified({ sid: 1 }), 'sid'],
   ])('refuses a token with %s', (_name, token, problem) => {
-    const checked = accessTokenClaims(token);
+    const checked = accessTokenClaims(token, HS256);
     expect(checked.ok).toBe(false);
     if (!checked.ok) expect(checked.problem).toContain(problem);
   });
 
   it('checks the issuer and audience the policy names, not the defaults', () => {
-    expect(accessTokenClaims(verified(), { issuer: 'elsewhere' }).ok).toBe(false);
-    expect(accessTokenClaims(verified(), { audience: 'elsewhere' }).ok).toBe(false);
-    expect(accessTokenClaims(verified({ iss: 'i', aud: 'a' }), { issuer: 'i', audience: 'a' }).ok).toBe(true);
+    expect(accessTokenClaims(verified(), { ...HS256, issuer: 'elsewhere' }).ok).toBe(false);
+    expect(accessTokenClaims(verified(), { ...HS256, audience: 'elsewhere' }).ok).toBe(false);
+    expect(accessTokenClaims(verified({ iss: 'i', aud: 'a' }), { ...HS256, issuer: 'i', audience: 'a' }).ok).toBe(true);
+  });
+
+  it('accepts only the algorithm the policy names, whatever the token says', () => {
+    expect(accessTokenClaims(verified({}, { alg: 'EdDSA', kid: 'k' }), EDDSA).ok).toBe(true);
+    expect(accessTokenClaims(verified({}, { alg: 'EdDSA', kid: 'k' }), HS256)).toEqual({ ok: false, problem: 'alg is not HS256' });
+    expect(accessTokenClaims(verified({}, { alg: 'HS256', kid: 'k' }), EDDSA)).toEqual({ ok: false, problem: 'alg is not EdDSA' });
+  });
+
+  it('refuses an EdDSA token that names no kid', () => {
+    expect(accessTokenClaims(verified({}, { alg: 'EdDSA' }), EDDSA)).toEqual({ ok: false, problem: 'no kid' });
+  });
+
+  it.each(['jwk', 'jku', 'x5u', 'x5c', 'crit', 'b64'])('refuses a token whose header carries %s', (parameter) => {
+    const header = { alg: 'EdDSA', kid: 'k', [parameter]: 'https://attacker.example/keys' };
+    expect(accessTokenClaims(verified({}, header), EDDSA)).toEqual({ ok: false, problem: `unexpected header parameter ${parameter}` });
   });
 });
 
@@ -119,7 +137,7 @@ describe('verifyAccessToken', () => {
         seen.push(token, options);
         return verified();
       },
-      { now: NOW },
+      { ...HS256, now: NOW },
     );
     expect(verdict).toEqual({
       ok: true,
@@ -132,18 +150,18 @@ describe('verifyAccessToken', () => {
         assuranceLevel: 1,
       },
     });
-    expect(seen).toEqual(['the-token', jwtVerifyOptions({}, NOW)]);
+    expect(seen).toEqual(['the-token', jwtVerifyOptions(HS256, NOW)]);
   });
 
   it("refuses as ACCESS_TOKEN_EXPIRED only for jose's expiry, keeping jose's error as the cause", async () => {
     const expired = Object.assign(new Error('"exp" claim timestamp check failed'), { code: 'ERR_JWT_EXPIRED' });
     const other = Object.assign(new Error('signature verification failed'), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
-    await expect(verifyAccessToken('t', () => Promise.reject(expired), { now: NOW })).resolves.toEqual({
+    await expect(verifyAccessToken('t', () => Promise.reject(expired), { ...HS256, now: NOW })).resolves.toEqual({
       ok: false,
       appCode: 'ACCESS_TOKEN_EXPIRED',
       cause: expired,
     });
-    await expect(verifyAccessToken('t', () => Promise.reject(other), { now: NOW })).resolves.toEqual({
+    await expect(verifyAccessToken('t', () => Promise.reject(other), { ...HS256, now: NOW })).resolves.toEqual({
       ok: false,
       appCode: 'ACCESS_TOKEN_INVALID',
       cause: other,
@@ -151,7 +169,7 @@ describe('verifyAccessToken', () => {
   });
 
   it('refuses as ACCESS_TOKEN_INVALID what jose let through but the contract does not', async () => {
-    const verdict = await verifyAccessToken('t', async () => verified({ sub: 'admin' }), { now: NOW });
+    const verdict = await verifyAccessToken('t', async () => verified({ sub: 'admin' }), { ...HS256, now: NOW });
     expect(verdict).toMatchObject({ ok: false, appCode: 'ACCESS_TOKEN_INVALID' });
     expect(String(!verdict.ok && verdict.cause)).toMatch(/sub/);
   });

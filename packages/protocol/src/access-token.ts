@@ -7,14 +7,34 @@
 import type { AccessTokenRefusal } from './app-codes.js';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
-export const ACCESS_TOKEN_ALGORITHM = 'HS256';
+/**
+ * How access tokens may be signed (ACCESS_TOKEN_ALG): EdDSA (Ed25519, the default; verifiers need
+ * only the public key) or HS256 (keyed with the UTF-8 bytes of JWT_SECRET, the tutorial's model).
+ * A verifier accepts exactly one of them, the one it is configured for.
+ */
+export const ACCESS_TOKEN_ALGORITHMS = ['EdDSA', 'HS256'] as const;
+export type AccessTokenAlgorithm = (typeof ACCESS_TOKEN_ALGORITHMS)[number];
+export const DEFAULT_ACCESS_TOKEN_ALGORITHM: AccessTokenAlgorithm = 'EdDSA';
+/**
+ * The Ed25519 private key's seed is HKDF-SHA256(ikm = UTF-8 bytes of JWT_SECRET, salt = empty,
+ * info = this, 32 bytes); its `kid` is the RFC 7638 thumbprint of the public JWK.
+ */
+export const ED25519_SEED_INFO = 'latchkey/access-token/ed25519';
+/** Where the server publishes the public keys it accepts, and how long they may be cached. */
+export const JWKS_PATH = '/.well-known/jwks.json';
+export const JWKS_MAX_AGE_SECONDS = 300;
+/**
+ * The only header parameters an access token carries. Anything else (`jwk`, `jku`, `x5u`, `x5c`,
+ * `crit`...) names a key or a rule the verifier did not choose: such a token is not one of ours.
+ */
+export const ACCESS_TOKEN_HEADER_PARAMETERS = ['alg', 'typ', 'kid'] as const;
 export const DEFAULT_ISSUER = 'latchkey';
 export const DEFAULT_AUDIENCE = 'latchkey';
 /** Instances sharing a database may disagree slightly about the time; never by more than this by default. */
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
 /** A larger tolerance would let tokens live well past the expiry the server gave them. */
 export const MAX_CLOCK_TOLERANCE_SECONDS = 60;
-/** HS256 is keyed with the UTF-8 bytes of JWT_SECRET; a shorter secret is refused on both sides. */
+/** JWT_SECRET (and JWT_SECRET_PREVIOUS) must be this long; a shorter secret is refused on both sides. */
 export const MIN_SECRET_BYTES = 32;
 
 /** The claims an access token carries, by what they mean. */
@@ -57,6 +77,8 @@ export interface AccessTokenClaims {
 }
 
 export interface AccessTokenPolicy {
+  /** The one algorithm accepted: never read from the token. */
+  algorithm: AccessTokenAlgorithm;
   issuer?: string;
   audience?: string;
   clockToleranceSeconds?: number;
@@ -85,8 +107,8 @@ export type AccessTokenVerdict =
 
 export function jwtVerifyOptions(policy: AccessTokenPolicy, now: Date): JwtVerifyOptions {
   return {
-    // jose accepts any HMAC algorithm and a missing exp unless told: pin everything.
-    algorithms: [ACCESS_TOKEN_ALGORITHM],
+    // jose accepts any algorithm the key allows and a missing exp unless told: pin everything.
+    algorithms: [policy.algorithm],
     typ: ACCESS_TOKEN_TYPE,
     issuer: policy.issuer ?? DEFAULT_ISSUER,
     audience: policy.audience ?? DEFAULT_AUDIENCE,
@@ -107,11 +129,15 @@ const mediaType = (value: unknown) => (typeof value === 'string' ? value.toLower
  */
 export function accessTokenClaims(
   verified: VerifiedJwt,
-  policy: AccessTokenPolicy = {},
+  policy: AccessTokenPolicy,
 ): { ok: true; claims: AccessTokenClaims } | { ok: false; problem: string } {
   const { payload, protectedHeader } = verified;
   const refuse = (problem: string) => ({ ok: false, problem }) as const;
-  if (protectedHeader.alg !== ACCESS_TOKEN_ALGORITHM) return refuse('alg is not HS256');
+  if (protectedHeader.alg !== policy.algorithm) return refuse(`alg is not ${policy.algorithm}`);
+  const extra = Object.keys(protectedHeader).find((name) => !(ACCESS_TOKEN_HEADER_PARAMETERS as readonly string[]).includes(name));
+  if (extra !== undefined) return refuse(`unexpected header parameter ${extra}`);
+  // The server names its signing key: an EdDSA token without a kid is not one it made.
+  if (policy.algorithm === 'EdDSA' && typeof protectedHeader.kid !== 'string') return refuse('no kid');
   if (mediaType(protectedHeader.typ) !== ACCESS_TOKEN_TYPE) return refuse('typ is not at+jwt');
   if (payload.iss !== (policy.issuer ?? DEFAULT_ISSUER)) return refuse('unexpected iss');
   const audience = policy.audience ?? DEFAULT_AUDIENCE;

@@ -1,24 +1,27 @@
 /**
  * Another backend service that accepts Latchkey's access tokens: GET /me answers who is calling.
- * It needs the server's JWT_SECRET and nothing else; given the server's PostgreSQL URL too, it
- * also refuses the tokens of sessions that were revoked (logout, password change) within a second.
+ * It needs the server's address (its public keys are at /.well-known/jwks.json) and no secret; a
+ * server with ACCESS_TOKEN_ALG=HS256 is verified with its JWT_SECRET instead. Given the server's
+ * PostgreSQL URL too, it also refuses the tokens of sessions that were revoked (logout, password
+ * change) within a second.
  *
- *   JWT_SECRET=... [DATABASE_URL=postgres://...] PORT=4000 pnpm --filter @latchkey/verify example
+ *   LATCHKEY_URL=http://localhost:3000 [DATABASE_URL=postgres://...] PORT=4000 pnpm --filter @latchkey/verify example
  *   curl -H "Authorization: Bearer $ACCESS_TOKEN" http://127.0.0.1:4000/me
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createVerifier, withAuth } from '@latchkey/verify';
 
+const latchkeyUrl = process.env.LATCHKEY_URL;
 const secret = process.env.JWT_SECRET;
-if (!secret) {
-  console.error('Set JWT_SECRET to the Latchkey server’s secret.');
+if (!latchkeyUrl && !secret) {
+  console.error('Set LATCHKEY_URL to the Latchkey server’s address (or, for ACCESS_TOKEN_ALG=HS256, JWT_SECRET to its secret).');
   process.exit(1);
 }
 const databaseUrl = process.env.DATABASE_URL;
 
 const verifier = createVerifier({
-  secret,
+  ...(latchkeyUrl ? { jwksUrl: new URL('/.well-known/jwks.json', latchkeyUrl) } : { secret: secret ?? '' }),
   ...(databaseUrl?.startsWith('postgres') && { revocation: { postgresUrl: databaseUrl } }),
 });
 

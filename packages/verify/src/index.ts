@@ -9,7 +9,10 @@ export {
   DEFAULT_AUDIENCE,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   DEFAULT_ISSUER,
+  type JwksOptions,
+  KeySetUnavailableError,
   MAX_CLOCK_TOLERANCE_SECONDS,
   type Verifier,
+  type VerifierKeys,
   type VerifierOptions,
 } from './verifier.js';

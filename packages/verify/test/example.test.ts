@@ -1,16 +1,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import {
-  migratedTestDatabase,
-  newUser,
-  onPostgres,
-  type ServedApp,
-  servedApp,
-  TEST_JWT_SECRET as TEST_SECRET,
-  type TestDatabase,
-  until,
-} from '@latchkey/server/testing';
+import { migratedTestDatabase, newUser, onPostgres, type ServedApp, servedApp, type TestDatabase, until } from '@latchkey/server/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 let database: TestDatabase;
@@ -34,7 +25,7 @@ async function startExample(): Promise<string> {
   const root = join(import.meta.dirname, '..');
   const started = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['examples/service.ts'], {
     cwd: root,
-    env: { ...process.env, JWT_SECRET: TEST_SECRET, PORT: '0', DATABASE_URL: onPostgres ? (database.url ?? '') : '' },
+    env: { ...process.env, LATCHKEY_URL: server.url, JWT_SECRET: '', PORT: '0', DATABASE_URL: onPostgres ? (database.url ?? '') : '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child = started;

@@ -1,24 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  migratedTestDatabase,
-  newUser,
-  TEST_JWT_SECRET as TEST_SECRET,
-  type TestApp,
-  type TestDatabase,
-  testApp,
-} from '@latchkey/server/testing';
+import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase } from '@latchkey/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticate, createVerifier, type Verifier, VerifyError, withAuth, withAuthFetch } from '../src/index.js';
 
 let database: TestDatabase;
-let app: TestApp;
+let app: ServedApp;
 let verifier: Verifier;
 
 beforeAll(async () => {
   database = await migratedTestDatabase();
-  app = await testApp(database);
-  verifier = createVerifier({ secret: TEST_SECRET, now: () => app.clock.now() });
+  // The server signs EdDSA (the default): the verifier needs only its public keys.
+  app = await servedApp(database);
+  verifier = createVerifier({ jwksUrl: `${app.url}/.well-known/jwks.json`, now: () => app.clock.now() });
 });
 afterAll(async () => {
   await verifier?.close();
@@ -34,7 +28,11 @@ const stop = (server: Server | undefined) => new Promise((resolve) => (server ? 
 
 /** A verifier whose revocation check cannot reach its database (nothing listens on port 1). */
 const unreachable = () =>
-  createVerifier({ secret: TEST_SECRET, now: () => app.clock.now(), revocation: { postgresUrl: 'postgres://nobody@127.0.0.1:1/none' } });
+  createVerifier({
+    jwksUrl: `${app.url}/.well-known/jwks.json`,
+    now: () => app.clock.now(),
+    revocation: { postgresUrl: 'postgres://nobody@127.0.0.1:1/none' },
+  });
 
 describe('withAuth, on a real node:http server', () => {
   let server: Server;

@@ -24,7 +24,8 @@ describe.runIf(onPostgres)('revocation awareness (PostgreSQL)', () => {
   beforeAll(async () => {
     database = await migratedTestDatabase();
     // Real time on both sides: revocations are stamped by the server's clock and reloaded by the verifier's.
-    app = await testApp(database, { clock: 'shifted' });
+    // HS256 and the secret here (EdDSA and the JWKS are tested in verify.test.ts, http.test.ts, trpc.test.ts).
+    app = await testApp(database, { clock: 'shifted', env: { ACCESS_TOKEN_ALG: 'HS256' } });
     admin = new pg.Client({ connectionString: TEST_DATABASE });
     await admin.connect();
   });

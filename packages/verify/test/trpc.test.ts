@@ -1,12 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import {
-  migratedTestDatabase,
-  newUser,
-  TEST_JWT_SECRET as TEST_SECRET,
-  type TestApp,
-  type TestDatabase,
-  testApp,
-} from '@latchkey/server/testing';
+import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase } from '@latchkey/server/testing';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
@@ -16,13 +9,14 @@ import { createVerifier, type Verifier, VerifyError } from '../src/index.js';
 import { verifiedMiddleware } from '../src/trpc.js';
 
 let database: TestDatabase;
-let app: TestApp;
+let app: ServedApp;
 let verifier: Verifier;
 
 beforeAll(async () => {
   database = await migratedTestDatabase();
-  app = await testApp(database);
-  verifier = createVerifier({ secret: TEST_SECRET, now: () => app.clock.now() });
+  // The server signs EdDSA (the default): the verifier needs only its public keys.
+  app = await servedApp(database);
+  verifier = createVerifier({ jwksUrl: `${app.url}/.well-known/jwks.json`, now: () => app.clock.now() });
 });
 afterAll(async () => {
   await verifier?.close();
@@ -71,7 +65,7 @@ describe('with a context that holds the header itself', () => {
     const session = await app.caller().auth.register(newUser());
     // Nothing listens on port 1: every lookup of the session fails.
     const broken = createVerifier({
-      secret: TEST_SECRET,
+      jwksUrl: `${app.url}/.well-known/jwks.json`,
       now: () => app.clock.now(),
       revocation: { postgresUrl: 'postgres://nobody@127.0.0.1:1/none' },
     });

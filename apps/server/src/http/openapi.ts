@@ -3,6 +3,7 @@
  * route table and its zod schemas (zod's own JSON Schema output, draft 2020-12, which is OpenAPI
  * 3.1's dialect): what is served and what is documented cannot drift apart.
  */
+import { JWKS_MAX_AGE_SECONDS, JWKS_PATH } from '@latchkey/protocol';
 import { z } from 'zod';
 import {
   createDocument,
@@ -208,6 +209,47 @@ function errorResponses(): Record<string, ZodOpenApiResponseObject> {
   return responses;
 }
 
+/** The public keys (RFC 7517, RFC 8037): served by the HTTP server itself, not a REST route, and documented here. */
+const jwksSchema = z
+  .object({
+    keys: z.array(
+      z
+        .object({
+          kty: z.literal('OKP'),
+          crv: z.literal('Ed25519'),
+          x: z.string().meta({ description: 'The public key, base64url' }),
+          kid: z.string().meta({ description: 'RFC 7638 thumbprint of the key; access tokens name it in their header' }),
+          alg: z.literal('EdDSA'),
+          use: z.literal('sig'),
+        })
+        .meta({ id: 'PublicJwk' }),
+    ),
+  })
+  .meta({ id: 'JsonWebKeySet' });
+
+const jwksOperation: ZodOpenApiOperationObject = {
+  operationId: 'getJwks',
+  summary: 'The public keys access tokens are signed with',
+  description: [
+    'Every key the server currently accepts (the signing key first; during a rotation of JWT_SECRET, the previous one too).',
+    'Verify access tokens with these and `alg: EdDSA`, choosing the key by the token header’s `kid`.',
+    'With `ACCESS_TOKEN_ALG=HS256` the set is empty: tokens are then verified with the shared secret.',
+  ].join(' '),
+  tags: ['keys'],
+  responses: {
+    '200': {
+      description: 'The JSON Web Key Set',
+      headers: {
+        'Cache-Control': {
+          description: 'How long the set may be cached',
+          schema: { type: 'string', const: `public, max-age=${JWKS_MAX_AGE_SECONDS}` },
+        },
+      },
+      content: { 'application/json': { schema: jwksSchema } },
+    },
+  },
+};
+
 export function buildOpenApiDocument(routes: readonly RestRoute[], options: { serverUrl: string }): OpenApiDocument {
   const { responses, requests } = componentSchemas(routes);
   const paths: ZodOpenApiPathsObject = {};
@@ -216,7 +258,8 @@ export function buildOpenApiDocument(routes: readonly RestRoute[], options: { se
     item[route.method.toLowerCase() as Lowercase<HttpMethod>] = operationOf(route, requests);
     paths[route.path] = item;
   }
-  const tags = [...new Set(routes.map((route) => route.tag))];
+  paths[JWKS_PATH] = { get: jwksOperation };
+  const tags = [...new Set([...routes.map((route) => route.tag), 'keys'])];
   const document = createDocument(
     {
       openapi: '3.1.0',
@@ -257,4 +300,5 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   users: 'Registration and login (RealWorld)',
   user: 'The signed-in user (RealWorld)',
   auth: 'Tokens and sessions (the tutorial)',
+  keys: 'The public keys that verify access tokens',
 };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { JWKS_MAX_AGE_SECONDS, JWKS_PATH } from '@latchkey/protocol';
 import { TRPCError } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { DatabaseHandle } from '../db/database.js';
@@ -127,6 +128,16 @@ export function createHttpServer(options: {
         return sendError(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
       openApiDocument ??= buildOpenApiDocument(restRoutes, { serverUrl: runtime.config.baseUrl });
       return sendJson(res, 200, openApiDocument);
+    }
+
+    if (path === JWKS_PATH) {
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return sendError(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+      // Public keys, for anyone: other services (and their browsers) verify tokens with them.
+      return sendJson(res, 200, runtime.services.sessions.publicKeys(), {
+        'cache-control': `public, max-age=${JWKS_MAX_AGE_SECONDS}`,
+        'access-control-allow-origin': '*',
+      });
     }
 
     const isApi = path === '/api' || path.startsWith('/api/');

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createDeviceTokenCodec, DEVICE_TOKEN_TTL_SECONDS } from './device-token.js';
-import { deriveKey } from './keys.js';
+import { rotatingMac } from './keys.js';
 
-const KEY = deriveKey('device-token-test-secret-of-32-bytes-or-more', 'device-token');
+const CURRENT = 'device-token-test-secret-of-32-bytes-or-more';
+const KEY = rotatingMac({ current: CURRENT }, 'device-token');
 const USER = '3f2b8c1d-7a64-4e19-b0c5-d8e7f6a5b4c3';
 const OTHER_USER = 'a1b2c3d4-e5f6-4789-8abc-def012345678';
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -30,10 +31,18 @@ describe('device tokens', () => {
     expect(codec.open(token, USER, later(DEVICE_TOKEN_TTL_SECONDS))).toBeUndefined();
   });
 
+  it('a token made before a rotation of JWT_SECRET still counts while the old secret is JWT_SECRET_PREVIOUS', () => {
+    const before = codec.issue(USER, NOW);
+    const NEXT = 'the-next-device-token-secret-of-32-bytes-or-more';
+    const rotated = createDeviceTokenCodec(rotatingMac({ current: NEXT, previous: CURRENT }, 'device-token'));
+    expect(rotated.open(before, USER, NOW)).toEqual(codec.open(before, USER, NOW));
+    expect(createDeviceTokenCodec(rotatingMac({ current: NEXT }, 'device-token')).open(before, USER, NOW)).toBeUndefined();
+  });
+
   it('refuses a token made with another key, a tampered one, and anything that is not a token', () => {
     const token = codec.issue(USER, NOW);
     expect(
-      createDeviceTokenCodec(deriveKey('another-secret-that-is-at-least-32-bytes', 'device-token')).open(token, USER, NOW),
+      createDeviceTokenCodec(rotatingMac({ current: 'another-secret-that-is-at-least-32-bytes' }, 'device-token')).open(token, USER, NOW),
     ).toBeUndefined();
     const bytes = Buffer.from(token, 'base64url');
     bytes[5] = (bytes[5] ?? 0) ^ 1;

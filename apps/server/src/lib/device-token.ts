@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { RotatingMac } from './keys.js';
 
 /**
  * Device tokens (OWASP "device cookies"): a browser or app that once signed in to an account gets
@@ -27,8 +28,9 @@ export interface DeviceTokenCodec {
 
 const uuidBytes = (uuid: string) => Buffer.from(uuid.replaceAll('-', ''), 'hex');
 
-export function createDeviceTokenCodec(key: Buffer): DeviceTokenCodec {
-  const mac = (body: Buffer, userId: string) => createHmac('sha256', key).update(body).update(uuidBytes(userId)).digest();
+/** `mac` signs with the current secret's key and accepts the previous one's too (JWT_SECRET_PREVIOUS). */
+export function createDeviceTokenCodec(mac: RotatingMac): DeviceTokenCodec {
+  const signed = (body: Buffer, userId: string) => Buffer.concat([body, uuidBytes(userId)]);
 
   return {
     issue(userId, now, deviceId) {
@@ -38,7 +40,7 @@ export function createDeviceTokenCodec(key: Buffer): DeviceTokenCodec {
       if (id.length !== DEVICE_ID_BYTES) throw new Error('a device id is 16 bytes');
       id.copy(body, 1);
       body.writeUInt32BE(Math.floor(now.getTime() / 1000) + DEVICE_TOKEN_TTL_SECONDS, 1 + DEVICE_ID_BYTES);
-      return Buffer.concat([body, mac(body, userId)]).toString('base64url');
+      return Buffer.concat([body, mac.sign(signed(body, userId))]).toString('base64url');
     },
 
     open(token, userId, now) {
@@ -47,7 +49,7 @@ export function createDeviceTokenCodec(key: Buffer): DeviceTokenCodec {
       // Only the one canonical spelling: the last base64url character carries spare bits.
       if (bytes.length !== TOKEN_BYTES || bytes[0] !== VERSION || bytes.toString('base64url') !== token) return undefined;
       const body = bytes.subarray(0, BODY_BYTES);
-      if (!timingSafeEqual(mac(body, userId), bytes.subarray(BODY_BYTES))) return undefined;
+      if (!mac.verify(signed(body, userId), bytes.subarray(BODY_BYTES))) return undefined;
       if (body.readUInt32BE(1 + DEVICE_ID_BYTES) * 1000 <= now.getTime()) return undefined;
       return { deviceId: body.subarray(1, 1 + DEVICE_ID_BYTES).toString('base64url') };
     },

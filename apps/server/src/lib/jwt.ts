@@ -1,17 +1,18 @@
-import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
-  ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_TYPE,
   type AccessTokenClaims,
+  type AccessTokenVerdict,
   type AuthMethod,
   DEFAULT_AUDIENCE,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   DEFAULT_ISSUER,
   verifyAccessToken,
 } from '@latchkey/protocol';
-import { jwtVerify } from 'jose';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { Clock } from './clock.js';
 import { AppError } from './errors.js';
+import type { AccessTokenKeys, PublicJwk } from './keys.js';
 
 export type { AccessTokenClaims } from '@latchkey/protocol';
 
@@ -29,14 +30,22 @@ export interface AccessTokens {
   }): Promise<{ token: string; expiresAt: Date }>;
   /** Throws `AppError` ACCESS_TOKEN_EXPIRED or ACCESS_TOKEN_INVALID. */
   verify(token: string): Promise<AccessTokenClaims>;
+  /** The public keys tokens are verified with, as a JWK Set (empty for HS256). */
+  readonly jwks: { keys: readonly PublicJwk[] };
 }
 
 /**
- * Signed with node:crypto's HMAC, synchronously: jose signs through WebCrypto, which imports the
- * key and queues each signature on libuv's thread pool, for a few microseconds of hashing.
+ * Signed with node:crypto (Ed25519 or HMAC, `lib/keys.ts`), synchronously: jose signs through
+ * WebCrypto, which queues each signature on libuv's thread pool, for microseconds of work.
  * Tokens are verified with jose by `@latchkey/protocol`'s `verifyAccessToken`, as `@latchkey/verify` does.
  */
-const HEADER = Buffer.from(JSON.stringify({ alg: ACCESS_TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE })).toString('base64url');
+const encodeHeader = (keys: AccessTokenKeys) =>
+  Buffer.from(JSON.stringify({ alg: keys.algorithm, typ: ACCESS_TOKEN_TYPE, ...(keys.kid !== undefined && { kid: keys.kid }) })).toString(
+    'base64url',
+  );
+
+/** jose's code when a signature does not match the key it was given. */
+const SIGNATURE_MISMATCH = 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED';
 
 /** Two factors (RFC 8176 `mfa`), or a user-verified hardware key, are assurance level 2. */
 export function assuranceLevel(methods: readonly AuthMethod[]): 1 | 2 {
@@ -46,18 +55,30 @@ export function assuranceLevel(methods: readonly AuthMethod[]): 1 | 2 {
 /** Verified tokens remembered, so that a client's repeated calls verify its token once. */
 const CACHE_SIZE = 10_000;
 
-export function createAccessTokens(options: { secret: string; ttlSeconds: number; clock: Clock }): AccessTokens {
+export function createAccessTokens(options: { keys: AccessTokenKeys; ttlSeconds: number; clock: Clock }): AccessTokens {
   // Keyed by the whole token string: the same bytes always verify the same way, until `exp`.
   // Bounded in size, and an entry is never used past its token's expiry (revocation is checked
   // apart, on every call). Map order makes the oldest entry the first to go.
   const verified = new Map<string, AccessTokenClaims>();
-  // The contract keys HS256 with the UTF-8 bytes of JWT_SECRET so other services can verify.
-  // A KeyObject: given raw bytes, jose imports the key again for every verification; a KeyObject's
-  // CryptoKey it imports once and keeps.
-  const key = createSecretKey(Buffer.from(options.secret, 'utf8'));
-  const { clock, ttlSeconds } = options;
+  const { keys, clock, ttlSeconds } = options;
+  const header = encodeHeader(keys);
+  const policy = { algorithm: keys.algorithm };
+
+  /** Tries each key the token may be signed with (the previous secret's only after the current one's did not match). */
+  async function check(token: string): Promise<AccessTokenVerdict> {
+    let verdict: AccessTokenVerdict = { ok: false, appCode: 'ACCESS_TOKEN_INVALID', cause: new Error('no key for this kid') };
+    // Chosen by the header's kid among the server's own keys only: an unknown kid is refused
+    // without a signature check, and nothing a header names (jwk, jku, x5u) is fetched or trusted.
+    for (const key of keys.candidates(kidOf(token))) {
+      verdict = await verifyAccessToken(token, (jwt, jwtOptions) => jwtVerify(jwt, key, jwtOptions), { ...policy, now: clock.now() });
+      if (verdict.ok || (verdict.cause as { code?: unknown } | undefined)?.code !== SIGNATURE_MISMATCH) return verdict;
+    }
+    return verdict;
+  }
 
   return {
+    jwks: keys.jwks,
+
     async sign({ userId, sessionId, notAfter, authTime, authMethods }) {
       const issuedAt = Math.floor(clock.now().getTime() / 1000);
       const cap = notAfter ? Math.floor(notAfter.getTime() / 1000) : Number.POSITIVE_INFINITY;
@@ -74,9 +95,8 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
         amr: authMethods,
         aal: assuranceLevel(authMethods),
       };
-      const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-      const signature = createHmac('sha256', key).update(signingInput).digest('base64url');
-      return { token: `${signingInput}.${signature}`, expiresAt: new Date(expiresAt * 1000) };
+      const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      return { token: `${signingInput}.${keys.sign(signingInput)}`, expiresAt: new Date(expiresAt * 1000) };
     },
 
     async verify(token) {
@@ -85,7 +105,7 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
         if (cached.expiresAt.getTime() + DEFAULT_CLOCK_TOLERANCE_SECONDS * 1000 > clock.now().getTime()) return cached;
         verified.delete(token);
       }
-      const verdict = await verifyAccessToken(token, (jwt, options) => jwtVerify(jwt, key, options), { now: clock.now() });
+      const verdict = await check(token);
       if (!verdict.ok) throw new AppError(verdict.appCode);
       const { claims } = verdict;
       if (verified.size >= CACHE_SIZE) verified.delete(verified.keys().next().value ?? '');
@@ -93,4 +113,13 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
       return claims;
     },
   };
+}
+
+/** The `kid` of a token's header, or undefined when there is none (jose judges the header again). */
+function kidOf(token: string): unknown {
+  try {
+    return decodeProtectedHeader(token).kid;
+  } catch {
+    return undefined;
+  }
 }

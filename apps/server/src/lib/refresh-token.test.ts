@@ -1,17 +1,19 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { deriveKey } from './keys.js';
+import { deriveKey, rotatingMac } from './keys.js';
 import { createRefreshTokenCodec } from './refresh-token.js';
 
-const KEY = deriveKey('refresh-test-secret-at-least-32-bytes!!', 'refresh-token');
-const OTHER_KEY = deriveKey('another-refresh-secret-at-least-32-bytes', 'refresh-token');
+const SECRET = 'refresh-test-secret-at-least-32-bytes!!';
+const OTHER_SECRET = 'another-refresh-secret-at-least-32-bytes';
+const KEY = deriveKey(SECRET, 'refresh-token');
+const codecOf = (current: string, previous?: string) => createRefreshTokenCodec(rotatingMac({ current, previous }, 'refresh-token'));
 const SESSION_ID = '6c1f2e3d-4b5a-4697-8877-a6b5c4d3e2f1';
 const OTHER_SESSION_ID = 'd4c3b2a1-0f9e-48d7-96c5-b4a392817065';
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 /** Version byte, 16-byte session id, 32-bit generation: everything before the MAC. */
 const BODY_BYTES = 1 + 16 + 4;
 
-const codec = createRefreshTokenCodec(KEY);
+const codec = codecOf(SECRET);
 
 describe('refresh tokens', () => {
   it('open returns the session id and generation that issue put in', () => {
@@ -26,7 +28,7 @@ describe('refresh tokens', () => {
 
   it('carries at least 256 bits of key-dependent MAC after the session id and generation', () => {
     const ours = Buffer.from(codec.issue({ sessionId: SESSION_ID, generation: 3 }), 'base64url');
-    const theirs = Buffer.from(createRefreshTokenCodec(OTHER_KEY).issue({ sessionId: SESSION_ID, generation: 3 }), 'base64url');
+    const theirs = Buffer.from(codecOf(OTHER_SECRET).issue({ sessionId: SESSION_ID, generation: 3 }), 'base64url');
 
     expect(ours.length - BODY_BYTES).toBeGreaterThanOrEqual(32);
     expect(ours.subarray(0, BODY_BYTES)).toEqual(theirs.subarray(0, BODY_BYTES));
@@ -34,7 +36,7 @@ describe('refresh tokens', () => {
   });
 
   it('is the same for the same session and generation, so the grace window can hand back the same successor', () => {
-    const again = createRefreshTokenCodec(Buffer.from(KEY));
+    const again = codecOf(`${SECRET}`);
 
     expect(codec.issue({ sessionId: SESSION_ID, generation: 8 })).toBe(codec.issue({ sessionId: SESSION_ID, generation: 8 }));
     expect(again.issue({ sessionId: SESSION_ID, generation: 8 })).toBe(codec.issue({ sessionId: SESSION_ID, generation: 8 }));
@@ -49,6 +51,35 @@ describe('refresh tokens', () => {
     ]);
 
     expect(tokens.size).toBe(4);
+  });
+});
+
+describe('refresh tokens across a rotation of JWT_SECRET', () => {
+  const before = codec.issue({ sessionId: SESSION_ID, generation: 5 });
+
+  it('are MACed under the key HKDF derives from the secret with the label latchkey:refresh-token, as before rotations existed', () => {
+    const bytes = Buffer.from(before, 'base64url');
+    const expected = createHmac('sha256', KEY).update(bytes.subarray(0, BODY_BYTES)).digest();
+
+    expect(bytes.subarray(BODY_BYTES)).toEqual(expected);
+  });
+
+  it('a token MACed under the previous secret is still opened while JWT_SECRET_PREVIOUS holds it', () => {
+    const rotated = codecOf(OTHER_SECRET, SECRET);
+
+    expect(rotated.open(before)).toEqual({ sessionId: SESSION_ID, generation: 5 });
+  });
+
+  it('new tokens are MACed under the current secret only', () => {
+    const rotated = codecOf(OTHER_SECRET, SECRET);
+    const issued = rotated.issue({ sessionId: SESSION_ID, generation: 6 });
+
+    expect(issued).toBe(codecOf(OTHER_SECRET).issue({ sessionId: SESSION_ID, generation: 6 }));
+    expect(codec.open(issued)).toBeUndefined();
+  });
+
+  it('once the previous secret is removed, what it MACed is refused', () => {
+    expect(codecOf(OTHER_SECRET).open(before)).toBeUndefined();
   });
 });
 
@@ -69,7 +100,7 @@ describe('refresh tokens refused', () => {
   });
 
   it('a token issued under another key is refused', () => {
-    const foreign = createRefreshTokenCodec(OTHER_KEY).issue({ sessionId: SESSION_ID, generation: 5 });
+    const foreign = codecOf(OTHER_SECRET).issue({ sessionId: SESSION_ID, generation: 5 });
 
     expect(codec.open(foreign)).toBeUndefined();
   });

@@ -1,8 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { RotatingMac } from './keys.js';
 
 /**
  * Refresh tokens are opaque to clients and derived, not stored: token = session id, rotation
- * generation and HMAC-SHA256(key, session id || generation), with a key derived from JWT_SECRET.
+ * generation and HMAC-SHA256(key, session id || generation), with a key derived from JWT_SECRET
+ * (or, until a rotation is complete, from JWT_SECRET_PREVIOUS: see `rotatingMac`).
  * The database holds only the session id and the current generation, which yield no working token
  * without the key. Deriving (rather than storing a random value) is what lets a token rotated a
  * moment ago return the same successor within the reuse grace window.
@@ -32,16 +33,14 @@ function bytesToUuid(bytes: Buffer): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export function createRefreshTokenCodec(key: Buffer): RefreshTokenCodec {
-  const mac = (body: Buffer) => createHmac('sha256', key).update(body).digest();
-
+export function createRefreshTokenCodec(mac: RotatingMac): RefreshTokenCodec {
   return {
     issue({ sessionId, generation }) {
       const body = Buffer.alloc(1 + SESSION_ID_BYTES + 4);
       body.writeUInt8(VERSION, 0);
       uuidToBytes(sessionId).copy(body, 1);
       body.writeUInt32BE(generation, 1 + SESSION_ID_BYTES);
-      return Buffer.concat([body, mac(body)]).toString('base64url');
+      return Buffer.concat([body, mac.sign(body)]).toString('base64url');
     },
 
     open(token) {
@@ -50,7 +49,7 @@ export function createRefreshTokenCodec(key: Buffer): RefreshTokenCodec {
       // The last base64url character carries spare bits: accept only the one canonical spelling.
       if (bytes.length !== TOKEN_BYTES || bytes[0] !== VERSION || bytes.toString('base64url') !== token) return undefined;
       const body = bytes.subarray(0, TOKEN_BYTES - MAC_BYTES);
-      if (!timingSafeEqual(mac(body), bytes.subarray(TOKEN_BYTES - MAC_BYTES))) return undefined;
+      if (!mac.verify(body, bytes.subarray(TOKEN_BYTES - MAC_BYTES))) return undefined;
       return {
         sessionId: bytesToUuid(body.subarray(1, 1 + SESSION_ID_BYTES)),
         generation: body.readUInt32BE(1 + SESSION_ID_BYTES),

@@ -168,6 +168,9 @@ export function createSessionService(deps: SessionDeps) {
   }
 
   return {
+    /** The public keys access tokens are verified with (GET /.well-known/jwks.json). */
+    publicKeys: () => accessTokens.jwks,
+
     /**
      * Starts a session for a user who has just proved who they are. In `trx` when given, so that
      * a new account and its first session are written together.

@@ -7,13 +7,15 @@ import type { AuthClientOptions, localStorageStorage, SessionStorage } from '../
 import { browserBundle } from './bundle.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+/** The Web Lock of `localStorageStorage()`, which every tab takes to sign in, sign out and refresh. */
+const LOCK = 'latchkey-storage:latchkey.session';
 // CI installs Debian's chromium (.ci/run); elsewhere the test says why it did not run.
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs it with apt-get`);
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>latchkey</title>
 <script type="module">
-  import { createAuthClient, decodeSession, localStorageStorage } from '/client.js';
+  import { createAuthClient, decodeState, localStorageStorage } from '/client.js';
   // no-store: Chrome otherwise holds a second identical GET until the first one's answer (cache lock).
   const fetchNoStore = (input, init) => fetch(input, { ...init, cache: 'no-store' });
   // Tests that need a client of their own make it with these.
@@ -28,19 +30,16 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>latchkey</title>
       if (event.key !== 'latchkey.session') return;
       timeline.push({ at: performance.now() + lagMs, text: event.newValue });
       setTimeout(() => {
-        for (const listener of listeners) listener(decodeSession(event.newValue));
+        for (const listener of listeners) listener(decodeState(event.newValue));
       }, lagMs);
     });
     const own = (text) => timeline.push({ at: -Infinity, text });
     return {
-      get: async () => decodeSession(timeline.findLast((entry) => entry.at <= performance.now())?.text),
-      set: async (session) => {
-        await storage.set(session);
+      lockName: storage.lockName,
+      get: async () => decodeState(timeline.findLast((entry) => entry.at <= performance.now())?.text),
+      set: async (state) => {
+        await storage.set(state);
         own(localStorage.getItem('latchkey.session'));
-      },
-      clear: async () => {
-        await storage.clear();
-        own(null);
       },
       subscribe(listener) {
         listeners.add(listener);
@@ -216,7 +215,7 @@ describe.runIf(haveChromium)('in a real browser', () => {
             return new Promise<never>(() => {});
           });
         }),
-      `latchkey-refresh:${origin}/trpc`,
+      LOCK,
     );
     const input = newUser('lock');
     await server.client().auth.register.mutate(input);
@@ -242,7 +241,7 @@ describe.runIf(haveChromium)('in a real browser', () => {
     expect(refreshes().map((r) => r.status)).toEqual([200]);
     const stillHeld = await holder.evaluate(
       (name) => navigator.locks.query().then((state) => state.held?.some((lock) => lock.name === name) ?? false),
-      `latchkey-refresh:${origin}/trpc`,
+      LOCK,
     );
     expect(stillHeld).toBe(true);
     await context.close();

@@ -72,6 +72,8 @@ export class SessionManager {
   #refreshing: Promise<void> | undefined;
   /** Sign-ins and sign-outs made here and not yet stored: what the storage holds meanwhile is older, and not adopted. */
   #pendingWrites = 0;
+  /** The latest generation this client has read or written in the storage. */
+  #storedGeneration = 0;
   #expiredNotified = false;
   readonly #listeners = new Set<SessionListener>();
 
@@ -92,8 +94,10 @@ export class SessionManager {
   /** Loads the stored session once, and follows changes other tabs make to it. */
   ready(): Promise<void> {
     this.#loaded ??= (async () => {
-      this.#session = (await this.#options.storage.get())?.session ?? null;
-      this.#options.storage.subscribe?.((state) => this.#adopt(state?.session ?? null));
+      const state = await this.#options.storage.get();
+      this.#session = state?.session ?? null;
+      this.#storedGeneration = state?.generation ?? 0;
+      this.#options.storage.subscribe?.((changed) => this.#adopt(changed));
     })();
     return this.#loaded;
   }
@@ -136,8 +140,10 @@ export class SessionManager {
   }
 
   /** Under the lock: the next generation, keeping the fields of the record this client does not know. */
-  #write(stored: StoredState | null, session: StoredSession | null): Promise<void> {
-    return this.#options.storage.set({ ...stored, generation: (stored?.generation ?? 0) + 1, session });
+  async #write(stored: StoredState | null, session: StoredSession | null): Promise<void> {
+    const generation = (stored?.generation ?? 0) + 1;
+    await this.#options.storage.set({ ...stored, generation, session });
+    this.#storedGeneration = generation;
   }
 
   /** Refreshes first when the access token is about to expire, saving a failed round trip. */
@@ -184,7 +190,7 @@ export class SessionManager {
       }
       if (this.#version !== version) return;
       if (!start || start.session?.refreshToken !== before.refreshToken) {
-        this.#adopt(start?.session ?? null);
+        this.#adopt(start);
         return;
       }
       let tokens: Tokens;
@@ -220,7 +226,7 @@ export class SessionManager {
     const stored = await this.#options.storage.get();
     if (this.#version !== version) return false;
     if (!stored || stored.generation !== start.generation || stored.session?.refreshToken !== start.session?.refreshToken) {
-      this.#adopt(stored?.session ?? null);
+      this.#adopt(stored);
       return false;
     }
     const write = this.#write(stored, session);
@@ -260,8 +266,16 @@ export class SessionManager {
     }
   }
 
-  #adopt(session: StoredSession | null): void {
+  /**
+   * Follows what the storage holds, unless this client has since seen a later generation there:
+   * another tab's `storage` event can arrive after this tab's own, later, write.
+   */
+  #adopt(state: StoredState | null): void {
     if (this.#pendingWrites > 0) return;
+    // A record removed altogether (localStorage.clear()) starts the count again.
+    if (state && state.generation < this.#storedGeneration) return;
+    this.#storedGeneration = state?.generation ?? 0;
+    const session = state?.session ?? null;
     if (session?.refreshToken === this.#session?.refreshToken && session?.accessToken === this.#session?.accessToken) return;
     // A session signed in elsewhere may expire in its turn, and deserves its own notice.
     if (session) this.#expiredNotified = false;

@@ -79,9 +79,10 @@ export function localStorageStorage(key = 'latchkey.session', storage: Storage =
     subscribe(listener) {
       if (typeof globalThis.addEventListener !== 'function') return () => {};
       const onStorage = (event: StorageEvent) => {
-        if (event.key === key && event.storageArea === storage) listener(decodeState(event.newValue));
-        // localStorage.clear() in another tab reports a null key.
-        if (event.key === null && event.storageArea === storage) listener(null);
+        // localStorage.clear() in another tab reports a null key. The record is read afresh rather
+        // than taken from the event: another tab's event can arrive after this tab's own later
+        // write (the lock passes between tabs faster than their copies of localStorage sync).
+        if (event.storageArea === storage && (event.key === key || event.key === null)) listener(decodeState(storage.getItem(key)));
       };
       globalThis.addEventListener('storage', onStorage);
       return () => globalThis.removeEventListener('storage', onStorage);

@@ -429,6 +429,44 @@ describe('clients sharing one storage (tabs)', () => {
     expect((await second.session())?.refreshToken).toBe((await first.session())?.refreshToken);
   });
 
+  it("a late storage event, older than this client's own write, does not bring back a session it ended", async () => {
+    // Two tabs on one storage; the other tab's writes reach this one only when delivered by hand.
+    let current: StoredState | null = null;
+    const listeners = new Set<(state: StoredState | null) => void>();
+    const late: StoredState[] = [];
+    const lockName = `tabs-${randomUUID()}`;
+    const get = async () => current;
+    const mine: SessionStorage = {
+      lockName,
+      get,
+      set: async (state) => {
+        current = state;
+      },
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const theirs: SessionStorage = {
+      lockName,
+      get,
+      set: async (state) => {
+        current = state;
+        late.push(state);
+      },
+    };
+    const otherTab = client({ storage: theirs });
+    await otherTab.register(newUser('sdk'));
+    const auth = client({ storage: mine });
+    expect(await auth.session()).not.toBeNull();
+    expireAccessTokens();
+    await otherTab.user.me.query(); // the other tab refreshes: its event is on its way
+    await expect(auth.logout()).resolves.toEqual({ serverConfirmed: true });
+    for (const state of late.splice(0)) for (const listener of listeners) listener(state);
+    expect(await auth.session()).toBeNull();
+    expect((await get())?.session).toBeNull();
+  });
+
   it('a refresh never overwrites a login stored by a client that gave up waiting for the lock', async () => {
     // The second client waits 50 ms for the lock, then stores its login unguarded: the stored
     // generation is what keeps the first client's refresh from writing over it.

@@ -139,9 +139,12 @@ export class SessionManager {
     }
   }
 
-  /** Under the lock: the next generation, keeping the fields of the record this client does not know. */
+  /**
+   * Under the lock: the next generation, keeping the fields of the record this client does not
+   * know. Above any this client has seen, too, in case its read of the storage lags behind.
+   */
   async #write(stored: StoredState | null, session: StoredSession | null): Promise<void> {
-    const generation = (stored?.generation ?? 0) + 1;
+    const generation = Math.max(stored?.generation ?? 0, this.#storedGeneration) + 1;
     await this.#options.storage.set({ ...stored, generation, session });
     this.#storedGeneration = generation;
   }

@@ -467,6 +467,29 @@ describe('clients sharing one storage (tabs)', () => {
     expect((await get())?.session).toBeNull();
   });
 
+  it('a write is numbered above every generation the client has seen, even when its read of the storage lags', async () => {
+    const { auth } = await signedIn();
+    const session = await auth.session();
+    const listeners = new Set<(state: StoredState | null) => void>();
+    const written: StoredState[] = [];
+    // Its reads still give generation 2 after an event has told it of generation 7.
+    const lagging: SessionStorage = {
+      get: async () => ({ generation: 2, session }),
+      set: async (state) => {
+        written.push(state);
+      },
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const tab = client({ storage: lagging });
+    await tab.session();
+    for (const listener of listeners) listener({ generation: 7, session: session && { ...session, accessToken: 'newer' } });
+    await tab.logout();
+    expect(written.map((state) => state.generation)).toEqual([8]);
+  });
+
   it('a refresh never overwrites a login stored by a client that gave up waiting for the lock', async () => {
     // The second client waits 50 ms for the lock, then stores its login unguarded: the stored
     // generation is what keeps the first client's refresh from writing over it.

@@ -19,7 +19,7 @@ export interface AuthClientOptions {
   headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
   /** Refresh before a call when the access token expires within this many ms (default 30 s). */
   refreshMarginMs?: number;
-  /** How long a tab waits for another tab's refresh before going ahead alone (default 10 s). */
+  /** How long a tab waits for the storage's lock (another tab's refresh, login or logout) before going ahead alone (default 10 s). */
   lockTimeoutMs?: number;
   /** Batch concurrent calls into one request (default true). */
   batch?: boolean;
@@ -79,7 +79,6 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     now: options.now ?? Date.now,
     refreshMarginMs: options.refreshMarginMs ?? 30_000,
     lockTimeoutMs: options.lockTimeoutMs ?? 10_000,
-    lockName: `latchkey-refresh:${url}`,
   });
 
   // Headers are computed for every attempt, so a retry carries the refreshed token.
@@ -109,15 +108,16 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     login: async (input) => signIn(await direct.auth.login.mutate(input)),
     async logout() {
       await sessions.ready();
-      const current = sessions.peek();
-      let result: LogoutResult = { serverConfirmed: true };
+      const known = sessions.peek();
+      // Forgotten first, here and in the storage; the server is told of the session the storage
+      // held (another tab may have refreshed it meanwhile), or else of the one known here.
+      const ending = (await sessions.clear()) ?? known;
       try {
-        if (current) await direct.auth.logout.mutate({ refreshToken: current.refreshToken });
+        if (ending) await direct.auth.logout.mutate({ refreshToken: ending.refreshToken });
+        return { serverConfirmed: true };
       } catch (error) {
-        result = { serverConfirmed: false, error };
+        return { serverConfirmed: false, error };
       }
-      await sessions.clear();
-      return result;
     },
     async logoutAll() {
       const result = await api.auth.logoutAll.mutate();

@@ -7,5 +7,5 @@ export {
   type SessionListener,
   SessionManager,
 } from './session-manager.js';
-export { decodeSession, encodeSession, localStorageStorage, memoryStorage, type SessionStorage } from './storage.js';
+export { decodeState, encodeState, localStorageStorage, memoryStorage, type SessionStorage, type StoredState } from './storage.js';
 export type { AppRouter, RouterInputs, RouterOutputs, SignedIn, StoredSession, Tokens, User } from './types.js';

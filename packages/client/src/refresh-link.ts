@@ -38,7 +38,7 @@ export function refreshLink<TRouter extends AnyRouter>(sessions: SessionManager)
         let stopped = false;
         const managesTokens = TOKEN_PROCEDURES.has(op.path);
 
-        const send = (retried: boolean, generation: number) => {
+        const send = (retried: boolean, version: number) => {
           if (stopped) return;
           subscription = next(op).subscribe({
             next: (value) => observer.next(value),
@@ -48,8 +48,8 @@ export function refreshLink<TRouter extends AnyRouter>(sessions: SessionManager)
                 observer.error(error);
                 return;
               }
-              sessions.refresh(generation).then(
-                () => send(true, sessions.generation),
+              sessions.refresh(version).then(
+                () => send(true, sessions.version),
                 // The session is over: the call's own refusal says why. Weather (the network, a
                 // 429, a 5xx) kept the session: the refresh's error says why.
                 (refreshError: unknown) =>
@@ -71,7 +71,7 @@ export function refreshLink<TRouter extends AnyRouter>(sessions: SessionManager)
               if (!sessions.peek()) throw error;
             }
           }
-          send(false, sessions.generation);
+          send(false, sessions.version);
         };
         start().catch((error: unknown) => observer.error(asClientError(error)));
 

@@ -1,4 +1,5 @@
-import type { SessionStorage } from './storage.js';
+import { type StorageLock, storageLock } from './locks.js';
+import type { SessionStorage, StoredState } from './storage.js';
 import type { StoredSession, Tokens } from './types.js';
 
 /**
@@ -34,23 +35,13 @@ export interface SessionManagerOptions {
   now: () => number;
   /** Refresh before sending when the access token expires within this many milliseconds. */
   refreshMarginMs: number;
-  /** How long to wait for another tab's refresh before going ahead alone. */
+  /** How long to wait for the storage's lock (another tab's refresh, sign-in or sign-out) before going ahead alone. */
   lockTimeoutMs: number;
-  lockName: string;
 }
 
 /** Raised to waiting calls when there is no session to refresh. */
 export class NoSessionError extends Error {
   override name = 'NoSessionError';
-}
-
-interface LockManagerLike {
-  /** The callback gets null when `ifAvailable` is set and another holder has the lock. */
-  request<T>(
-    name: string,
-    options: { signal?: AbortSignal; ifAvailable?: boolean },
-    callback: (lock: object | null) => Promise<T>,
-  ): Promise<T>;
 }
 
 /** How often, and how long, a tab that waited for the lock looks for the holder's tokens in storage. */
@@ -59,36 +50,40 @@ const POLL_LIMIT_MS = 1_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function webLocks(): LockManagerLike | undefined {
-  const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
-  return nav?.locks;
-}
-
 /**
  * Owns the session: loads it, stores it, and refreshes it, at most one refresh at a time.
  *
- * `generation` counts token changes. A call remembers the generation it was sent with; when it
- * fails, a refresh is needed only if the tokens have not changed since. This catches the failure
- * that arrives after another call's refresh has already finished, which a shared promise alone
- * would turn into a second refresh (and present a rotated token).
+ * Sign-in, sign-out and refresh all read and write the storage under its lock (see locks.ts), so
+ * that a refresh's check "the storage still holds the generation I started from" and its write
+ * are one step as far as other tabs are concerned.
+ *
+ * `version` counts the changes of session this client has seen (not the stored generation). A
+ * call remembers the version it was sent with; when it fails, a refresh is needed only if the
+ * tokens have not changed since. This catches the failure that arrives after another call's
+ * refresh has already finished, which a shared promise alone would turn into a second refresh
+ * (and present a rotated token).
  */
 export class SessionManager {
   readonly #options: SessionManagerOptions;
+  readonly #lock: StorageLock;
   #session: StoredSession | null = null;
   #loaded: Promise<void> | undefined;
-  #generation = 0;
+  #version = 0;
   #refreshing: Promise<void> | undefined;
-  /** Storage writes, one after another, so that a write and the generation check guarding it are never split by another write. */
-  #writes: Promise<unknown> = Promise.resolve();
+  /** Sign-ins and sign-outs made here and not yet stored: what the storage holds meanwhile is older, and not adopted. */
+  #pendingWrites = 0;
+  /** The latest generation this client has read or written in the storage. */
+  #storedGeneration = 0;
   #expiredNotified = false;
   readonly #listeners = new Set<SessionListener>();
 
   constructor(options: SessionManagerOptions) {
     this.#options = options;
+    this.#lock = storageLock(options.storage);
   }
 
-  get generation(): number {
-    return this.#generation;
+  get version(): number {
+    return this.#version;
   }
 
   /** The session as this client knows it right now (after `ready()`). */
@@ -99,8 +94,10 @@ export class SessionManager {
   /** Loads the stored session once, and follows changes other tabs make to it. */
   ready(): Promise<void> {
     this.#loaded ??= (async () => {
-      this.#session = await this.#options.storage.get();
-      this.#options.storage.subscribe?.((session) => this.#adopt(session));
+      const state = await this.#options.storage.get();
+      this.#session = state?.session ?? null;
+      this.#storedGeneration = state?.generation ?? 0;
+      this.#options.storage.subscribe?.((changed) => this.#adopt(changed));
     })();
     return this.#loaded;
   }
@@ -110,46 +107,46 @@ export class SessionManager {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Signs in: current here at once, then stored under the lock over whatever the storage holds. */
   async set(session: StoredSession): Promise<void> {
     await this.ready();
-    await this.#commit(session);
     this.#expiredNotified = false;
-  }
-
-  async clear(): Promise<void> {
-    await this.ready();
-    await this.#commit(null);
+    await this.#replace(session);
   }
 
   /**
-   * Stores a session (or its absence) and makes it current. With `ifGeneration`, does so only if
-   * the tokens are still those of that generation: a login that landed in the meantime wins.
-   * Resolves to whether it wrote.
+   * Signs out: at once here, then in the storage under the lock. Resolves to the session the
+   * storage held until then (another tab may have refreshed or replaced this one's).
    */
-  #commit(
-    session: StoredSession | null,
-    ifGeneration?: number,
-    store: () => Promise<void> = () => (session ? this.#options.storage.set(session) : this.#options.storage.clear()),
-    ifStoredRefreshToken?: string,
-  ): Promise<boolean> {
-    const write = this.#writes.then(async () => {
-      if (ifGeneration !== undefined && ifGeneration !== this.#generation) return false;
-      if (ifStoredRefreshToken !== undefined) {
-        // Storage may be shared with clients this one hears nothing from: if it no longer holds
-        // the session the refresh started from, another client signed in or out meanwhile, and
-        // that wins. This client then follows the storage instead.
+  async clear(): Promise<StoredSession | null> {
+    await this.ready();
+    return this.#replace(null);
+  }
+
+  async #replace(session: StoredSession | null): Promise<StoredSession | null> {
+    // Current here before the lock is ours: what a refresh under way brings back belongs to the
+    // previous session, and is dropped (see #commitIf).
+    this.#change(session);
+    this.#pendingWrites += 1;
+    try {
+      return await this.#withLock(async () => {
         const stored = await this.#options.storage.get();
-        if (stored?.refreshToken !== ifStoredRefreshToken) {
-          this.#adopt(stored);
-          return false;
-        }
-      }
-      await store();
-      this.#change(session);
-      return true;
-    });
-    this.#writes = write.catch(() => undefined);
-    return write;
+        await this.#write(stored, session);
+        return stored?.session ?? null;
+      });
+    } finally {
+      this.#pendingWrites -= 1;
+    }
+  }
+
+  /**
+   * Under the lock: the next generation, keeping the fields of the record this client does not
+   * know. Above any this client has seen, too, in case its read of the storage lags behind.
+   */
+  async #write(stored: StoredState | null, session: StoredSession | null): Promise<void> {
+    const generation = Math.max(stored?.generation ?? 0, this.#storedGeneration) + 1;
+    await this.#options.storage.set({ ...stored, generation, session });
+    this.#storedGeneration = generation;
   }
 
   /** Refreshes first when the access token is about to expire, saving a failed round trip. */
@@ -158,16 +155,16 @@ export class SessionManager {
     const session = this.#session;
     if (!session) return;
     if (session.accessTokenExpiresAt.getTime() - this.#options.now() > this.#options.refreshMarginMs) return;
-    await this.refresh(this.#generation);
+    await this.refresh(this.#version);
   }
 
   /**
-   * Makes sure the tokens are newer than those of `seenGeneration`: returns at once if they
-   * already are, joins a refresh under way, or starts one.
+   * Makes sure the tokens are newer than those of `seenVersion`: returns at once if they already
+   * are, joins a refresh under way, or starts one.
    */
-  async refresh(seenGeneration: number): Promise<void> {
+  async refresh(seenVersion: number): Promise<void> {
     await this.ready();
-    if (this.#generation !== seenGeneration && !this.#refreshing) {
+    if (this.#version !== seenVersion && !this.#refreshing) {
       if (this.#session) return;
       throw new NoSessionError('Not signed in');
     }
@@ -181,22 +178,22 @@ export class SessionManager {
     const before = this.#session;
     // The session this refresh is for: if it is replaced meanwhile (a login, a register), the
     // answer belongs to the previous session and must neither overwrite nor clear the new one.
-    const generation = this.#generation;
+    const version = this.#version;
     if (!before) throw new NoSessionError('Not signed in');
-    await this.#withTabLock(async (waited) => {
-      // Another tab may have refreshed (or signed out) while this one waited for the lock.
-      let stored = await this.#options.storage.get();
+    await this.#withLock(async (lookAgain) => {
+      // Another tab may have refreshed, signed in or signed out while this one waited for the lock.
+      let start = await this.#options.storage.get();
       // The holder's write may not be visible to this tab yet when the lock passes to it (the
       // tabs' copies of localStorage sync asynchronously): look again for a while before
       // presenting a refresh token that the holder has probably rotated already.
       const deadline = Date.now() + POLL_LIMIT_MS;
-      while (waited && stored?.refreshToken === before.refreshToken && Date.now() < deadline) {
+      while (lookAgain && start?.session?.refreshToken === before.refreshToken && Date.now() < deadline) {
         await sleep(POLL_INTERVAL_MS);
-        stored = await this.#options.storage.get();
+        start = await this.#options.storage.get();
       }
-      if (stored?.refreshToken !== before.refreshToken) {
-        this.#adopt(stored);
-        if (!stored) throw new NoSessionError('Signed out in another tab');
+      if (this.#version !== version) return;
+      if (!start || start.session?.refreshToken !== before.refreshToken) {
+        this.#adopt(start);
         return;
       }
       let tokens: Tokens;
@@ -205,54 +202,83 @@ export class SessionManager {
       } catch (error) {
         // Only a definitive refusal ends the session; weather (network, 429, 5xx) keeps it, the
         // waiting calls reject with this error, and the next call refreshes again.
-        if (isDefinitiveRefusal(error)) await this.#expire(error, generation, before.refreshToken);
+        if (isDefinitiveRefusal(error) && (await this.#commitIf(start, version, null, () => {}))) this.#notifyExpired(error);
         throw error;
       }
-      // Not stored when the session changed meanwhile, here or in shared storage: the calls
-      // waiting on this refresh then go on with the tokens now current, as after any refresh
-      // another party made.
-      const committed = await this.#commit({ ...before, ...tokens }, generation, undefined, before.refreshToken);
-      if (!committed && !this.#session) throw new NoSessionError('Signed out elsewhere');
+      // Not stored when the session changed meanwhile, here or in the storage: the calls waiting
+      // on this refresh then go on with the tokens now current, as after any refresh another
+      // party made.
+      await this.#commitIf(start, version, { ...before, ...tokens });
     });
+    if (!this.#session) throw new NoSessionError('Signed out elsewhere');
   }
 
-  async #expire(error: unknown, generation: number, refreshToken: string): Promise<void> {
-    // A storage that fails to clear does not keep the session alive here.
-    const cleared = await this.#commit(null, generation, () => this.#options.storage.clear().catch(() => {}), refreshToken);
-    if (!cleared || this.#expiredNotified) return;
+  /**
+   * Under the lock: stores what a refresh brought back only if nothing changed since it began,
+   * neither here (`version`) nor in the storage (its generation and session are still those of
+   * `start`). Otherwise the change wins, and this client follows the storage. Resolves to whether
+   * it stored `session` and made it current. `onStoreError` lets a failure to store be ignored.
+   */
+  async #commitIf(
+    start: StoredState,
+    version: number,
+    session: StoredSession | null,
+    onStoreError?: (error: unknown) => void,
+  ): Promise<boolean> {
+    if (this.#version !== version) return false;
+    const stored = await this.#options.storage.get();
+    if (this.#version !== version) return false;
+    if (!stored || stored.generation !== start.generation || stored.session?.refreshToken !== start.session?.refreshToken) {
+      this.#adopt(stored);
+      return false;
+    }
+    const write = this.#write(stored, session);
+    await (onStoreError ? write.catch(onStoreError) : write);
+    // A sign-in or sign-out here that landed during the write is stored after it, and stays current.
+    if (this.#version !== version) return false;
+    this.#change(session);
+    return true;
+  }
+
+  #notifyExpired(error: unknown): void {
+    if (this.#expiredNotified) return;
     this.#expiredNotified = true;
     this.#options.onSessionExpired?.(error);
   }
 
   /**
-   * In a browser, one tab at a time refreshes; a holder that hangs is waited for only so long.
-   * `work` learns whether another tab held the lock first (and so has probably refreshed).
+   * Runs `work` holding the storage's lock; a holder that hangs is waited for only so long.
+   * `work` learns whether to look again for a write that another tab made before passing the lock
+   * on (it held the lock first, and its write may reach this tab's storage late).
    */
-  async #withTabLock(work: (waited: boolean) => Promise<void>): Promise<void> {
-    const locks = webLocks();
-    if (!locks) return work(false);
-    const { lockName, lockTimeoutMs } = this.#options;
-    // A free lock means no other tab is refreshing: no need to look for its tokens.
-    const done = await locks.request(lockName, { ifAvailable: true }, async (lock) => {
-      if (!lock) return false;
-      await work(false);
-      return true;
-    });
-    if (done) return;
+  async #withLock<T>(work: (lookAgain: boolean) => Promise<T>): Promise<T> {
+    const lock = this.#lock;
+    // A free lock means no one else is refreshing, signing in or out: nothing to look for.
+    const free = await lock.request({ ifAvailable: true }, async (held) => (held ? { value: await work(false) } : undefined));
+    if (free) return free.value;
     let entered = false;
     try {
-      await locks.request(lockName, { signal: AbortSignal.timeout(lockTimeoutMs) }, async () => {
+      return await lock.request({ signal: AbortSignal.timeout(this.#options.lockTimeoutMs) }, async () => {
         entered = true;
-        await work(true);
+        return work(lock.crossTab);
       });
     } catch (error) {
       if (entered) throw error;
       // Timed out waiting: go ahead alone. The server's reuse grace covers a race with the holder.
-      await work(false);
+      return work(false);
     }
   }
 
-  #adopt(session: StoredSession | null): void {
+  /**
+   * Follows what the storage holds, unless this client has since seen a later generation there:
+   * another tab's `storage` event can arrive after this tab's own, later, write.
+   */
+  #adopt(state: StoredState | null): void {
+    if (this.#pendingWrites > 0) return;
+    // A record removed altogether (localStorage.clear()) starts the count again.
+    if (state && state.generation < this.#storedGeneration) return;
+    this.#storedGeneration = state?.generation ?? 0;
+    const session = state?.session ?? null;
     if (session?.refreshToken === this.#session?.refreshToken && session?.accessToken === this.#session?.accessToken) return;
     // A session signed in elsewhere may expire in its turn, and deserves its own notice.
     if (session) this.#expiredNotified = false;
@@ -261,7 +287,7 @@ export class SessionManager {
 
   #change(session: StoredSession | null): void {
     this.#session = session;
-    this.#generation += 1;
+    this.#version += 1;
     for (const listener of this.#listeners) listener(session);
   }
 }

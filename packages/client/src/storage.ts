@@ -2,60 +2,87 @@ import superjson from 'superjson';
 import type { StoredSession } from './types.js';
 
 /**
- * Where the client keeps its session. Any async get/set/clear will do; `subscribe`, when a
- * storage offers it, tells the client about changes made elsewhere (another tab).
+ * What a storage holds. `generation` goes up by one with every write (sign-in, refresh,
+ * sign-out), all made under the storage's lock: a refresh stores its tokens only if the storage
+ * still holds the generation it started from. A sign-out keeps the record, with `session` null,
+ * and every write carries over the fields it does not know, so a field added here (one that must
+ * outlive a session) survives logouts and refreshes.
+ */
+export interface StoredState {
+  generation: number;
+  session: StoredSession | null;
+}
+
+/**
+ * Where the client keeps its session. Any async get/set will do; `subscribe`, when a storage
+ * offers it, tells the client about changes made elsewhere (another tab).
  */
 export interface SessionStorage {
-  get(): Promise<StoredSession | null>;
-  set(session: StoredSession): Promise<void>;
-  clear(): Promise<void>;
-  subscribe?(listener: (session: StoredSession | null) => void): () => void;
+  get(): Promise<StoredState | null>;
+  set(state: StoredState): Promise<void>;
+  subscribe?(listener: (state: StoredState | null) => void): () => void;
+  /**
+   * Names the lock that clients take to read and write this storage. A storage that tabs share
+   * names it: it is then a Web Lock, the same in every tab of the origin. Without a name the lock
+   * belongs to the storage object, within this page or process.
+   */
+  readonly lockName?: string;
 }
 
-/** Sessions travel through storage as superjson text, so that dates stay dates. */
-export function encodeSession(session: StoredSession): string {
-  return superjson.stringify(session);
+function isSession(value: unknown): value is StoredSession {
+  if (typeof value !== 'object' || value === null) return false;
+  const { refreshToken, accessToken } = value as { refreshToken?: unknown; accessToken?: unknown };
+  return typeof refreshToken === 'string' && typeof accessToken === 'string';
 }
 
-export function decodeSession(text: string | null | undefined): StoredSession | null {
+/** Storage records travel as superjson text, so that dates stay dates. */
+export function encodeState(state: StoredState): string {
+  return superjson.stringify(state);
+}
+
+export function decodeState(text: string | null | undefined): StoredState | null {
   if (!text) return null;
+  let value: unknown;
   try {
-    const value = superjson.parse<StoredSession>(text);
-    return value && typeof value.refreshToken === 'string' && typeof value.accessToken === 'string' ? value : null;
+    value = superjson.parse(text);
   } catch {
     return null;
   }
+  if (typeof value !== 'object' || value === null) return null;
+  const { generation, session } = value as { generation?: unknown; session?: unknown };
+  if (Number.isSafeInteger(generation) && (session === null || isSession(session))) return value as StoredState;
+  // Written by an earlier version of the client: the session alone.
+  if (isSession(value)) return { generation: 0, session: value };
+  return null;
 }
 
-/** The default: the session lives as long as the client object. */
+/** The default: the session lives as long as the storage object. */
 export function memoryStorage(): SessionStorage {
-  let current: StoredSession | null = null;
+  let current: StoredState | null = null;
   return {
     get: async () => current,
-    set: async (session) => {
-      current = session;
-    },
-    clear: async () => {
-      current = null;
+    set: async (state) => {
+      current = state;
     },
   };
 }
 
 /**
  * Browser storage shared by the tabs of one origin; changes made by another tab arrive through
- * the `storage` event.
+ * the `storage` event. The tabs take one Web Lock per key.
  */
 export function localStorageStorage(key = 'latchkey.session', storage: Storage = globalThis.localStorage): SessionStorage {
   return {
-    get: async () => decodeSession(storage.getItem(key)),
-    set: async (session) => storage.setItem(key, encodeSession(session)),
-    clear: async () => storage.removeItem(key),
+    lockName: `latchkey-storage:${key}`,
+    get: async () => decodeState(storage.getItem(key)),
+    set: async (state) => storage.setItem(key, encodeState(state)),
     subscribe(listener) {
       if (typeof globalThis.addEventListener !== 'function') return () => {};
       const onStorage = (event: StorageEvent) => {
-        if (event.key === key && event.storageArea === storage) listener(decodeSession(event.newValue));
-        // localStorage.clear() in another tab reports a null key.
-        if (event.key === null && event.storageArea === storage) listener(null);
+        // localStorage.clear() in another tab reports a null key. The record is read afresh rather
+        // than taken from the event: another tab's event can arrive after this tab's own later
+        // write (the lock passes between tabs faster than their copies of localStorage sync).
+        if (event.storageArea === storage && (event.key === key || event.key === null)) listener(decodeState(storage.getItem(key)));
       };
       globalThis.addEventListener('storage', onStorage);
       return () => globalThis.removeEventListener('storage', onStorage);

@@ -1,16 +1,19 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase, until } from '@latchkey/server/testing';
 import { TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type AuthClientOptions,
   createAuthClient,
-  decodeSession,
+  decodeState,
+  encodeState,
   memoryStorage,
   type SessionStorage,
-  type StoredSession,
+  type StoredState,
 } from '../src/index.js';
 import { fileStorage } from '../src/node.js';
 
@@ -287,7 +290,7 @@ describe('when the session is over', () => {
       expect((result as PromiseRejectedResult).reason).toMatchObject({ data: { appCode: 'ACCESS_TOKEN_EXPIRED' } });
     }
     expect(await auth.session()).toBeNull();
-    expect(await storage.get()).toBeNull();
+    expect((await storage.get())?.session).toBeNull();
     await expect(auth.user.me.query()).rejects.toMatchObject({ data: { appCode: 'ACCESS_TOKEN_MISSING' } });
     expect(refreshRequests()).toBe(1);
     expect(expired).toHaveLength(1);
@@ -311,7 +314,7 @@ describe('logout', () => {
     expect(result.serverConfirmed).toBe(false);
     expect(result.error).toMatchObject({ message: 'fetch failed' });
     expect(await auth.session()).toBeNull();
-    expect(await storage.get()).toBeNull();
+    expect((await storage.get())?.session).toBeNull();
     expect(states).toEqual([null]);
     // The server was never told: the refresh token still works there (what serverConfirmed warns of).
     await expect(client().auth.refresh.mutate({ refreshToken: session?.refreshToken ?? '' })).resolves.toHaveProperty('accessToken');
@@ -324,43 +327,207 @@ describe('logout', () => {
   });
 });
 
-describe('shared storage', () => {
-  /** A fetch that holds back the answers of auth.refresh until released. */
-  function holdingRefreshes() {
+/** A fetch that holds back the answers of auth.refresh until released. */
+function holdingRefreshes() {
+  const held: (() => void)[] = [];
+  const fetchHolding: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (String(input).includes('auth.refresh')) await new Promise<void>((resolve) => held.push(resolve));
+    return response;
+  };
+  return { fetch: fetchHolding, held };
+}
+
+/**
+ * One storage shared by clients that hear nothing of each other's writes (two processes on one
+ * file, a `storage` event that has not arrived yet), and a fetch for the first of them: once its
+ * refresh is answered, the next read of the storage (the refresh checking that the storage still
+ * holds the session it started from) takes its value, then waits for `held` to be released. This
+ * puts another client's write exactly between that check and the write it guards.
+ */
+function checkHeldAfterRefresh() {
+  const shared = memoryStorage();
+  const held: (() => void)[] = [];
+  let armed = false;
+  const storage: SessionStorage = {
+    async get() {
+      const state = await shared.get();
+      if (armed) {
+        armed = false;
+        await new Promise<void>((resolve) => held.push(resolve));
+      }
+      return state;
+    },
+    set: (state) => shared.set(state),
+  };
+  const fetchArming: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (String(input).includes('auth.refresh')) armed = true;
+    return response;
+  };
+  return { storage, fetch: fetchArming, held };
+}
+
+describe('clients sharing one storage (tabs)', () => {
+  it("another client's login while this one's refresh checks the storage is never overwritten by the refresh", async () => {
+    const { storage, fetch: fetchArming, held } = checkHeldAfterRefresh();
+    const first = client({ storage, fetch: fetchArming });
+    const mine = newUser('sdk');
+    await first.register(mine);
+    const second = client({ storage });
+    await second.session();
+    const other = newUser('sdk');
+    await client().register(other);
+    expireAccessTokens();
+    const pending = first.user.me.query();
+    await until(() => held.length === 1);
+    const login = second.login({ email: other.email, password: other.password });
+    // The login is answered (the second client is signed in as `other`) while the refresh is still checking.
+    await until(async () => (await second.session())?.user?.email === other.email);
+    held.shift()?.();
+    await login;
+    await expect(pending).resolves.toMatchObject({ email: mine.email });
+    expect((await storage.get())?.session?.user?.email).toBe(other.email);
+    await expect(second.user.me.query()).resolves.toMatchObject({ email: other.email });
+  });
+
+  it("another client's logout while this one's refresh checks the storage stays a logout", async () => {
+    const { storage, fetch: fetchArming, held } = checkHeldAfterRefresh();
+    const first = client({ storage, fetch: fetchArming });
+    await first.register(newUser('sdk'));
+    const second = client({ storage });
+    await second.session();
+    expireAccessTokens();
+    const pending = first.user.me.query();
+    await until(() => held.length === 1);
+    const logout = second.logout();
+    await until(async () => (await second.session()) === null);
+    held.shift()?.();
+    // The server was told of the session as the storage held it after the refresh.
+    await expect(logout).resolves.toEqual({ serverConfirmed: true });
+    await Promise.allSettled([pending]);
+    expect((await storage.get())?.session).toBeNull();
+    // The refreshed tokens the first client still holds belong to a session that has ended everywhere.
+    await expect(first.user.me.query()).rejects.toMatchObject({ data: { code: 'UNAUTHORIZED' } });
+    expect(await first.session()).toBeNull();
+    expect((await storage.get())?.session).toBeNull();
+  });
+
+  it('two clients whose access tokens expired at once make exactly one refresh', async () => {
+    const storage = memoryStorage();
+    let unauthorized = 0;
+    let refreshes = 0;
     const held: (() => void)[] = [];
+    // Both calls are refused before the first refresh is answered.
     const fetchHolding: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);
-      if (String(input).includes('auth.refresh')) await new Promise<void>((resolve) => held.push(resolve));
+      if (String(input).includes('user.me') && response.status === 401) unauthorized += 1;
+      if (String(input).includes('auth.refresh') && refreshes++ === 0) await new Promise<void>((resolve) => held.push(resolve));
       return response;
     };
-    return { fetch: fetchHolding, held };
-  }
+    const first = client({ storage, fetch: fetchHolding });
+    const input = newUser('sdk');
+    await first.register(input);
+    const second = client({ storage, fetch: fetchHolding });
+    await second.session();
+    expireAccessTokens();
+    server.requests.length = 0;
+    const calls = Promise.all([first.user.me.query(), second.user.me.query()]);
+    await until(() => unauthorized === 2 && held.length === 1);
+    held.shift()?.();
+    await expect(calls).resolves.toMatchObject([{ email: input.email }, { email: input.email }]);
+    expect(refreshRequests()).toBe(1);
+    expect((await second.session())?.refreshToken).toBe((await first.session())?.refreshToken);
+  });
 
-  it('a refresh never overwrites a newer sign-in in shared storage', async () => {
-    // One storage object, no change notifications: neither client hears of the other's writes.
+  it("a late storage event, older than this client's own write, does not bring back a session it ended", async () => {
+    // Two tabs on one storage; the other tab's writes reach this one only when delivered by hand.
+    let current: StoredState | null = null;
+    const listeners = new Set<(state: StoredState | null) => void>();
+    const late: StoredState[] = [];
+    const lockName = `tabs-${randomUUID()}`;
+    const get = async () => current;
+    const mine: SessionStorage = {
+      lockName,
+      get,
+      set: async (state) => {
+        current = state;
+      },
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const theirs: SessionStorage = {
+      lockName,
+      get,
+      set: async (state) => {
+        current = state;
+        late.push(state);
+      },
+    };
+    const otherTab = client({ storage: theirs });
+    await otherTab.register(newUser('sdk'));
+    const auth = client({ storage: mine });
+    expect(await auth.session()).not.toBeNull();
+    expireAccessTokens();
+    await otherTab.user.me.query(); // the other tab refreshes: its event is on its way
+    await expect(auth.logout()).resolves.toEqual({ serverConfirmed: true });
+    for (const state of late.splice(0)) for (const listener of listeners) listener(state);
+    expect(await auth.session()).toBeNull();
+    expect((await get())?.session).toBeNull();
+  });
+
+  it('a write is numbered above every generation the client has seen, even when its read of the storage lags', async () => {
+    const { auth } = await signedIn();
+    const session = await auth.session();
+    const listeners = new Set<(state: StoredState | null) => void>();
+    const written: StoredState[] = [];
+    // Its reads still give generation 2 after an event has told it of generation 7.
+    const lagging: SessionStorage = {
+      get: async () => ({ generation: 2, session }),
+      set: async (state) => {
+        written.push(state);
+      },
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const tab = client({ storage: lagging });
+    await tab.session();
+    for (const listener of listeners) listener({ generation: 7, session: session && { ...session, accessToken: 'newer' } });
+    await tab.logout();
+    expect(written.map((state) => state.generation)).toEqual([8]);
+  });
+
+  it('a refresh never overwrites a login stored by a client that gave up waiting for the lock', async () => {
+    // The second client waits 50 ms for the lock, then stores its login unguarded: the stored
+    // generation is what keeps the first client's refresh from writing over it.
     const storage = memoryStorage();
     const { fetch: fetchHolding, held } = holdingRefreshes();
     const first = client({ storage, fetch: fetchHolding });
     await first.register(newUser('sdk'));
-    const second = client({ storage });
+    const second = client({ storage, lockTimeoutMs: 50 });
     const other = newUser('sdk');
+    await client().register(other);
     expireAccessTokens();
     const pending = first.user.me.query();
     await until(() => held.length === 1);
-    await second.register(other); // a newer sign-in lands in the shared storage
-    held.shift()?.(); // the first client's refresh answers after it
+    await second.login({ email: other.email, password: other.password });
+    held.shift()?.();
     await Promise.allSettled([pending]);
-    expect((await storage.get())?.user?.email).toBe(other.email);
+    expect((await storage.get())?.session?.user?.email).toBe(other.email);
     // The first client follows the storage instead of keeping its stale session.
     expect((await first.session())?.user?.email).toBe(other.email);
   });
 
-  it('a refresh never brings back a session ended in shared storage', async () => {
+  it('a refresh never brings back a session ended by a client that gave up waiting for the lock', async () => {
     const storage = memoryStorage();
     const { fetch: fetchHolding, held } = holdingRefreshes();
     const first = client({ storage, fetch: fetchHolding });
     await first.register(newUser('sdk'));
-    const second = client({ storage });
+    const second = client({ storage, lockTimeoutMs: 50 });
     await second.session();
     expireAccessTokens();
     const pending = first.user.me.query();
@@ -368,24 +535,13 @@ describe('shared storage', () => {
     await second.logout();
     held.shift()?.();
     await expect(pending).rejects.toBeInstanceOf(TRPCClientError);
-    expect(await storage.get()).toBeNull();
+    expect((await storage.get())?.session).toBeNull();
     expect(await first.session()).toBeNull();
   });
 });
 
 describe('a login while a refresh is in flight', () => {
-  /** A fetch that holds back the answers of auth.refresh until released. */
-  function holdingRefreshes() {
-    const held: (() => void)[] = [];
-    const fetchHolding: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
-      if (String(input).includes('auth.refresh')) await new Promise<void>((resolve) => held.push(resolve));
-      return response;
-    };
-    return { fetch: fetchHolding, held };
-  }
-
-  it("is not overwritten by the refresh's result", async () => {
+  it("is current at once, and not overwritten by the refresh's result", async () => {
     const { fetch: fetchHolding, held } = holdingRefreshes();
     const { auth } = await signedIn({ fetch: fetchHolding });
     const other = newUser('sdk');
@@ -393,8 +549,11 @@ describe('a login while a refresh is in flight', () => {
     expireAccessTokens();
     const pending = auth.user.me.query();
     await until(() => held.length === 1);
-    await auth.login({ email: other.email, password: other.password });
+    // Stored once the refresh lets go of the storage's lock; current here at once.
+    const login = auth.login({ email: other.email, password: other.password });
+    await until(async () => (await auth.session())?.user?.email === other.email);
     held.shift()?.(); // the previous user's refresh answers after the login
+    await login;
     await Promise.allSettled([pending]);
     expect((await auth.session())?.user?.email).toBe(other.email);
     expect((await auth.user.me.query()).email).toBe(other.email);
@@ -409,8 +568,10 @@ describe('a login while a refresh is in flight', () => {
     await revokeEverySessionOf(input);
     const pending = auth.user.me.query();
     await until(() => held.length === 1);
-    await auth.login({ email: other.email, password: other.password });
+    const login = auth.login({ email: other.email, password: other.password });
+    await until(async () => (await auth.session())?.user?.email === other.email);
     held.shift()?.(); // the refusal of the revoked session's refresh arrives after the login
+    await login;
     await expect(pending).rejects.toMatchObject({ data: { appCode: 'SESSION_REVOKED' } });
     expect(expired).toHaveLength(0);
     expect((await auth.session())?.user?.email).toBe(other.email);
@@ -446,7 +607,7 @@ describe('storage', () => {
     const storage = memoryStorage();
     const { auth } = await signedIn({ storage });
     const stored = await storage.get();
-    expect(stored?.accessToken).toBe((await auth.session())?.accessToken);
+    expect(stored?.session?.accessToken).toBe((await auth.session())?.accessToken);
     // A second client on the same storage is signed in as well.
     await expect(client({ storage }).user.me.query()).resolves.toHaveProperty('email');
   });
@@ -475,11 +636,41 @@ describe('storage', () => {
     const { auth } = await signedIn();
     const session = await auth.session();
     if (!session) throw new Error('not signed in');
-    const writes = Array.from({ length: 20 }, (_, i) => ({ ...session, accessToken: `token-${i}` }));
+    const writes = Array.from({ length: 20 }, (_, i) => ({ generation: i, session: { ...session, accessToken: `token-${i}` } }));
     await Promise.all(writes.map((write) => storage.set(write)));
-    const stored = decodeSession(readFileSync(path, 'utf8'));
-    expect(writes.map((write) => write.accessToken)).toContain(stored?.accessToken);
+    const stored = decodeState(readFileSync(path, 'utf8'));
+    expect(writes.map((write) => write.session.accessToken)).toContain(stored?.session?.accessToken);
     expect(readdirSync(directory)).toEqual(['session.json']);
+  });
+
+  it('a session stored by the previous format (the session alone) is still signed in, and the next write stores a generation', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'latchkey-sdk-')), 'session.json');
+    const { auth, input } = await signedIn();
+    const session = await auth.session();
+    writeFileSync(path, superjson.stringify(session), { mode: 0o600 });
+    expect(decodeState(readFileSync(path, 'utf8'))).toEqual({ generation: 0, session });
+    const resumed = client({ storage: fileStorage(path) });
+    await expect(resumed.user.me.query()).resolves.toMatchObject({ email: input.email });
+    await resumed.logout();
+    expect(decodeState(readFileSync(path, 'utf8'))).toEqual({ generation: 1, session: null });
+  });
+
+  it('every write raises the stored generation and keeps the fields of the record it does not know', async () => {
+    const storage = memoryStorage();
+    const auth = client({ storage });
+    const input = newUser('sdk');
+    await auth.register(input);
+    const registered = await storage.get();
+    expect(registered?.generation).toBe(1);
+    // A field a later version keeps beside the session.
+    await storage.set({ ...registered, generation: 1, session: registered?.session ?? null, kept: 'yes' } as StoredState);
+    expireAccessTokens();
+    await auth.user.me.query();
+    await auth.logout();
+    await auth.login({ email: input.email, password: input.password });
+    expect(await storage.get()).toMatchObject({ generation: 4, kept: 'yes' });
+    expect(decodeState(encodeState({ generation: 4, session: null }))).toEqual({ generation: 4, session: null });
+    expect(decodeState('{"json":{"generation":"4","session":null}}')).toBeNull();
   });
 });
 
@@ -495,16 +686,18 @@ async function revokeEverySessionOf(input: { email: string; password: string }) 
  * as with localStorage and its `storage` event.
  */
 function tabStorages(count: number): SessionStorage[] {
-  let current: StoredSession | null = null;
-  const tabs = Array.from({ length: count }, () => new Set<(session: StoredSession | null) => void>());
-  const write = (writer: number, session: StoredSession | null) => {
-    current = session;
-    for (const [tab, listeners] of tabs.entries()) if (tab !== writer) for (const listener of listeners) listener(session);
+  let current: StoredState | null = null;
+  const tabs = Array.from({ length: count }, () => new Set<(state: StoredState | null) => void>());
+  const write = (writer: number, state: StoredState) => {
+    current = state;
+    for (const [tab, listeners] of tabs.entries()) if (tab !== writer) for (const listener of listeners) listener(state);
   };
+  // One lock for all of them, as tabs of an origin share a Web Lock.
+  const lockName = `tabs-${randomUUID()}`;
   return tabs.map((listeners, tab) => ({
+    lockName,
     get: async () => current,
-    set: async (session) => write(tab, session),
-    clear: async () => write(tab, null),
+    set: async (state) => write(tab, state),
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -98,14 +98,20 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
         });
   const api = createTRPCClient<AppRouter>({ links: [refreshLink<AppRouter>(sessions), transport] });
 
+  // The device token is the storage's, not the session's: it is kept across logouts.
   const signIn = async (result: SignedIn): Promise<SignedIn> => {
-    await sessions.set(result);
+    const { deviceToken, ...session } = result;
+    await sessions.set(session, deviceToken);
     return result;
   };
 
   const methods: AuthMethods = {
     register: async (input) => signIn(await direct.auth.register.mutate(input)),
-    login: async (input) => signIn(await direct.auth.login.mutate(input)),
+    // Every login carries the device token of this storage's earlier sign-in, unless given one.
+    login: async (input) => {
+      const deviceToken = input.deviceToken ?? (await sessions.deviceToken());
+      return signIn(await direct.auth.login.mutate({ ...input, ...(deviceToken !== undefined && { deviceToken }) }));
+    },
     async logout() {
       await sessions.ready();
       const known = sessions.peek();

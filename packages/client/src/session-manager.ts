@@ -107,11 +107,19 @@ export class SessionManager {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Signs in: current here at once, then stored under the lock over whatever the storage holds. */
-  async set(session: StoredSession): Promise<void> {
+  /**
+   * Signs in: current here at once, then stored under the lock over whatever the storage holds,
+   * with the device token the sign-in answered.
+   */
+  async set(session: StoredSession, deviceToken?: string): Promise<void> {
     await this.ready();
     this.#expiredNotified = false;
-    await this.#replace(session);
+    await this.#replace(session, deviceToken);
+  }
+
+  /** The device token the storage keeps from an earlier sign-in (it outlives logouts), if any. */
+  async deviceToken(): Promise<string | undefined> {
+    return (await this.#options.storage.get())?.deviceToken;
   }
 
   /**
@@ -123,7 +131,7 @@ export class SessionManager {
     return this.#replace(null);
   }
 
-  async #replace(session: StoredSession | null): Promise<StoredSession | null> {
+  async #replace(session: StoredSession | null, deviceToken?: string): Promise<StoredSession | null> {
     // Current here before the lock is ours: what a refresh under way brings back belongs to the
     // previous session, and is dropped (see #commitIf).
     this.#change(session);
@@ -131,7 +139,7 @@ export class SessionManager {
     try {
       return await this.#withLock(async () => {
         const stored = await this.#options.storage.get();
-        await this.#write(stored, session);
+        await this.#write(stored, session, deviceToken);
         return stored?.session ?? null;
       });
     } finally {
@@ -143,9 +151,9 @@ export class SessionManager {
    * Under the lock: the next generation, keeping the fields of the record this client does not
    * know. Above any this client has seen, too, in case its read of the storage lags behind.
    */
-  async #write(stored: StoredState | null, session: StoredSession | null): Promise<void> {
+  async #write(stored: StoredState | null, session: StoredSession | null, deviceToken?: string): Promise<void> {
     const generation = Math.max(stored?.generation ?? 0, this.#storedGeneration) + 1;
-    await this.#options.storage.set({ ...stored, generation, session });
+    await this.#options.storage.set({ ...stored, generation, session, ...(deviceToken !== undefined && { deviceToken }) });
     this.#storedGeneration = generation;
   }
 

@@ -11,6 +11,11 @@ import type { StoredSession } from './types.js';
 export interface StoredState {
   generation: number;
   session: StoredSession | null;
+  /**
+   * The device token of this storage's last sign-in. It outlives sessions (a logout keeps it) and
+   * goes with every login, so that strangers' failed logins cannot lock this device out.
+   */
+  deviceToken?: string;
 }
 
 /**
@@ -49,8 +54,12 @@ export function decodeState(text: string | null | undefined): StoredState | null
     return null;
   }
   if (typeof value !== 'object' || value === null) return null;
-  const { generation, session } = value as { generation?: unknown; session?: unknown };
-  if (Number.isSafeInteger(generation) && (session === null || isSession(session))) return value as StoredState;
+  const { generation, session, deviceToken } = value as { generation?: unknown; session?: unknown; deviceToken?: unknown };
+  if (Number.isSafeInteger(generation) && (session === null || isSession(session))) {
+    if (deviceToken === undefined || typeof deviceToken === 'string') return value as StoredState;
+    const { deviceToken: _unreadable, ...rest } = value as StoredState;
+    return rest;
+  }
   // Written by an earlier version of the client: the session alone.
   if (isSession(value)) return { generation: 0, session: value };
   return null;

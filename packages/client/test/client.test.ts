@@ -94,6 +94,25 @@ describe('signing in and out', () => {
   });
 });
 
+describe('device tokens', () => {
+  it("the storage keeps the device token across logouts and sends it with the next login: strangers' failures cannot lock this device out", async () => {
+    const storage = memoryStorage();
+    const { auth, input } = await signedIn({ storage });
+    const { deviceToken } = (await storage.get()) ?? {};
+    expect(deviceToken).toEqual(expect.any(String));
+    await auth.logout();
+    expect(await storage.get()).toMatchObject({ session: null, deviceToken });
+    // A stranger on the same address (every test call comes from 127.0.0.1) fails past the free attempts.
+    const stranger = client();
+    for (let i = 0; i < 6; i += 1) await stranger.login({ email: input.email, password: `guess ${i}` }).catch(() => undefined);
+    await expect(stranger.login(input)).rejects.toMatchObject({ data: { appCode: 'RATE_LIMITED' } });
+    // This device signs in at once, and keeps the token it is given.
+    await expect(auth.login(input)).resolves.toHaveProperty('accessToken');
+    expect((await storage.get())?.deviceToken).toEqual(expect.any(String));
+    expect((await auth.session()) ?? {}).not.toHaveProperty('deviceToken');
+  });
+});
+
 describe('batching', () => {
   it('50 concurrent calls all succeed, never more than MAX_BATCH_SIZE in one request', async () => {
     const { auth, input } = await signedIn();

@@ -12,6 +12,7 @@
  * test/api-doc.test.ts fails when the committed file differs, and checks each documented access
  * (public or signed in) against what the procedure does without a token.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ACCESS_TOKEN_REFUSALS, APP_CODE_MESSAGES, APP_CODES, type AppCode } from '@latchkey/protocol';
@@ -23,7 +24,8 @@ import { restRoutes } from '../src/http/rest/routes.js';
 import { AppError } from '../src/lib/errors.js';
 import { type AppRouter, appRouter } from '../src/router.js';
 
-export const API_DOC_PATH = join(import.meta.dirname, '..', '..', '..', 'docs', 'api.md');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+export const API_DOC_PATH = join(ROOT, 'docs', 'api.md');
 
 type Outputs = inferRouterOutputs<AppRouter>;
 type ProcedurePath = { [N in keyof Outputs]: `${N & string}.${keyof Outputs[N] & string}` }[keyof Outputs];
@@ -348,7 +350,23 @@ function appCodesSection(): string[] {
   return lines;
 }
 
+/** Markdown as the repository's formatter (Biome, `pnpm format`) writes it: tables aligned. */
+function formatted(markdown: string): string {
+  const biome = spawnSync(join(ROOT, 'node_modules', '.bin', 'biome'), ['format', '--stdin-file-path=docs/api.md'], {
+    cwd: ROOT,
+    input: markdown,
+    encoding: 'utf8',
+  });
+  if (biome.status !== 0) throw new Error(`biome could not format docs/api.md: ${biome.stderr}`);
+  return biome.stdout;
+}
+
+/** docs/api.md as it should be committed. */
 export function renderApiDoc(): string {
+  return formatted(unformattedApiDoc());
+}
+
+function unformattedApiDoc(): string {
   const document = buildOpenApiDocument(restRoutes, { serverUrl: 'http://localhost:3000' });
   return `${[
     '# API reference',

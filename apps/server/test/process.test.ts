@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newUser, until } from '../src/testing.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { newUser, until } from '../src/testing.js';
 import { emptyTestDatabase, onPostgres } from './helpers/database.js';
 import { killAll, listeningPort, run } from './helpers/process.js';
 import { trpcPost } from './helpers/trpc.js';

@@ -116,7 +116,10 @@ describe('POST /api/users', () => {
         'VALIDATION_FAILED',
       );
       expectErrors(
-        await call('PUT', '/api/user', { token: access_token, json: { user: { password: 'passwordnew', current_password: input.password } } }),
+        await call('PUT', '/api/user', {
+          token: access_token,
+          json: { user: { password: 'passwordnew', current_password: input.password } },
+        }),
         422,
         { password: ['is too common'] },
         'VALIDATION_FAILED',

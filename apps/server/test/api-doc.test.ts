@@ -29,7 +29,9 @@ describe.skipIf(onPostgres)('docs/api.md', () => {
     it('lists every operation of the served /openapi.json, and no other route', async () => {
       const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
       const served = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
-      const listed = [...readFileSync(API_DOC_PATH, 'utf8').matchAll(/^\| `((?:GET|POST|PUT|PATCH|DELETE) \/\S*)`\s+\|/gm)].map((m) => m[1]);
+      const listed = [...readFileSync(API_DOC_PATH, 'utf8').matchAll(/^\| `((?:GET|POST|PUT|PATCH|DELETE) \/\S*)`\s+\|/gm)].map(
+        (m) => m[1],
+      );
       expect(listed.sort()).toEqual(served.sort());
     });
 

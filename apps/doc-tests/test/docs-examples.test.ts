@@ -9,7 +9,19 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migratedTestDatabase, newUser, type ServedApp, servedApp, TEST_JWT_SECRET, type TestDatabase } from '@latchkey/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bash, blockWith, type CodeBlock, codeBlocks, finish, freePort, ROOT, readDoc, start, waitFor } from './helpers.js';
+import {
+  bash,
+  blockWith,
+  type CodeBlock,
+  codeBlocks,
+  finish,
+  freePort,
+  ROOT,
+  readDoc,
+  start,
+  startInTerminal,
+  waitFor,
+} from './helpers.js';
 
 const PACKAGE = join(import.meta.dirname, '..');
 const DOCS = ['docs/testing.md', 'docs/verifying-tokens.md'];
@@ -113,5 +125,13 @@ describe("docs/verifying-tokens.md's runnable example", () => {
     const stopped = await finish(example);
     expect(stopped.stdout + stopped.stderr).not.toContain('ELIFECYCLE');
     expect(stopped.code).toBe(0);
+
+    // And as a person stops it: Ctrl-C in its terminal.
+    const terminal = startInTerminal(command, { JWT_SECRET: TEST_JWT_SECRET, PORT: '0', DATABASE_URL: '' });
+    await waitFor(terminal, /listening on http/);
+    terminal.interrupt();
+    const interrupted = await finish(terminal);
+    expect(interrupted.stdout).not.toContain('ELIFECYCLE');
+    expect(interrupted.code).toBe(0);
   });
 });

@@ -130,6 +130,20 @@ export function start(commandLine: string, env: Record<string, string>): Watched
   return watch(spawn('bash', ['-c', `exec ${commandLine}`], { cwd: ROOT, env: shellEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
+/**
+ * Runs a command line in a terminal of its own (util-linux `script` gives it a pseudo-terminal),
+ * so that `interrupt()` is a real Ctrl-C: the terminal sends SIGINT to every process of the
+ * foreground group at once (pnpm and the server alike), as it does for a person at a keyboard.
+ */
+export function startInTerminal(commandLine: string, env: Record<string, string>): Watched & { interrupt(): void } {
+  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', commandLine, '/dev/null'], {
+    cwd: ROOT,
+    env: shellEnv(env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return { ...watch(child), interrupt: () => child.stdin?.write('\x03') };
+}
+
 export async function waitFor(watched: Watched, pattern: RegExp, timeoutMs = 150_000): Promise<RegExpExecArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

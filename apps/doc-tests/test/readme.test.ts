@@ -14,6 +14,7 @@ import {
   readDoc,
   section,
   start,
+  startInTerminal,
   temporaryDirectory,
   type Watched,
   waitFor,
@@ -122,6 +123,22 @@ describe('README.md', () => {
     expect(run.stdout).toMatch(/signed in as demo\w+[\s\S]*still signed in as demo\w+ \(refreshed transparently\)/);
     expect(run.stdout + run.stderr).not.toContain('ELIFECYCLE');
     expect(run.code).toBe(0);
+  });
+
+  it('Ctrl-C on `pnpm start` in a terminal stops it as the README says: "stopped", status 0, no ELIFECYCLE', async () => {
+    const port = await freePort();
+    const terminal = startInTerminal('pnpm start', {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'memory://',
+      DATA_DIR: temporaryDirectory(),
+    });
+    await waitFor(terminal, /Latchkey listening/);
+    terminal.interrupt();
+    const { code, stdout } = await finish(terminal);
+    expect(stdout).toContain('"msg":"stopped"');
+    expect(stdout).not.toContain('ELIFECYCLE');
+    expect(code).toBe(0);
   });
 
   it('a clean stop looks as the README says: SIGTERM to `pnpm start` logs "stopped" and exits 0, without ELIFECYCLE', async () => {

@@ -85,12 +85,6 @@ describe('passwordProblems', () => {
     expect(passwordProblems('correct horse battery')).toEqual([]);
   });
 
-  it('a check takes microseconds: the list is a Set built once', () => {
-    const started = performance.now();
-    for (let i = 0; i < 10_000; i += 1) passwordProblems(`uncommon passphrase ${i}`);
-    expect(performance.now() - started).toBeLessThan(500);
-  });
-
   it('a long uncommon passphrase is accepted', () => {
     expect(passwordProblems('lighthouse keepers dream of copper kettles')).toEqual([]);
   });

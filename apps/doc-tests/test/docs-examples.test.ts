@@ -21,6 +21,7 @@ import {
   readDoc,
   start,
   startInTerminal,
+  stopAll,
   waitFor,
 } from './helpers.js';
 
@@ -104,6 +105,7 @@ describe("docs/verifying-tokens.md's runnable example", () => {
     server = await servedApp(database, { clock: 'shifted' });
   });
   afterAll(async () => {
+    stopAll();
     await server?.close();
     await database?.close();
   });

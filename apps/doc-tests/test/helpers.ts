@@ -125,9 +125,36 @@ export async function finish(watched: Watched): Promise<Finished> {
   return { code, ...watched.output() };
 }
 
-/** Runs a command line from the docs, as a shell would, from the repository's root. */
+const running = new Set<ChildProcess>();
+
+/**
+ * Runs a command line from the docs, as a shell would, from the repository's root. It gets a
+ * process group of its own, so that `stopAll()` ends pnpm and whatever pnpm started alike.
+ */
 export function start(commandLine: string, env: Record<string, string>): Watched {
-  return watch(spawn('bash', ['-c', `exec ${commandLine}`], { cwd: ROOT, env: shellEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = spawn('bash', ['-c', `exec ${commandLine}`], {
+    cwd: ROOT,
+    env: shellEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  return watch(child);
+}
+
+/** Kills every process group `start()` and `startInTerminal()` began that is still there (a test that failed halfway). */
+export function stopAll(): void {
+  for (const child of running) {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  running.clear();
 }
 
 /**
@@ -136,11 +163,15 @@ export function start(commandLine: string, env: Record<string, string>): Watched
  * foreground group at once (pnpm and the server alike), as it does for a person at a keyboard.
  */
 export function startInTerminal(commandLine: string, env: Record<string, string>): Watched & { interrupt(): void } {
+  // The command runs in the terminal's own session; killing `script` closes the terminal, which hangs it up.
   const child = spawn('script', ['--quiet', '--flush', '--return', '--command', commandLine, '/dev/null'], {
     cwd: ROOT,
     env: shellEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   return { ...watch(child), interrupt: () => child.stdin?.write('\x03') };
 }
 

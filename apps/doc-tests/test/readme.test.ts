@@ -15,6 +15,7 @@ import {
   section,
   start,
   startInTerminal,
+  stopAll,
   temporaryDirectory,
   type Watched,
   waitFor,
@@ -46,9 +47,7 @@ describe('README.md', () => {
     });
     await waitFor(server, /Latchkey listening/);
   });
-  afterAll(() => {
-    if (server?.child.exitCode === null) server.child.kill('SIGKILL');
-  });
+  afterAll(stopAll);
 
   const pasted = (needle: string) => blockWith(section(readme, 'Try it'), 'sh', needle).code.replaceAll('localhost:3000', address);
   const json = (text: string | undefined) => JSON.parse(text ?? 'null') as Record<string, unknown>;

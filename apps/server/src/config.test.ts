@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from './config.js';
 
 const SECRET = 'config-test-secret-at-least-32-bytes-long';
 
@@ -333,5 +333,24 @@ describe('loadConfig result', () => {
     const config = loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'postgres://localhost/auth' });
 
     expect(Object.isFrozen(config.database)).toBe(true);
+  });
+});
+
+describe('the documentation of the configuration', () => {
+  const root = join(import.meta.dirname, '..', '..', '..');
+
+  it("README's configuration table names every variable the server reads", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+    const rows = section.split('\n').filter((line) => line.startsWith('| `'));
+    const named = new Set(rows.flatMap((row) => [...row.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => match[1])));
+    expect(CONFIG_VARIABLES.length).toBeGreaterThan(20);
+    expect(CONFIG_VARIABLES.filter((name) => !named.has(name))).toEqual([]);
+  });
+
+  it('.env.example has a line for every variable the server reads', () => {
+    const example = readFileSync(join(root, '.env.example'), 'utf8');
+    const named = new Set([...example.matchAll(/^# ([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]));
+    expect(CONFIG_VARIABLES.filter((name) => !named.has(name))).toEqual([]);
   });
 });

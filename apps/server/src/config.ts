@@ -186,6 +186,9 @@ const EnvSchema = z.object({
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(DEFAULT_MAX_BATCH_SIZE),
 });
 
+/** Every variable the server reads: README's configuration table and .env.example list each one (test/readme-config.test.ts). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(EnvSchema.shape));
+
 type Env = Record<string, string | undefined>;
 
 function smtpUrlFrom(env: z.infer<typeof EnvSchema>): string | undefined {

@@ -250,7 +250,7 @@ describe('delivery over SMTP', () => {
     }
   });
 
-  it('without SMTP_URL, mails become .eml files; the log names the file but never the link', async () => {
+  it('without SMTP_URL, mails become .eml files with each link whole on one plain line; the log names the file but never the link', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'latchkey-mail-'));
     const lines: string[] = [];
     const logger = createLogger(
@@ -275,9 +275,13 @@ describe('delivery over SMTP', () => {
     expect(await files.runOnce()).toBe(1);
     const [file] = readdirSync(directory);
     expect(file).toMatch(/\.eml$/);
-    const eml = readFileSync(join(directory, file ?? ''), 'utf8').replace(/=\r?\n/g, '');
+    const eml = readFileSync(join(directory, file ?? ''), 'utf8');
     expect(eml).toContain(`To: ${input.email}`);
-    expect(eml).toContain(token.slice(0, 20));
+    expect(eml).not.toMatch(/quoted-printable|base64/i);
+    expect(eml).toMatch(/^Content-Transfer-Encoding: 8bit$/m);
+    // The link a developer copies from `cat`: the whole URL, token included, on a line of its own.
+    const link = eml.split('\n').find((line) => line.includes(token));
+    expect(link?.trim()).toMatch(new RegExp(`(^|\\s)https://auth\\.example\\.test/verify-email\\?token=${token}$`));
     expect(lines.join('')).toContain(file);
     expect(lines.join('')).not.toContain(token);
   });

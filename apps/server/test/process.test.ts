@@ -1,9 +1,11 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { newUser, until } from '../src/testing.js';
 import { emptyTestDatabase, onPostgres } from './helpers/database.js';
 import { killAll, listeningPort, run } from './helpers/process.js';
+import { trpcPost } from './helpers/trpc.js';
 
 // Real processes start PGlite or connect, migrate and listen: allow for a loaded machine.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -23,6 +25,20 @@ describe.skipIf(onPostgres)('the server process', () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
     expect(server.output().stdout).toContain('"msg":"stopped"');
+  });
+
+  it('a server the tests start without DATA_DIR keeps its secret and mail in a temporary directory, not apps/server/.data', async () => {
+    const server = run('src/main.ts', { DATABASE_URL: 'memory://', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4' });
+    expect(server.dataDir.startsWith(tmpdir())).toBe(true);
+    const port = await listeningPort(server);
+    const user = newUser();
+    expect((await trpcPost(`http://127.0.0.1:${port}`, 'auth.register', user)).status).toBe(200);
+    const mailDir = join(server.dataDir, 'mail');
+    const [file] = await until(() => (existsSync(mailDir) && readdirSync(mailDir).length > 0 ? readdirSync(mailDir) : undefined), 20_000);
+    expect(readFileSync(join(mailDir, file ?? ''), 'utf8')).toContain(`To: ${user.email}`);
+    expect(existsSync(join(server.dataDir, 'jwt-secret'))).toBe(true);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 
   it('refuses a bad configuration with one line naming the variable', async () => {

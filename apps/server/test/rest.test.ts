@@ -115,6 +115,27 @@ describe('POST /api/users', () => {
     });
   });
 
+  it("the tutorial's passwordnew is refused as too common, at registration and as a new password", async () => {
+    const { input, access_token } = await register();
+    await unchanged(async () => {
+      expectErrors(
+        await call('POST', '/api/users', { json: { user: { ...newUser(), password: 'passwordnew' } } }),
+        422,
+        { password: ['is too common'] },
+        'VALIDATION_FAILED',
+      );
+      expectErrors(
+        await call('PUT', '/api/user', {
+          token: access_token,
+          json: { user: { password: 'passwordnew', current_password: input.password } },
+        }),
+        422,
+        { password: ['is too common'] },
+        'VALIDATION_FAILED',
+      );
+    });
+  });
+
   it('409 when the email or the username is taken (case-insensitively); nothing is written', async () => {
     const { input } = await register();
     await unchanged(async () => {

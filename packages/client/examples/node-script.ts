@@ -3,7 +3,10 @@
  * client refreshes on its own. Run against a server with a short token lifetime:
  *
  *   ACCESS_TOKEN_TTL=10s pnpm start
- *   pnpm --filter @latchkey/client example
+ *   pnpm --filter @latchkey/client example      (builds the packages it imports, then runs)
+ *
+ * A session file left by an earlier run (against another database, or signed out since) is
+ * handled as docs/client.md recommends: the call fails, the session is gone, so sign in again.
  */
 import { randomUUID } from 'node:crypto';
 import { createAuthClient } from '@latchkey/client';
@@ -13,10 +16,10 @@ const url = process.env.LATCHKEY_URL ?? 'http://localhost:3000';
 const auth = createAuthClient({
   url,
   storage: fileStorage(process.env.LATCHKEY_SESSION_FILE ?? '.latchkey-session.json'),
-  onSessionExpired: () => console.error('The session ended: sign in again.'),
+  onSessionExpired: () => console.log('The stored session has ended: signing in again.'),
 });
 
-if (!(await auth.session())) {
+async function signIn(): Promise<void> {
   const email = process.env.LATCHKEY_EMAIL;
   const password = process.env.LATCHKEY_PASSWORD;
   if (email && password) {
@@ -27,9 +30,30 @@ if (!(await auth.session())) {
   }
 }
 
-console.log('signed in as', (await auth.user.me.query()).username);
-const expiresAt = (await auth.session())?.accessTokenExpiresAt.getTime() ?? Date.now();
-const wait = Math.max(0, expiresAt - Date.now()) + 1_000;
-console.log(`waiting ${Math.round(wait / 1000)} s for the access token to expire...`);
-await new Promise((resolve) => setTimeout(resolve, wait));
-console.log('still signed in as', (await auth.user.me.query()).username, '(refreshed transparently)');
+/**
+ * Runs a call that needs a session. When it fails and no session is left, the session has ended
+ * for good (the client already tried a refresh): sign in again and retry once. A failure that
+ * leaves the session in place (the network, a 429) is not the end of the session: it propagates.
+ */
+async function signedIn<T>(call: () => Promise<T>): Promise<T> {
+  if (!(await auth.session())) await signIn();
+  try {
+    return await call();
+  } catch (error) {
+    if (await auth.session()) throw error;
+    await signIn();
+    return call();
+  }
+}
+
+try {
+  console.log('signed in as', (await signedIn(() => auth.user.me.query())).username);
+  const expiresAt = (await auth.session())?.accessTokenExpiresAt.getTime() ?? Date.now();
+  const wait = Math.max(0, expiresAt - Date.now()) + 1_000;
+  console.log(`waiting ${Math.round(wait / 1000)} s for the access token to expire...`);
+  await new Promise((resolve) => setTimeout(resolve, wait));
+  console.log('still signed in as', (await signedIn(() => auth.user.me.query())).username, '(refreshed transparently)');
+} catch (error) {
+  console.error(`The example failed: ${error instanceof Error ? error.message : String(error)} (is the server running at ${url}?)`);
+  process.exitCode = 1;
+}

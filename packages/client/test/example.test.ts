@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migratedTestDatabase, type ServedApp, servedApp, type TestDatabase } from '@latchkey/server/testing';
+import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase } from '@latchkey/server/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { fileStorage } from '../src/node.js';
 
 let database: TestDatabase;
 let server: ServedApp;
@@ -17,15 +18,12 @@ afterAll(async () => {
   await database?.close();
 });
 
-it('examples/node-script.ts stays signed in across the expiry of its access token', async () => {
+/** Runs examples/node-script.ts as `pnpm example` does (after its build), on the given session file. */
+async function runExample(sessionFile: string): Promise<{ code: number | null; output: string }> {
   const root = join(import.meta.dirname, '..');
-  const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['examples/node-script.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/node-script.ts'], {
     cwd: root,
-    env: {
-      ...process.env,
-      LATCHKEY_URL: server.url,
-      LATCHKEY_SESSION_FILE: join(mkdtempSync(join(tmpdir(), 'latchkey-example-')), 's.json'),
-    },
+    env: { ...process.env, LATCHKEY_URL: server.url, LATCHKEY_SESSION_FILE: sessionFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -35,8 +33,28 @@ it('examples/node-script.ts stays signed in across the expiry of its access toke
   child.stderr.on('data', (chunk) => {
     output += chunk;
   });
-  const code = await new Promise((resolve) => child.on('exit', resolve));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, output };
+}
+
+const freshSessionFile = () => join(mkdtempSync(join(tmpdir(), 'latchkey-example-')), 's.json');
+
+it('examples/node-script.ts stays signed in across the expiry of its access token', async () => {
+  const { code, output } = await runExample(freshSessionFile());
   expect(output).toMatch(/signed in as demo\w+[\s\S]*still signed in as demo\w+ \(refreshed transparently\)/);
   expect(code).toBe(0);
   expect(server.requests.filter((r) => r.path === '/trpc/auth.refresh' && r.status === 200).length).toBeGreaterThanOrEqual(1);
+});
+
+it('a stale session file (its session ended on the server) makes the example sign in again, with no unhandled error', async () => {
+  const file = freshSessionFile();
+  const stale = await server.client().auth.register.mutate(newUser());
+  await server.client(() => stale.accessToken).auth.logoutAll.mutate();
+  await fileStorage(file).set({ generation: 1, session: stale });
+
+  const { code, output } = await runExample(file);
+  expect(output).toContain('The stored session has ended: signing in again.');
+  expect(output).toMatch(/signed in as demo\w+[\s\S]*still signed in as demo\w+/);
+  expect(output).not.toMatch(/TRPCClientError|\n\s+at /);
+  expect(code).toBe(0);
 });

@@ -40,10 +40,15 @@ server.listen(Number(process.env.PORT ?? 4000), '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${port} (revocation ${verifier.revocationStatus === 'off' ? 'off' : 'on'})`);
 });
 
-// Stop taking requests, then end the revocation listener: nothing is left open and the process exits on its own.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    server.close(() => void verifier.close().catch((error: unknown) => console.error(error)));
-    server.closeAllConnections();
-  });
-}
+// Stop taking requests, then end the revocation listener: nothing is left open and the process
+// exits on its own, with status 0. A second signal (Ctrl-C reaches both pnpm and this process, and
+// pnpm passes it on) changes nothing: the handler stays installed, so it cannot kill the process.
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  server.close(() => void verifier.close().catch((error: unknown) => console.error(error)));
+  server.closeAllConnections();
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

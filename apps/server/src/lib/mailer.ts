@@ -32,9 +32,24 @@ export function createSmtpTransport(url: string, from: string): MailTransport {
   };
 }
 
+/** RFC 5322's limit on a line, in octets, CRLF excluded. */
+const MAX_LINE_OCTETS = 998;
+
+/**
+ * A part a person can read in the .eml file itself: 8-bit UTF-8, so that a link stays one line
+ * (quoted-printable would split it with soft breaks and turn `=` into `=3D`). A body with a line
+ * too long for 8-bit is left to nodemailer's own choice of encoding.
+ */
+function readablePart(type: 'text/plain' | 'text/html', body: string): string | { raw: string } {
+  const normalized = body.replace(/\r\n?/g, '\n');
+  if (normalized.split('\n').some((line) => Buffer.byteLength(line, 'utf8') > MAX_LINE_OCTETS)) return body;
+  return { raw: `Content-Type: ${type}; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${normalized}` };
+}
+
 /**
  * The embedded default: each mail becomes an .eml file a developer can open. The log names the
- * file, never the link: links carry tokens, and tokens never appear in logs. Files are named by
+ * file, never the link: links carry tokens, and tokens never appear in logs. Parts are 8-bit
+ * (readablePart), so that `cat` shows each link whole. Files are named by
  * `clock`'s time of writing, so that a directory listing is in order.
  */
 export function createFileTransport(directory: string, from: string, logger: Logger, clock: Clock = systemClock): MailTransport {
@@ -46,8 +61,8 @@ export function createFileTransport(directory: string, from: string, logger: Log
         from,
         to: mail.to,
         subject: mail.subject,
-        text: mail.text,
-        ...(mail.html && { html: mail.html }),
+        text: readablePart('text/plain', mail.text),
+        ...(mail.html && { html: readablePart('text/html', mail.html) }),
       });
       const message = info.message;
       if (!Buffer.isBuffer(message)) throw new Error('nodemailer produced no message');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createPasswordHasher, normalizePassword, passwordProblems } from './password.js';
+import { COMMON_PASSWORD_COUNT, createPasswordHasher, normalizePassword, passwordProblems } from './password.js';
 
 const hasher = createPasswordHasher(4);
 
@@ -76,6 +76,13 @@ describe('passwordProblems', () => {
   it('common passwords are refused whatever their case', () => {
     expect(passwordProblems('password1')).toEqual(['is too common']);
     expect(passwordProblems('PassWord1')).toEqual(['is too common']);
+  });
+
+  it("every entry of 8+ characters of the 1,000,000 most common is refused, down to the last rank, the tutorial's passwordnew included", () => {
+    expect(COMMON_PASSWORD_COUNT).toBe(474_743);
+    expect(passwordProblems('passwordnew')).toEqual(['is too common']); // rank 277,753
+    expect(passwordProblems('Vjht0409')).toEqual(['is too common']); // the list's last entry of 8 characters
+    expect(passwordProblems('correct horse battery')).toEqual([]);
   });
 
   it('a long uncommon passphrase is accepted', () => {

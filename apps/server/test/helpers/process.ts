@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { until } from '../../src/testing.js';
 
@@ -12,14 +14,21 @@ const children = new Set<ChildProcess>();
 
 export interface RunningProcess {
   child: ChildProcess;
+  /** The process's DATA_DIR: the one given, or a fresh temporary directory. */
+  dataDir: string;
   exited: Promise<number | null>;
   output(): { stdout: string; stderr: string };
 }
 
+/**
+ * Without a DATA_DIR of the test's own, each process gets a fresh temporary one: the default
+ * (`./.data`) is the developer's embedded database, secret and mail, which tests must not touch.
+ */
 export function run(script: string, env: Record<string, string>): RunningProcess {
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'latchkey-process-'));
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env, DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -37,7 +46,7 @@ export function run(script: string, env: Record<string, string>): RunningProcess
       resolve(code);
     }),
   );
-  return { child, exited, output: () => ({ stdout, stderr }) };
+  return { child, dataDir, exited, output: () => ({ stdout, stderr }) };
 }
 
 /** Kills whatever a test left running. */

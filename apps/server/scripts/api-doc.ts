@@ -1,0 +1,446 @@
+/**
+ * Generates docs/api.md, the reference of every tRPC procedure and REST route, from the router
+ * (kinds and input schemas), the REST route table and the OpenAPI document the server serves
+ * (bodies, answers, statuses), and the appCode catalogue of @latchkey/protocol. What the code
+ * cannot say at run time (outputs, which appCodes a procedure's own rules send) is the catalogue
+ * below: its outputs are checked against the router's inferred types by the compiler, and a
+ * procedure missing from it (or listed but gone) stops the script.
+ *
+ *   pnpm --filter @latchkey/server docs:api           writes docs/api.md
+ *   pnpm --filter @latchkey/server docs:api --check   exits 1 when docs/api.md is not what it would write
+ *
+ * test/api-doc.test.ts fails when the committed file differs, and checks each documented access
+ * (public or signed in) against what the procedure does without a token.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ACCESS_TOKEN_REFUSALS, APP_CODE_MESSAGES, APP_CODES, type AppCode } from '@latchkey/protocol';
+import type { inferRouterOutputs } from '@trpc/server';
+import { z } from 'zod';
+import { buildOpenApiDocument, type OpenApiDocument, type Operation } from '../src/http/openapi.js';
+import { fromAppError } from '../src/http/rest/errors.js';
+import { restRoutes } from '../src/http/rest/routes.js';
+import { AppError } from '../src/lib/errors.js';
+import { type AppRouter, appRouter } from '../src/router.js';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+export const API_DOC_PATH = join(ROOT, 'docs', 'api.md');
+
+type Outputs = inferRouterOutputs<AppRouter>;
+type ProcedurePath = { [N in keyof Outputs]: `${N & string}.${keyof Outputs[N] & string}` }[keyof Outputs];
+type OutputOf<P extends ProcedurePath> = P extends `${infer N extends keyof Outputs}.${infer K}`
+  ? K extends keyof Outputs[N]
+    ? Outputs[N][K]
+    : never
+  : never;
+
+/** The field names of an output (of its elements, for a list), which the catalogue must match exactly. */
+type FieldsOf<T> = T extends readonly (infer E)[] ? keyof E : keyof T;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/** Named output shapes, each pinned to the procedure whose output it is. */
+const TYPES = {
+  User: {
+    of: 'user.me',
+    fields: {
+      id: 'string (uuid)',
+      email: 'string',
+      username: 'string',
+      bio: 'string | null',
+      image: 'string | null',
+      emailVerified: 'boolean',
+      pendingEmail: 'string | null (an address asked for, until both confirmation links are used)',
+      createdAt: 'Date',
+    },
+  },
+  Session: {
+    of: 'auth.login',
+    fields: {
+      user: 'User',
+      accessToken: 'string (a JWT)',
+      refreshToken: 'string (opaque)',
+      accessTokenExpiresAt: 'Date',
+      refreshTokenExpiresAt: 'Date',
+      deviceToken: 'string (opaque; keep it across logouts and send it with every login)',
+    },
+  },
+  Tokens: {
+    of: 'auth.refresh',
+    fields: {
+      accessToken: 'string (a JWT)',
+      refreshToken: 'string (opaque, rotated)',
+      accessTokenExpiresAt: 'Date',
+      refreshTokenExpiresAt: 'Date',
+    },
+  },
+  SessionInfo: {
+    of: 'auth.sessions',
+    fields: {
+      id: 'string (uuid)',
+      createdAt: 'Date',
+      lastUsedAt: 'Date',
+      expiresAt: 'Date',
+      userAgent: 'string | null',
+      ip: 'string | null',
+      current: 'boolean (the session of this call)',
+    },
+  },
+} as const;
+type TypeName = keyof typeof TYPES;
+
+interface ProcedureDoc {
+  access: 'public' | 'signed in';
+  /** A named type, a list of one (`SessionInfo[]`), or the fields of an inline object. */
+  output: TypeName | `${TypeName}[]` | Readonly<Record<string, string>>;
+  /** The appCodes of the procedure's own rules; VALIDATION_FAILED (with an input) and the access-token refusals (signed in) are added. */
+  appCodes: readonly AppCode[];
+  note: string;
+}
+
+const PROCEDURES = {
+  'auth.register': {
+    access: 'public',
+    output: 'Session',
+    appCodes: ['EMAIL_TAKEN', 'USERNAME_TAKEN', 'RATE_LIMITED'],
+    note: 'Creates the account and its first session; a verification mail is queued.',
+  },
+  'auth.login': {
+    access: 'public',
+    output: 'Session',
+    appCodes: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
+    note: "An unknown email and a wrong password answer alike, after the same work. `deviceToken` (from an earlier login on this device) keeps strangers' failures from locking the device out.",
+  },
+  'auth.reauthenticate': {
+    access: 'signed in',
+    output: { accessToken: 'string (a JWT whose auth_time is now)', accessTokenExpiresAt: 'Date' },
+    appCodes: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
+    note: 'Proves again who is signed in: with the token it answers, for `REAUTH_MAX_AGE`, a new email or password needs no `currentPassword`.',
+  },
+  'auth.refresh': {
+    access: 'public',
+    output: 'Tokens',
+    appCodes: ['REFRESH_TOKEN_INVALID', 'REFRESH_TOKEN_EXPIRED', 'REFRESH_TOKEN_REUSED', 'RATE_LIMITED'],
+    note: 'Rotates the refresh token. The one just rotated works again within `REFRESH_REUSE_GRACE` (same successor); an older one revokes the session.',
+  },
+  'auth.logout': {
+    access: 'public',
+    output: { success: 'true' },
+    appCodes: [],
+    note: 'Ends the session of the refresh token; idempotent (an unknown or ended token succeeds too).',
+  },
+  'auth.logoutAll': {
+    access: 'signed in',
+    output: { revoked: 'number' },
+    appCodes: [],
+    note: 'Ends every session of the user, this one included.',
+  },
+  'auth.sessions': { access: 'signed in', output: 'SessionInfo[]', appCodes: [], note: 'The live sessions of the user.' },
+  'auth.revokeSession': {
+    access: 'signed in',
+    output: { success: 'true' },
+    appCodes: ['SESSION_NOT_FOUND'],
+    note: 'Ends one live session of the user (another device, or this one).',
+  },
+  'auth.verifyEmail': {
+    access: 'public',
+    output: { user: 'User' },
+    appCodes: ['TOKEN_INVALID', 'TOKEN_EXPIRED', 'EMAIL_TAKEN', 'RATE_LIMITED'],
+    note: 'Uses the token of a verification mail, or of one of the two confirmations of an email change, once.',
+  },
+  'auth.resendVerification': {
+    access: 'signed in',
+    output: { success: 'true' },
+    appCodes: ['RATE_LIMITED'],
+    note: 'Queues a new verification mail when the address is not verified yet.',
+  },
+  'auth.forgotPassword': {
+    access: 'public',
+    output: { message: 'string' },
+    appCodes: ['RATE_LIMITED'],
+    note: 'Queues a reset mail when the address has an account; the answer is the same for every address.',
+  },
+  'auth.resetPassword': {
+    access: 'public',
+    output: { success: 'true' },
+    appCodes: ['TOKEN_INVALID', 'TOKEN_EXPIRED', 'RATE_LIMITED'],
+    note: 'Sets the new password with the token of a reset mail, once; ends every session of the user.',
+  },
+  'user.me': { access: 'signed in', output: 'User', appCodes: [], note: 'The signed-in user.' },
+  'user.update': {
+    access: 'signed in',
+    output: 'User',
+    appCodes: ['EMAIL_TAKEN', 'USERNAME_TAKEN', 'REAUTHENTICATION_REQUIRED', 'INVALID_CREDENTIALS', 'RATE_LIMITED'],
+    note: '`bio` and `image`: `""` or `null` clears them. A new email needs `currentPassword` or a recent re-authentication, and stays `pendingEmail` until the links mailed to it and (when verified) to the current address are both used.',
+  },
+  'user.changePassword': {
+    access: 'signed in',
+    output: { success: 'true' },
+    appCodes: ['INVALID_CREDENTIALS', 'REAUTHENTICATION_REQUIRED', 'RATE_LIMITED'],
+    note: 'Needs `currentPassword` or a recent re-authentication (`REAUTH_MAX_AGE`). A wrong `currentPassword` is `INVALID_CREDENTIALS` with `fields.currentPassword`. Ends every other session of the user.',
+  },
+} as const satisfies Record<ProcedurePath, ProcedureDoc>;
+
+// The compiler keeps the catalogue true to the router: every procedure is listed (`satisfies`
+// above), and each output lists exactly the fields the procedure returns.
+type OutputFields<O> = O extends `${infer T extends TypeName}[]`
+  ? keyof (typeof TYPES)[T]['fields']
+  : O extends TypeName
+    ? keyof (typeof TYPES)[O]['fields']
+    : keyof O;
+type CatalogueMatches = {
+  [P in ProcedurePath]: Same<FieldsOf<OutputOf<P>>, OutputFields<(typeof PROCEDURES)[P]['output']>>;
+};
+type TypesMatch = { [T in TypeName]: Same<FieldsOf<OutputOf<(typeof TYPES)[T]['of']>>, keyof (typeof TYPES)[T]['fields']> };
+/** `true` only when every member is: a single mismatch makes it `never`, and the line below an error. */
+type All<T extends boolean> = false extends T ? never : true;
+const outputsMatch: All<CatalogueMatches[ProcedurePath] | TypesMatch[TypeName]> = true;
+void outputsMatch;
+
+interface RouterProcedure {
+  _def: { type: 'query' | 'mutation' | 'subscription'; inputs: z.ZodType[] };
+}
+
+/**
+ * The router's procedures by dotted path. tRPC keeps them flat in `_def.procedures`, which this
+ * script and test/fuzz.test.ts read (tRPC is pinned exactly; the tests run against it).
+ */
+export function routerProcedures(): [string, RouterProcedure][] {
+  return Object.entries(appRouter._def.procedures as unknown as Record<string, RouterProcedure>);
+}
+
+export function documentedProcedures(): Readonly<Record<string, ProcedureDoc>> {
+  return PROCEDURES;
+}
+
+type Schema = z.core.JSONSchema.BaseSchema;
+
+/** A JSON Schema as a one-line TypeScript-like shape: `{ email: string; bio?: string | null }`. */
+function shape(schema: Schema | boolean | undefined): string {
+  if (schema === undefined || schema === true) return 'unknown';
+  if (schema === false) return 'never';
+  if (schema.$ref) return schema.$ref.replace(/^#\/components\/schemas\//, '');
+  if (schema.const !== undefined) return JSON.stringify(schema.const);
+  if (schema.enum) return schema.enum.map((value) => JSON.stringify(value)).join(' | ');
+  if (schema.anyOf) return schema.anyOf.map((part) => shape(part)).join(' | ');
+  if (schema.oneOf) return schema.oneOf.map((part) => shape(part)).join(' | ');
+  const types = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
+  if (types.length > 1) return types.map((type) => shape({ ...schema, type })).join(' | ');
+  switch (types[0]) {
+    case 'object': {
+      const required = new Set(schema.required ?? []);
+      const fields = Object.entries(schema.properties ?? {}).map(
+        ([name, field]) => `${name}${required.has(name) ? '' : '?'}: ${shape(field)}`,
+      );
+      if (fields.length === 0 && schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+        return `{ [field: string]: ${shape(schema.additionalProperties)} }`;
+      }
+      return `{ ${fields.join('; ')} }`;
+    }
+    case 'array':
+      return `${shape(Array.isArray(schema.items) ? schema.items[0] : schema.items)}[]`;
+    case 'string':
+      return schema.format === 'email' || schema.format === 'uuid' ? `string (${schema.format})` : 'string';
+    case 'integer':
+    case 'number':
+    case 'boolean':
+    case 'null':
+      return types[0];
+    default:
+      return 'unknown';
+  }
+}
+
+function code(text: string): string {
+  return `\`${text.replaceAll('|', '\\|')}\``;
+}
+
+function outputText(output: ProcedureDoc['output']): string {
+  if (typeof output === 'string') return code(output);
+  return code(
+    `{ ${Object.entries(output)
+      .map(([name, type]) => `${name}: ${type}`)
+      .join('; ')} }`,
+  );
+}
+
+function appCodesOf(path: string, doc: ProcedureDoc, hasInput: boolean): AppCode[] {
+  const codes: AppCode[] = [...(hasInput ? (['VALIDATION_FAILED'] as const) : []), ...doc.appCodes];
+  if (doc.access === 'signed in') codes.push(...ACCESS_TOKEN_REFUSALS);
+  const unique = [...new Set(codes)];
+  if (unique.length === 0) throw new Error(`${path}: no appCode at all`);
+  return unique;
+}
+
+/** The REST status an appCode is answered with, by the REST layer's own mapping. */
+function restStatus(appCode: AppCode): number {
+  return fromAppError(new AppError(appCode)).status;
+}
+
+function proceduresSection(): string[] {
+  const listed = new Set(Object.keys(PROCEDURES));
+  const inRouter = routerProcedures();
+  const missing = inRouter.map(([path]) => path).filter((path) => !listed.has(path));
+  const gone = [...listed].filter((path) => !inRouter.some(([p]) => p === path));
+  if (missing.length > 0 || gone.length > 0) {
+    throw new Error(
+      `the catalogue in scripts/api-doc.ts is out of date: add ${missing.join(', ') || '-'}; remove ${gone.join(', ') || '-'}`,
+    );
+  }
+  const lines = ['| procedure | kind | access | input | output | appCodes |', '| --- | --- | --- | --- | --- | --- |'];
+  const notes: string[] = [];
+  for (const [path, procedure] of inRouter) {
+    const doc = (PROCEDURES as Record<string, ProcedureDoc>)[path];
+    if (!doc) continue;
+    const schema = procedure._def.inputs[0];
+    const input = schema ? code(shape(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Schema)) : 'none';
+    const codes = appCodesOf(path, doc, schema !== undefined)
+      .map((c) => code(c))
+      .join(', ');
+    lines.push(`| \`${path}\` | ${procedure._def.type} | ${doc.access} | ${input} | ${outputText(doc.output)} | ${codes} |`);
+    notes.push(`- \`${path}\`: ${doc.note}`);
+  }
+  return [...lines, '', ...notes];
+}
+
+function typesSection(): string[] {
+  return Object.entries(TYPES).map(
+    ([name, type]) =>
+      `- \`${name}\` (the output of \`${type.of}\`${type.of === 'auth.sessions' ? ', one element' : ''}): ${code(
+        `{ ${Object.entries(type.fields)
+          .map(([field, fieldType]) => `${field}: ${fieldType}`)
+          .join('; ')} }`,
+      )}`,
+  );
+}
+
+function referenceName(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || !('$ref' in value) || typeof value.$ref !== 'string') return undefined;
+  return value.$ref.split('/').pop();
+}
+
+function restSection(document: OpenApiDocument): string[] {
+  const lines = ['| route | access | request | success | other statuses | procedure |', '| --- | --- | --- | --- | --- | --- |'];
+  const procedureNames = Object.keys(PROCEDURES);
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(item) as [string, Operation][]) {
+      const body = referenceName(operation.requestBody?.content['application/json']?.schema);
+      const query = operation.parameters?.map((p) => `${p.name}${p.required ? '' : '?'}=`).join('&');
+      const request = body ? `body \`${body}\`` : query ? `query \`?${query}\`` : 'none';
+      const [successStatus, success] = Object.entries(operation.responses).find(([status]) => status.startsWith('2')) ?? [];
+      const successSchema = success && 'content' in success ? referenceName(success.content?.['application/json']?.schema) : undefined;
+      const others = Object.keys(operation.responses).filter((status) => !status.startsWith('2'));
+      const calls = procedureNames.filter(
+        (name) => operation.description?.includes(`(${name})`) || operation.description?.includes(` (${name}`),
+      );
+      lines.push(
+        `| \`${method.toUpperCase()} ${path}\` | ${operation.security ? 'signed in' : 'public'} | ${request} | ${successStatus} ${
+          successSchema ? `\`${successSchema}\`` : ''
+        } | ${others.join(', ')} | ${calls.map((c) => `\`${c}\``).join(', ') || '-'} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+function schemasSection(document: OpenApiDocument): string[] {
+  return Object.entries(document.components.schemas).map(([name, schema]) => `- \`${name}\`: ${code(shape(schema))}`);
+}
+
+/** appCodes that no procedure or route sends: the tRPC transport's own, with the HTTP status it answers. */
+const TRANSPORT_CODES: Partial<Record<AppCode, string>> = { BATCH_TOO_LARGE: '- (a tRPC batch over `MAX_BATCH_SIZE`: HTTP 400)' };
+
+function appCodesSection(): string[] {
+  const lines = ['| appCode | tRPC code | REST status | message |', '| --- | --- | --- | --- |'];
+  for (const [appCode, kind] of Object.entries(APP_CODES) as [AppCode, string][]) {
+    lines.push(`| \`${appCode}\` | \`${kind}\` | ${TRANSPORT_CODES[appCode] ?? restStatus(appCode)} | ${APP_CODE_MESSAGES[appCode]} |`);
+  }
+  return lines;
+}
+
+/** Markdown as the repository's formatter (Biome, `pnpm format`) writes it: tables aligned. */
+function formatted(markdown: string): string {
+  const biome = spawnSync(join(ROOT, 'node_modules', '.bin', 'biome'), ['format', '--stdin-file-path=docs/api.md'], {
+    cwd: ROOT,
+    input: markdown,
+    encoding: 'utf8',
+  });
+  if (biome.status !== 0) throw new Error(`biome could not format docs/api.md: ${biome.stderr}`);
+  return biome.stdout;
+}
+
+/** docs/api.md as it should be committed. */
+export function renderApiDoc(): string {
+  return formatted(unformattedApiDoc());
+}
+
+function unformattedApiDoc(): string {
+  const document = buildOpenApiDocument(restRoutes, { serverUrl: 'http://localhost:3000' });
+  return `${[
+    '# API reference',
+    '',
+    '<!-- Generated by `pnpm --filter @latchkey/server docs:api` (apps/server/scripts/api-doc.ts); do not edit by hand. -->',
+    '',
+    'Every tRPC procedure and REST route the server answers, with its input, output and appCodes. This page is generated from',
+    'the router, the REST route table, the OpenAPI document (`GET /openapi.json`) and the appCode catalogue of',
+    '`@latchkey/protocol`; `apps/server/test/api-doc.test.ts` fails when it differs from what they say. After changing a',
+    'procedure or a route, run `pnpm --filter @latchkey/server docs:api` and commit the result.',
+    '',
+    '## tRPC procedures',
+    '',
+    'At `/trpc/<procedure>` (and `/api/trpc/<procedure>`). A mutation is a `POST` with `{"json": input}` (superjson); a query',
+    'is a `GET` (`?input=` when it takes one). A signed-in procedure takes `Authorization: Bearer <access token>` (or',
+    "`Token <access token>`). An error carries `data.appCode` beside tRPC's `code`; `VALIDATION_FAILED` comes with",
+    '`data.fields` (messages per field), `RATE_LIMITED` with `data.retryAfter` (seconds).',
+    '',
+    'Inputs are shown as the schemas accept them. The rules beyond their types: an email is trimmed and matched',
+    'case-insensitively; a username has 3 to 50 letters, digits, `.`, `_` or `-`; a new password has 8 to 256 characters after',
+    'NFKC and is not one of the common passwords ([security.md](security.md)); every string is refused above a bound, before',
+    'any work.',
+    '',
+    ...proceduresSection(),
+    '',
+    'Outputs:',
+    '',
+    ...typesSection(),
+    '',
+    '## REST routes',
+    '',
+    'Under `/api`, JSON in snake_case ([rest.md](rest.md)). Errors are `{ "errors": { "<field>": ["<message>"] }, "code":',
+    '"<appCode>" }`, with the status of the appCode below; 400 (not JSON), 413 (over 1 MB) and 415 (not',
+    '`application/json`) come before any other check. A route answers the appCodes of the procedure it calls, except that',
+    '`PUT /api/user` answers a wrong `current_password` with 422, not 401 (the session is fine).',
+    '',
+    ...restSection(document),
+    '',
+    'Schemas (as in `/openapi.json`):',
+    '',
+    ...schemasSection(document),
+    '',
+    '## appCodes',
+    '',
+    'The whole catalogue (`APP_CODES` in `packages/protocol`). Clients branch on these, never on messages.',
+    '',
+    ...appCodesSection(),
+  ].join('\n')}\n`;
+}
+
+const invokedAs = process.argv[1] ?? '';
+if (invokedAs.endsWith('api-doc.ts') || invokedAs.endsWith('api-doc.js')) {
+  const generated = renderApiDoc();
+  if (process.argv.includes('--check')) {
+    let committed = '';
+    try {
+      committed = readFileSync(API_DOC_PATH, 'utf8');
+    } catch {
+      // no file yet: it differs
+    }
+    if (committed !== generated) {
+      process.stderr.write('docs/api.md is out of date: run `pnpm --filter @latchkey/server docs:api`\n');
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(API_DOC_PATH, generated);
+    process.stdout.write(`wrote ${API_DOC_PATH}\n`);
+  }
+}

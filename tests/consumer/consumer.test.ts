@@ -126,6 +126,14 @@ afterAll(async () => {
 });
 
 describe('the packed SDK in a project outside the repository', () => {
+  it('is installed with the commands README.md and docs/client.md give', () => {
+    for (const doc of ['README.md', join('docs', 'client.md')]) {
+      const text = readFileSync(join(root, doc), 'utf8');
+      expect(text, doc).toContain(`export PACKAGES="$HOME/latchkey-packages"\n${PACK_COMMAND}\n`);
+      expect(text, doc).toContain(`\n${INSTALL_COMMAND}\n`);
+    }
+  });
+
   it('is installed from the tarballs, outside the repository, with no link into the workspace', () => {
     expect(project.startsWith(root)).toBe(false);
     for (const name of ['client', 'verify']) {

@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { onPostgres } from './helpers/database.js';
@@ -9,9 +10,16 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 afterEach(killAll);
 
+/** A data folder of the test's own: the server writes its generated secret and mail files there. */
+const dataDir = () => mkdtempSync(join(tmpdir(), 'latchkey-compiled-'));
+
 describe.skipIf(onPostgres)('the compiled server', () => {
   it('`latchkey start` runs dist/main.js without a TypeScript loader, answers /health and stops cleanly', async () => {
-    const server = run('bin/latchkey.js', { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: 'memory://', BCRYPT_COST: '4' }, ['start']);
+    const server = run(
+      'bin/latchkey.js',
+      { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: 'memory://', DATA_DIR: dataDir(), BCRYPT_COST: '4' },
+      ['start'],
+    );
     const port = await listeningPort(server);
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(await health.json()).toEqual({ status: 'ok', database: 'connected' });
@@ -28,7 +36,7 @@ describe.skipIf(onPostgres)('the compiled server', () => {
   });
 
   it('`latchkey migrate` brings a database up to date', async () => {
-    const migrate = run('bin/latchkey.js', { DATABASE_URL: 'memory://' }, ['migrate']);
+    const migrate = run('bin/latchkey.js', { DATABASE_URL: 'memory://', DATA_DIR: dataDir() }, ['migrate']);
     expect(await migrate.exited).toBe(0);
     expect(migrate.output().stdout).toMatch(/^Applied: /);
   });

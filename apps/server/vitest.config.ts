@@ -30,6 +30,9 @@ export default defineConfig({
           name: 'pglite',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
           env: { LATCHKEY_TEST_DATABASE: 'pglite' },
+          // Files share their worker process, and with it the test kit's one PGlite instance (a
+          // schema per database, from one recorded migration): PGlite's start-up costs seconds.
+          isolate: false,
         },
       },
       // Unit tests under src/ touch no database: they run once, in the PGlite project.

@@ -1,14 +1,15 @@
 /**
  * `@latchkey/server/testing`: the real server in-process for your tests, with no HTTP and no
- * database server. A kit is the real router on an in-memory PGlite with the migrations applied
- * (cloned from one migrated snapshot per process, so every kit after the first is cheap), a low
- * bcrypt cost and a clock that only moves when told to.
+ * database server. A kit is the real router on a freshly migrated schema of its own in the
+ * process's one in-memory PGlite (started by the first kit; every later kit costs milliseconds),
+ * a low bcrypt cost and a clock that only moves when told to.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { PGlite } from '@electric-sql/pglite';
 import { DEFAULT_MAX_BATCH_SIZE } from '@latchkey/protocol';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
+import type { PGlite as KyselyPGlite } from 'kysely';
 import pg from 'pg';
 import superjson from 'superjson';
 import { type App, createApp } from './app.js';
@@ -77,23 +78,158 @@ export interface TestKit {
 
 export const TEST_JWT_SECRET = 'latchkey-test-kit-secret-of-at-least-32-bytes';
 
-let snapshot: Promise<File | Blob> | undefined;
+const SHARED = Symbol.for('latchkey.testing.pglite');
 
 /**
- * The migrated data directory every in-memory kit starts from: made once per process, then
- * loaded by each kit (cheaper than migrating, or than PGlite's clone(), which dumps each time).
+ * The process's one PGlite instance, shared by every kit and test database: PGlite's start-up
+ * costs seconds, a schema milliseconds. Each user of it is a schema; `run` serialises their work on
+ * the single connection and sets the search_path to the user's schema first (only when it changes),
+ * so each schema sees its own tables and nothing else, raw SQL and migrations included. Kept on
+ * globalThis so that test files sharing a worker share the instance too.
  */
-function migratedSnapshot(): Promise<File | Blob> {
-  snapshot ??= (async () => {
-    const template = await PGlite.create();
-    try {
-      await migrateToLatest(databaseFromPGlite(template).db);
-      return await template.dumpDataDir('none');
-    } finally {
-      await template.close();
-    }
+interface SharedPGlite {
+  run<T>(schema: string, work: (pglite: PGlite) => Promise<T>): Promise<T>;
+}
+
+function sharedPGlite(): Promise<SharedPGlite> {
+  const store = globalThis as { [SHARED]?: Promise<SharedPGlite> };
+  store[SHARED] ??= PGlite.create().then((pglite) => {
+    let queue: Promise<unknown> = Promise.resolve();
+    let current: string | undefined;
+    return {
+      run<T>(schema: string, work: (pglite: PGlite) => Promise<T>): Promise<T> {
+        const turn = queue.then(async () => {
+          if (current !== schema) {
+            await pglite.exec(`set search_path to "${schema}"`);
+            current = schema;
+          }
+          return work(pglite);
+        });
+        queue = turn.catch(() => {});
+        return turn;
+      },
+    };
+  });
+  return store[SHARED];
+}
+
+/** PGlite as Kysely uses it, confined to one schema of the shared instance. */
+function schemaScoped(shared: SharedPGlite, schema: string): KyselyPGlite {
+  let closed = false;
+  return {
+    get closed() {
+      return closed;
+    },
+    ready: true,
+    waitReady: Promise.resolve(),
+    async close() {
+      closed = true;
+    },
+    query: (text, params, options) => shared.run(schema, (pglite) => pglite.query(text, params, options)),
+    transaction: (callback) => shared.run(schema, (pglite) => pglite.transaction(callback)),
+  };
+}
+
+interface PGliteSchema {
+  database: DatabaseHandle;
+  /** Runs work on the shared instance with this schema's search_path. */
+  run<T>(work: (pglite: PGlite) => Promise<T>): Promise<T>;
+  name: string;
+}
+
+/** A new, empty schema of the shared PGlite, dropped with everything in it on close. */
+async function pgliteSchema(): Promise<PGliteSchema> {
+  const shared = await sharedPGlite();
+  const name = `lk_${randomBytes(6).toString('hex')}`;
+  await shared.run('public', (pglite) => pglite.exec(`create schema "${name}"`));
+  const handle = databaseFromPGlite(schemaScoped(shared, name));
+  let closing: Promise<void> | undefined;
+  const database: DatabaseHandle = {
+    ...handle,
+    close() {
+      closing ??= (async () => {
+        await handle.close();
+        await shared.run('public', (pglite) => pglite.exec(`drop schema if exists "${name}" cascade`));
+      })();
+      return closing;
+    },
+  };
+  return { database, name, run: (work) => shared.run(name, work) };
+}
+
+/**
+ * The migrations as statements, recorded once per process while they migrate a template schema:
+ * every statement but the migrator's reads, in order, with the template's name as a placeholder.
+ * Replaying them (one transaction, consecutive statements without parameters in one round trip)
+ * builds the same schema, the migrator's bookkeeping included, in a fraction of the time the
+ * migrator takes (it introspects the catalogue, which grows with every schema of the instance).
+ */
+interface MigrationScript {
+  placeholder: string;
+  steps: { text: string; params: unknown[] }[];
+}
+
+const TEMPLATE = Symbol.for('latchkey.testing.migration-script');
+
+function migrationScript(): Promise<MigrationScript> {
+  const store = globalThis as { [TEMPLATE]?: Promise<MigrationScript> };
+  store[TEMPLATE] ??= (async () => {
+    const shared = await sharedPGlite();
+    const placeholder = `lk_template_${randomBytes(6).toString('hex')}`;
+    await shared.run('public', (pglite) => pglite.exec(`create schema "${placeholder}"`));
+    const steps: MigrationScript['steps'] = [];
+    const record = (text: string, params: unknown[] = []) => {
+      if (!/^\s*select\b/i.test(text)) steps.push({ text, params });
+    };
+    const scoped = schemaScoped(shared, placeholder);
+    const recording: KyselyPGlite = {
+      ...scoped,
+      query: (text, params, options) => {
+        record(text, params);
+        return scoped.query(text, params, options);
+      },
+      transaction: (callback) =>
+        scoped.transaction((tx) =>
+          callback({
+            ...tx,
+            query: (text, params, options) => {
+              record(text, params);
+              return tx.query(text, params, options);
+            },
+          }),
+        ),
+    };
+    await migrateToLatest(databaseFromPGlite(recording).db);
+    return { placeholder, steps };
   })();
-  return snapshot;
+  return store[TEMPLATE];
+}
+
+/** A migrated schema of the shared PGlite: what each kit runs on (the template's statements, replayed). */
+async function migratedPGliteSchema(): Promise<DatabaseHandle> {
+  const [{ placeholder, steps }, schema] = await Promise.all([migrationScript(), pgliteSchema()]);
+  const into = (text: string) => text.replaceAll(`"${placeholder}"`, `"${schema.name}"`);
+  try {
+    await schema.run((pglite) =>
+      pglite.transaction(async (tx) => {
+        let batch: string[] = [];
+        for (const step of steps) {
+          if (step.params.length === 0) {
+            batch.push(into(step.text));
+            continue;
+          }
+          if (batch.length) await tx.exec(batch.join(';\n'));
+          batch = [];
+          await tx.query(into(step.text), step.params);
+        }
+        if (batch.length) await tx.exec(batch.join(';\n'));
+      }),
+    );
+  } catch (error) {
+    await schema.database.close();
+    throw error;
+  }
+  return schema.database;
 }
 
 export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
@@ -113,8 +249,7 @@ export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
 
 export async function createTestKit(options: TestKitOptions = {}): Promise<TestKit> {
   const ownsDatabase = options.database === undefined;
-  const database =
-    options.database ?? databaseFromPGlite(await PGlite.create({ loadDataDir: await migratedSnapshot(), relaxedDurability: true }));
+  const database = options.database ?? (await migratedPGliteSchema());
   const clock = options.clock ?? new ManualClock(options.now ?? new Date('2026-01-01T00:00:00Z'));
   const config = testConfig(options.env);
   const app = await createApp(config, { database, clock, logger: options.logger ?? createLogger('silent') });
@@ -130,6 +265,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
       },
     });
   const caller = callerFor();
+  let closing: Promise<void> | undefined;
 
   return {
     caller,
@@ -160,9 +296,12 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
     config,
     app,
     database,
-    async close() {
-      await app.close();
-      if (ownsDatabase) await database.close();
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        if (ownsDatabase) await database.close();
+      })();
+      return closing;
     },
   };
 }
@@ -216,14 +355,11 @@ function schemaUrl(base: string, schema: string): string {
 }
 
 /**
- * A fresh, empty database for one test file: an in-memory PGlite, or a schema of its own on
+ * A fresh, empty database for one test file: a schema of its own on the process's PGlite, or on
  * PostgreSQL (dropped on close), so that files run in parallel without seeing each other.
  */
 export async function emptyTestDatabase(): Promise<TestDatabase> {
-  if (!onPostgres) {
-    const pglite = await PGlite.create();
-    return { ...databaseFromPGlite(pglite), url: undefined };
-  }
+  if (!onPostgres) return { ...(await pgliteSchema()).database, url: undefined };
   const schema = `lk_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE });
   await admin.connect();
@@ -245,6 +381,7 @@ export async function emptyTestDatabase(): Promise<TestDatabase> {
 }
 
 export async function migratedTestDatabase(): Promise<TestDatabase> {
+  if (!onPostgres) return { ...(await migratedPGliteSchema()), url: undefined };
   const database = await emptyTestDatabase();
   await migrateToLatest(database.db);
   return database;

@@ -4,7 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { browserBundle } from './bundle.js';
 
 const dist = join(import.meta.dirname, '..', 'dist');
-const SERVER_ONLY = ['kysely', 'pg', '@electric-sql/pglite', '@node-rs/bcrypt', 'jose', 'pino', '@latchkey/server', 'zod'];
+const SERVER_ONLY = [
+  'kysely',
+  'pg',
+  '@electric-sql/pglite',
+  '@node-rs/bcrypt',
+  'jose',
+  'pino',
+  '@latchkey/server',
+  '@latchkey/protocol',
+  'zod',
+];
 
 function importsOf(file: string): string[] {
   const text = readFileSync(join(dist, file), 'utf8');
@@ -24,19 +34,11 @@ describe('the built package', () => {
     }
   });
 
-  it('imports no server code: only the tRPC client, superjson, @latchkey/protocol, and node: modules in the node entry', () => {
+  it('imports no server code and no private package: only the tRPC client, superjson, and node: modules in the node entry', () => {
     const files = readdirSync(dist).filter((f) => f.endsWith('.js'));
     const external = new Set(files.flatMap(importsOf).filter((s) => !s.startsWith('.')));
     for (const name of external)
-      expect([
-        '@trpc/client',
-        '@trpc/server/observable',
-        'superjson',
-        '@latchkey/protocol',
-        'node:crypto',
-        'node:fs/promises',
-        'node:path',
-      ]).toContain(name);
+      expect(['@trpc/client', '@trpc/server/observable', 'superjson', 'node:crypto', 'node:fs/promises', 'node:path']).toContain(name);
     for (const name of SERVER_ONLY) expect(external.has(name)).toBe(false);
     // Only the Node entry touches the file system.
     expect(files.filter((f) => importsOf(f).some((s) => s.startsWith('node:')))).toEqual(['node.js']);

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type PGliteInterface } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import { Kysely, type PGlite as KyselyPGlite, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
@@ -46,8 +46,8 @@ export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHa
   return handle(new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) }), config.kind);
 }
 
-/** Wraps an existing PGlite instance (tests clone a migrated snapshot this way). */
-export function databaseFromPGlite(pglite: PGliteInterface): DatabaseHandle {
+/** Wraps an existing PGlite instance, or one schema of it (the test kit's schemas of one shared instance). */
+export function databaseFromPGlite(pglite: PGliteInterface | KyselyPGlite): DatabaseHandle {
   return handle(new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) }), 'memory');
 }
 

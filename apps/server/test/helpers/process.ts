@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { until } from '../../src/testing.js';
 
 /**
- * The real entry points, run as `pnpm start` and `pnpm db:migrate` run them: `node --import tsx`,
- * so that signals reach the server itself. (The tsx CLI relays a signal to its child and kills it
+ * The real entry points, run from their TypeScript sources with `node --import tsx` (compiled
+ * JavaScript, e.g. `bin/latchkey.js`, with plain `node`), so that signals reach the server itself. (The tsx CLI relays a signal to its child and kills it
  * with SIGKILL if the child does not acknowledge within 30 ms, which a busy machine can miss.)
  */
 const root = join(import.meta.dirname, '..', '..');
@@ -24,9 +24,10 @@ export interface RunningProcess {
  * Without a DATA_DIR of the test's own, each process gets a fresh temporary one: the default
  * (`./.data`) is the developer's embedded database, secret and mail, which tests must not touch.
  */
-export function run(script: string, env: Record<string, string>): RunningProcess {
+export function run(script: string, env: Record<string, string>, args: string[] = []): RunningProcess {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'latchkey-process-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...loader, script, ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env, DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],

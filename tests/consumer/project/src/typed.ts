@@ -1,0 +1,26 @@
+// Type-checked under strict, with skipLibCheck off, in a project that installed only the tarballs.
+import { type AuthClient, createAuthClient, type User } from '@latchkey/client';
+import { fileStorage } from '@latchkey/client/node';
+import { type Claims, createVerifier } from '@latchkey/verify';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Assert<T extends true> = T;
+
+const auth: AuthClient = createAuthClient({ url: 'http://localhost:3000', storage: fileStorage('.latchkey-session.json') });
+type Me = Awaited<ReturnType<typeof auth.user.me.query>>;
+
+// Not `any`: user.me returns the server's User, whose createdAt is a Date (superjson).
+export type Checks = [Assert<Equal<Me, User>>, Assert<Equal<User['createdAt'], Date>>, Assert<Equal<User['bio'], string | null>>];
+
+export async function signIn(email: string, password: string): Promise<User> {
+  await auth.login({ email, password });
+  // @ts-expect-error login takes an email and a password, not a username
+  await auth.login({ username: 'alice', password });
+  // @ts-expect-error user.me is a query, not a mutation
+  await auth.user.me.mutate();
+  return auth.user.me.query();
+}
+
+// The verifier's declarations resolve too (they carry @latchkey/protocol's types inside).
+export type VerifiedClaims = Claims;
+export const makeVerifier: typeof createVerifier = createVerifier;

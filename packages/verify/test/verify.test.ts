@@ -91,13 +91,17 @@ describe.each(MODES)('$alg tokens, verified with $how', ({ alg, env, keys }) => 
   }
 
   describe('tokens the server issued', () => {
-    it('are accepted, with the user, the session and the expiry the server gave them', async () => {
+    it('are accepted, with the user, the session, the expiry and the proof of identity the server gave them', async () => {
       const session = await app.caller().auth.register(newUser());
       const claims: Claims = await verifier().verify(session.accessToken);
       expect(claims).toEqual({
         userId: session.user.id,
         sessionId: await sessionIdOf(session.user.id),
         expiresAt: session.accessTokenExpiresAt,
+        // A registration is a password sign-in, just now: what a service needs for its own step-up rules.
+        authTime: app.clock.now(),
+        authMethods: ['pwd'],
+        assuranceLevel: 1,
       });
     });
 

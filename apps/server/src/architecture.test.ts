@@ -14,8 +14,9 @@ const MODULE_EDGES: Record<string, readonly string[]> = {
   user: [],
   throttle: [],
   mail: [],
-  session: ['throttle'],
-  account: ['user', 'session', 'throttle', 'mail'],
+  audit: [],
+  session: ['throttle', 'audit'],
+  account: ['user', 'session', 'throttle', 'mail', 'audit'],
 };
 
 /** Which rooms each room may import from (a room may always import from itself). */

@@ -100,7 +100,7 @@ export const restRoutes: readonly RestRoute[] = [
     async handle({ input, ctx, signedIn }) {
       const { password, current_password: currentPassword, ...profile } = input.user;
       // Everything is checked first and applied in one transaction, or nothing is.
-      const user = await ctx.services.accounts.update(signedIn.auth, { ...profile, newPassword: password, currentPassword });
+      const user = await ctx.services.accounts.update(signedIn.auth, { ...profile, newPassword: password, currentPassword }, ctx.request);
       return { user: toUserJson(user, signedIn.accessToken) };
     },
   }),
@@ -121,7 +121,7 @@ export const restRoutes: readonly RestRoute[] = [
     // A wrong password is a form error, not the end of the session.
     statusOverrides: { INVALID_CREDENTIALS: 422 },
     async handle({ input, ctx, signedIn }) {
-      const fresh = await ctx.services.accounts.reauthenticate(signedIn.auth, input);
+      const fresh = await ctx.services.accounts.reauthenticate(signedIn.auth, input, ctx.request);
       return { access_token: fresh.accessToken, access_token_expires_at: fresh.accessTokenExpiresAt.toISOString() };
     },
   }),
@@ -161,7 +161,7 @@ export const restRoutes: readonly RestRoute[] = [
       schema: messageResponse,
     },
     async handle({ input, ctx }) {
-      await ctx.services.sessions.logout(input.refresh_token);
+      await ctx.services.sessions.logout(input.refresh_token, ctx.request);
       return { message: 'Logged out' };
     },
   }),

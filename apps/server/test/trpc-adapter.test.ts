@@ -171,6 +171,7 @@ const CASES: Record<string, Case> = {
   'auth.reauthenticate': { authed: true, valid: (a) => ({ password: a.password }), invalid: { password: 7 } },
   'auth.logoutAll': { authed: true, valid: () => undefined, invalid: undefined },
   'auth.sessions': { authed: true, valid: () => undefined, invalid: undefined },
+  'auth.activity': { authed: true, valid: () => ({ limit: 5 }), invalid: { cursor: 'x' } },
   'auth.revokeSession': { authed: true, valid: (a) => ({ sessionId: a.sessionId }), invalid: { sessionId: 'x' } },
   'auth.verifyEmail': { authed: false, valid: () => ({ token: 'not-a-token-we-sent' }), invalid: { token: '' } },
   'auth.resendVerification': { authed: true, valid: () => undefined, invalid: undefined },

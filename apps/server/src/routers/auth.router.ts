@@ -6,6 +6,7 @@ import {
   resetPasswordInput,
   tokenInput,
 } from '../modules/account/account.schemas.js';
+import { activityInput } from '../modules/audit/audit.schemas.js';
 import { refreshInput, revokeSessionInput } from '../modules/session/session.schemas.js';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.js';
 
@@ -21,6 +22,9 @@ export const authRouter = router({
     .input(reauthenticateInput)
     .mutation(({ ctx, input }) => ctx.services.accounts.reauthenticate(ctx.auth, input, ctx.request)),
   logoutAll: authedProcedure.mutation(({ ctx }) => ctx.services.sessions.revokeAll(ctx.auth, ctx.request)),
+  activity: authedProcedure
+    .input(activityInput)
+    .query(({ ctx, input }) => ctx.services.audit.activity(ctx.auth.userId, ctx.auth.sessionId, input ?? {})),
   sessions: authedProcedure.query(({ ctx }) => ctx.services.sessions.list(ctx.auth.userId, ctx.auth.sessionId)),
   revokeSession: authedProcedure.input(revokeSessionInput).mutation(async ({ ctx, input }) => {
     await ctx.services.sessions.revokeOwn(ctx.auth, input.sessionId, ctx.request);

@@ -6,6 +6,8 @@
 
 import { defineRoute, type RestRoute } from './route.js';
 import {
+  activityQuery,
+  activityResponse,
   dropBlankPassword,
   forgotPasswordBody,
   loginBody,
@@ -16,6 +18,7 @@ import {
   registerBody,
   resetPasswordBody,
   sessionResponse,
+  toActivityJson,
   tokensResponse,
   toSessionJson,
   toUserJson,
@@ -102,6 +105,21 @@ export const restRoutes: readonly RestRoute[] = [
       // Everything is checked first and applied in one transaction, or nothing is.
       const user = await ctx.services.accounts.update(signedIn.auth, { ...profile, newPassword: password, currentPassword }, ctx.request);
       return { user: toUserJson(user, signedIn.accessToken) };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/api/user/activity',
+    operationId: 'activity',
+    summary: "The current user's security events",
+    description: `Logins, failed logins, password and email changes, revocations... of the signed-in user, newest first (auth.activity). Paginated with \`cursor\`. ${TOKEN_SCHEMES}`,
+    tag: 'user',
+    auth: true,
+    input: { from: 'query', name: 'ActivityQuery', schema: activityQuery },
+    success: { status: 200, description: 'A page of events', name: 'ActivityResponse', schema: activityResponse },
+    async handle({ input, ctx, signedIn }) {
+      return toActivityJson(await ctx.services.audit.activity(signedIn.auth.userId, signedIn.auth.sessionId, input));
     },
   }),
 

@@ -42,7 +42,7 @@ export interface SecurityEventView {
 }
 
 export interface Page<T> {
-  items: T[];
+  events: T[];
   /** Pass back as `cursor` for the next (older) page; null when this one is the last. */
   nextCursor: string | null;
 }
@@ -74,7 +74,7 @@ function eventView(row: SecurityEventRow): SecurityEventView {
 function page<T>(rows: SecurityEventRow[], limit: number, view: (row: SecurityEventRow) => T): Page<T> {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
-  return { items: items.map(view), nextCursor: rows.length > limit && last ? String(last.id) : null };
+  return { events: items.map(view), nextCursor: rows.length > limit && last ? String(last.id) : null };
 }
 
 export function createAuditService(deps: { db: Db; clock: Clock }) {

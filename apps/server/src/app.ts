@@ -15,6 +15,7 @@ import { createPasswordHasher, type PasswordHasher } from './lib/password.js';
 import { createRefreshTokenCodec, type RefreshTokenCodec } from './lib/refresh-token.js';
 import { createAccountService } from './modules/account/account.service.js';
 import { createSignInService } from './modules/account/sign-in.service.js';
+import { createAdminService } from './modules/admin/admin.service.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { createMailWorker } from './modules/mail/mail.worker.js';
 import { createRevocations, probeListen, type Revocations } from './modules/session/revocations.js';
@@ -55,7 +56,8 @@ export function createServices(parts: ServiceParts) {
   });
   const signIn = createSignInService({ db, clock, config, hasher, throttle, users, sessions, audit, deviceTokens, mailQueued });
   const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, audit, mailQueued });
-  return { users, audit, sessions, signIn, accounts };
+  const admin = createAdminService({ db, clock, users, sessions, audit, mailQueued });
+  return { users, audit, sessions, signIn, accounts, admin };
 }
 
 export type Services = ReturnType<typeof createServices>;

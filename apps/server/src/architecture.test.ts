@@ -17,6 +17,7 @@ const MODULE_EDGES: Record<string, readonly string[]> = {
   audit: [],
   session: ['throttle', 'audit'],
   account: ['user', 'session', 'throttle', 'mail', 'audit'],
+  admin: ['user', 'session', 'audit', 'account'],
 };
 
 /** Which rooms each room may import from (a room may always import from itself). */

@@ -6,7 +6,7 @@
 import type { Db } from '../../db/database.js';
 import type { SecurityEventRow } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
-import { deleteEventBatch, findEvents, insertEvent } from './security-event.repository.js';
+import { deleteEventBatch, findEvents, insertEvent, latestEventTimes } from './security-event.repository.js';
 import type { ActorKind, SecurityEvent } from './security-events.js';
 
 export type { ActorKind, EventClient, LoginFailure, Role, SecurityEvent, SecurityEventType } from './security-events.js';
@@ -112,6 +112,11 @@ export function createAuditService(deps: { db: Db; clock: Clock }) {
         userAgent: row.user_agent,
         current: row.session_id !== null && row.session_id === currentSessionId,
       }));
+    },
+
+    /** When each of these users last signed in (a login, or the registration that signed them in), as the log remembers. */
+    lastSignIns(userIds: readonly string[]): Promise<Map<string, Date>> {
+      return latestEventTimes(db, userIds, ['login.succeeded', 'user.registered']);
     },
 
     /** Any events, newest first, filtered (admin.events.list, admin.users.get). */

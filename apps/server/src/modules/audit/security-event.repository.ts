@@ -36,3 +36,18 @@ export async function deleteEventBatch(db: Db, before: Date, batch: number): Pro
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** The latest event of these types for each of these users. */
+export async function latestEventTimes(db: Db, userIds: readonly string[], types: readonly string[]): Promise<Map<string, Date>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('security_events')
+    .select(['user_id', (eb) => eb.fn.max('created_at').as('at')])
+    .where('user_id', 'in', userIds)
+    .where('type', 'in', types)
+    .groupBy('user_id')
+    .execute();
+  const times = new Map<string, Date>();
+  for (const row of rows) if (row.user_id !== null && row.at !== null) times.set(row.user_id, new Date(row.at));
+  return times;
+}

@@ -147,3 +147,17 @@ export async function deleteEndedSessions(db: Db, before: Date): Promise<number>
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** How many live sessions each of these users has (those with none are absent). */
+export async function countLiveSessions(db: Db, userIds: readonly string[], now: Date): Promise<Map<string, number>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('sessions')
+    .select(['user_id', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('user_id', 'in', userIds)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .groupBy('user_id')
+    .execute();
+  return new Map(rows.map((row) => [row.user_id, Number(row.count)]));
+}

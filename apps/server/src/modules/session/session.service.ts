@@ -18,6 +18,7 @@ import { announceRevoked, type Revocations } from './revocations.js';
 import {
   advanceCurrentSession,
   advanceSession,
+  countLiveSessions,
   deleteEndedSessions,
   insertSessionForEnabledUser,
   isSessionLive,
@@ -377,6 +378,11 @@ export function createSessionService(deps: SessionDeps) {
     requireRecentProof(auth: Pick<Authenticated, 'authTime'>): void {
       const age = clock.now().getTime() - auth.authTime.getTime();
       if (age > config.reauthMaxAgeSeconds * 1000) throw new AppError('REAUTHENTICATION_REQUIRED');
+    },
+
+    /** How many live sessions each of these users has. */
+    countLive(userIds: readonly string[]): Promise<Map<string, number>> {
+      return countLiveSessions(db, userIds, clock.now());
     },
 
     /** Ends one of the user's own sessions; another user's id is answered as unknown. */

@@ -257,4 +257,5 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   users: 'Registration and login (RealWorld)',
   user: 'The signed-in user (RealWorld)',
   auth: 'Tokens and sessions (the tutorial)',
+  admin: 'Administration: users, disabling, roles and the security event log (role admin)',
 };

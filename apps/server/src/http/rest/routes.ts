@@ -4,6 +4,7 @@
  * Adding a route is adding an entry here; the dispatcher and /openapi.json follow.
  */
 
+import { adminRoutes } from './admin-routes.js';
 import { defineRoute, type RestRoute } from './route.js';
 import {
   activityQuery,
@@ -238,4 +239,5 @@ export const restRoutes: readonly RestRoute[] = [
       return { message: 'Password changed; every session was signed out' };
     },
   }),
+  ...adminRoutes,
 ];

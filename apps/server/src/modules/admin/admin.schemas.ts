@@ -3,13 +3,16 @@ import { pageSizeSchema } from '../audit/audit.schemas.js';
 
 export const ROLES = ['user', 'admin'] as const;
 
+/** The `nextCursor` of a page of users: an address, as lower-cased. */
+export const userCursorSchema = z.string().min(1).max(320);
+export const userQuerySchema = z.string().max(254);
+
 export const userIdInput = z.object({ userId: z.uuid() });
 export const usersListInput = z
   .object({
     /** A prefix of the email or the username. */
-    query: z.string().max(254).optional(),
-    /** The `nextCursor` of the previous page (an address, as lower-cased). */
-    cursor: z.string().min(1).max(320).optional(),
+    query: userQuerySchema.optional(),
+    cursor: userCursorSchema.optional(),
     limit: pageSizeSchema.optional(),
   })
   .optional();

@@ -35,6 +35,8 @@ const ROOM_EDGES: Record<string, readonly string[]> = {
   app: ['lib', 'db', 'config', 'modules', 'trpc'],
   main: ['app', 'config', 'http', 'jobs', 'lib'],
   migrate: ['config', 'db'],
+  'admin-grant': ['app', 'config', 'lib', 'modules'],
+  'admin-grant-cli': ['admin-grant', 'config'],
   testing: ['app', 'config', 'db', 'http', 'lib', 'modules', 'router', 'trpc'],
 };
 

@@ -1,0 +1,19 @@
+/** `pnpm --filter @latchkey/server admin:grant <email>`: see admin-grant.ts. */
+import { grantAdmin, grantReport } from './admin-grant.js';
+import { ConfigError, loadConfig } from './config.js';
+
+const email = process.argv[2];
+if (email === undefined || process.argv.length > 3) {
+  process.stderr.write('Usage: admin:grant <email>\n');
+  process.exit(2);
+}
+try {
+  const report = grantReport(await grantAdmin(loadConfig(), email), email);
+  (report.code === 0 ? process.stdout : process.stderr).write(report.text);
+  process.exit(report.code);
+} catch (error) {
+  process.stderr.write(
+    `${error instanceof ConfigError ? error.message : `admin:grant failed: ${error instanceof Error ? error.message : String(error)}`}\n`,
+  );
+  process.exit(1);
+}

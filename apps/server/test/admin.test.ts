@@ -149,8 +149,9 @@ describe('a disabled account', () => {
     const session = await app.caller().auth.login({ email: target.input.email, password: target.input.password });
     secrets.add(session.accessToken);
     await expect(app.caller({ accessToken: session.accessToken }).user.me()).resolves.toMatchObject({ id: target.userId });
+    // Ended for good: no longer "disabled", just a token of an ended session.
     expect(await failure(app.caller().auth.refresh({ refreshToken: target.session.refreshToken }))).toMatchObject({
-      appCode: 'ACCOUNT_DISABLED',
+      appCode: 'REFRESH_TOKEN_INVALID',
     });
     expect(await failure(target.as().user.me())).toMatchObject({ appCode: 'SESSION_REVOKED' });
     expect((await app.mails()).filter((m) => m.to === target.input.email && m.kind === 'account_enabled')).toHaveLength(1);

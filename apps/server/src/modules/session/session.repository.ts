@@ -76,6 +76,12 @@ export async function recordAuthentication(
     .executeTakeFirst();
 }
 
+/** Whether the user is disabled now (what a refresh of a session ended by disabling answers). */
+export async function isUserDisabled(db: Db, userId: string): Promise<boolean> {
+  const row = await db.selectFrom('users').select('disabled_at').where('id', '=', userId).executeTakeFirst();
+  return row !== undefined && row.disabled_at !== null;
+}
+
 /** Reads a session and holds its row lock until the transaction ends: refreshes of one session queue here. */
 export async function lockSession(trx: Db, id: string): Promise<SessionRow | undefined> {
   return trx.selectFrom('sessions').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();

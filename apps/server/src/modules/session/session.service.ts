@@ -22,6 +22,7 @@ import {
   deleteEndedSessions,
   insertSessionForEnabledUser,
   isSessionLive,
+  isUserDisabled,
   listLiveSessions,
   lockSession,
   type RevokeFilter,
@@ -247,7 +248,10 @@ export function createSessionService(deps: SessionDeps) {
         if (!session) return { kind: 'invalid' };
         if (session.revoked_at) {
           if (session.revoked_reason === 'refresh_token_reused') return { kind: 'reused', revokedNow: [] };
-          return session.revoked_reason === 'user_disabled' ? { kind: 'disabled' } : { kind: 'invalid' };
+          // Ended by a disabling: said so while the account is still disabled (once enabled, the
+          // session stays ended and its token is merely invalid).
+          if (session.revoked_reason === 'user_disabled' && (await isUserDisabled(trx, session.user_id))) return { kind: 'disabled' };
+          return { kind: 'invalid' };
         }
         if (session.expires_at.getTime() <= now.getTime()) return { kind: 'expired' };
 

@@ -118,9 +118,9 @@ export async function growSessions(url: string, target: number, progress: (messa
     while (rows < target) {
       const add = Math.min(chunk, target - rows);
       await client.query(
-        `insert into sessions (id, user_id, generation, rotated_at, created_at, last_used_at, expires_at, absolute_expires_at, user_agent, ip)
+        `insert into sessions (id, user_id, generation, rotated_at, created_at, last_used_at, expires_at, absolute_expires_at, user_agent, ip, auth_time)
          select gen_random_uuid(), u.ids[1 + i % array_length(u.ids, 1)], 0, null, now(), now(),
-                now() + interval '7 days', now() + interval '30 days', 'latchkey-bench', '127.0.0.1'
+                now() + interval '7 days', now() + interval '30 days', 'latchkey-bench', '127.0.0.1', now()
          from generate_series(1, $1::int) as i, (select array_agg(id) as ids from users) as u`,
         [add],
       );

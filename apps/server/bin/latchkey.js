@@ -7,7 +7,7 @@ const USAGE = `Usage: latchkey <command>
 
   start        run the server (PORT, DATABASE_URL, JWT_SECRET, ... from the environment)
   migrate      bring the database's schema up to date, then exit
-  admin:grant  give a user the admin role (not available yet)
+  admin:grant <email>  give a registered user the admin role (on the embedded database, stop the server first)
 `;
 
 const [command] = process.argv.slice(2);
@@ -19,9 +19,7 @@ switch (command) {
     await import('../dist/migrate.js');
     break;
   case 'admin:grant':
-    // Users have no roles yet: say so instead of pretending (exit 2: the command cannot run here).
-    process.stderr.write('latchkey admin:grant: roles are not available in this version of Latchkey (users have no role yet).\n');
-    process.exitCode = 2;
+    await import('../dist/admin-grant-cli.js');
     break;
   case 'help':
   case '--help':

@@ -28,12 +28,21 @@ const ROOT = join(import.meta.dirname, '..', '..', '..');
 export const API_DOC_PATH = join(ROOT, 'docs', 'api.md');
 
 type Outputs = inferRouterOutputs<AppRouter>;
-type ProcedurePath = { [N in keyof Outputs]: `${N & string}.${keyof Outputs[N] & string}` }[keyof Outputs];
-type OutputOf<P extends ProcedurePath> = P extends `${infer N extends keyof Outputs}.${infer K}`
-  ? K extends keyof Outputs[N]
-    ? Outputs[N][K]
+/** `admin` nests its routers one level deeper (`admin.users.list`); `auth` and `user` hold procedures. */
+type Flat = Exclude<keyof Outputs, 'admin'>;
+type Admin = Outputs['admin'];
+type ProcedurePath =
+  | { [N in Flat]: `${N & string}.${keyof Outputs[N] & string}` }[Flat]
+  | { [G in keyof Admin]: `admin.${G & string}.${keyof Admin[G] & string}` }[keyof Admin];
+type OutputOf<P extends ProcedurePath> = P extends `admin.${infer G extends keyof Admin & string}.${infer K}`
+  ? K extends keyof Admin[G]
+    ? Admin[G][K]
     : never
-  : never;
+  : P extends `${infer N extends Flat & string}.${infer K}`
+    ? K extends keyof Outputs[N]
+      ? Outputs[N][K]
+      : never
+    : never;
 
 /** The field names of an output (of its elements, for a list), which the catalogue must match exactly. */
 type FieldsOf<T> = T extends readonly (infer E)[] ? keyof E : keyof T;
@@ -74,6 +83,18 @@ const TYPES = {
       refreshTokenExpiresAt: 'Date',
     },
   },
+  AdminUser: {
+    of: 'admin.users.disable',
+    fields: {
+      id: 'string (uuid)',
+      email: 'string',
+      username: 'string',
+      role: '"user" | "admin"',
+      emailVerified: 'boolean',
+      disabledAt: 'Date | null',
+      createdAt: 'Date',
+    },
+  },
   SessionInfo: {
     of: 'auth.sessions',
     fields: {
@@ -90,7 +111,8 @@ const TYPES = {
 type TypeName = keyof typeof TYPES;
 
 interface ProcedureDoc {
-  access: 'public' | 'signed in';
+  /** `admin`: signed in with the role admin (others get ADMIN_ONLY). */
+  access: 'public' | 'signed in' | 'admin';
   /** A named type, a list of one (`SessionInfo[]`), or the fields of an inline object. */
   output: TypeName | `${TypeName}[]` | Readonly<Record<string, string>>;
   /** The appCodes of the procedure's own rules; VALIDATION_FAILED (with an input) and the access-token refusals (signed in) are added. */
@@ -166,6 +188,12 @@ const PROCEDURES = {
     appCodes: ['TOKEN_INVALID', 'TOKEN_EXPIRED', 'RATE_LIMITED'],
     note: 'Sets the new password with the token of a reset mail, once; ends every session of the user.',
   },
+  'auth.activity': {
+    access: 'signed in',
+    output: { events: 'ActivityEntry[]', nextCursor: 'string | null' },
+    appCodes: [],
+    note: "The user's own security events, newest first; pass `nextCursor` back as `cursor` for older ones.",
+  },
   'user.me': { access: 'signed in', output: 'User', appCodes: [], note: 'The signed-in user.' },
   'user.update': {
     access: 'signed in',
@@ -178,6 +206,48 @@ const PROCEDURES = {
     output: { success: 'true' },
     appCodes: ['INVALID_CREDENTIALS', 'REAUTHENTICATION_REQUIRED', 'RATE_LIMITED'],
     note: 'Needs `currentPassword` or a recent re-authentication (`REAUTH_MAX_AGE`). A wrong `currentPassword` is `INVALID_CREDENTIALS` with `fields.currentPassword`. Ends every other session of the user.',
+  },
+  'admin.users.list': {
+    access: 'admin',
+    output: { users: 'AdminUserListEntry[]', nextCursor: 'string | null' },
+    appCodes: [],
+    note: 'Users by email or username prefix (`query`), keyset-paginated, with their last sign-in and live session count.',
+  },
+  'admin.users.get': {
+    access: 'admin',
+    output: { user: 'AdminUser', sessions: 'SessionInfo[] (without current)', events: 'SecurityEvent[] (the last 50)' },
+    appCodes: ['USER_NOT_FOUND'],
+    note: 'One user, their live sessions and their last 50 security events.',
+  },
+  'admin.users.disable': {
+    access: 'admin',
+    output: 'AdminUser',
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'USER_NOT_FOUND', 'ADMIN_SELF_CHANGE'],
+    note: 'No login, no refresh, every session ended on every instance within a second; the owner is told by mail.',
+  },
+  'admin.users.enable': {
+    access: 'admin',
+    output: 'AdminUser',
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'USER_NOT_FOUND'],
+    note: 'Login works again; the old sessions stay ended.',
+  },
+  'admin.users.revokeSessions': {
+    access: 'admin',
+    output: { revoked: 'number' },
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'USER_NOT_FOUND'],
+    note: 'Ends every session of the user.',
+  },
+  'admin.users.setRole': {
+    access: 'admin',
+    output: 'AdminUser',
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'USER_NOT_FOUND', 'ADMIN_SELF_CHANGE', 'LAST_ADMIN'],
+    note: '`user` or `admin`; an admin cannot demote themself, and the last admin stays.',
+  },
+  'admin.events.list': {
+    access: 'admin',
+    output: { events: 'SecurityEvent[]', nextCursor: 'string | null' },
+    appCodes: [],
+    note: 'The security event log, newest first, by user, type and time, keyset-paginated.',
   },
 } as const satisfies Record<ProcedurePath, ProcedureDoc>;
 
@@ -266,7 +336,8 @@ function outputText(output: ProcedureDoc['output']): string {
 
 function appCodesOf(path: string, doc: ProcedureDoc, hasInput: boolean): AppCode[] {
   const codes: AppCode[] = [...(hasInput ? (['VALIDATION_FAILED'] as const) : []), ...doc.appCodes];
-  if (doc.access === 'signed in') codes.push(...ACCESS_TOKEN_REFUSALS);
+  if (doc.access !== 'public') codes.push(...ACCESS_TOKEN_REFUSALS);
+  if (doc.access === 'admin') codes.push('ADMIN_ONLY');
   const unique = [...new Set(codes)];
   if (unique.length === 0) throw new Error(`${path}: no appCode at all`);
   return unique;

@@ -15,6 +15,8 @@ import { createPasswordHasher, type PasswordHasher } from './lib/password.js';
 import { createRefreshTokenCodec, type RefreshTokenCodec } from './lib/refresh-token.js';
 import { createAccountService } from './modules/account/account.service.js';
 import { createSignInService } from './modules/account/sign-in.service.js';
+import { createAdminService } from './modules/admin/admin.service.js';
+import { createAuditService } from './modules/audit/audit.service.js';
 import { createMailWorker } from './modules/mail/mail.worker.js';
 import { createRevocations, probeListen, type Revocations } from './modules/session/revocations.js';
 import { createSessionService } from './modules/session/session.service.js';
@@ -41,6 +43,7 @@ export interface ServiceParts {
 export function createServices(parts: ServiceParts) {
   const { config, db, clock, hasher, throttle, deviceTokens, mailQueued } = parts;
   const users = createUserService({ db, clock });
+  const audit = createAuditService({ db, clock });
   const sessions = createSessionService({
     db,
     clock,
@@ -49,10 +52,12 @@ export function createServices(parts: ServiceParts) {
     refreshTokens: parts.refreshTokens,
     revocations: parts.revocations,
     throttle,
+    audit,
   });
-  const signIn = createSignInService({ db, clock, config, hasher, throttle, users, sessions, deviceTokens, mailQueued });
-  const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, mailQueued });
-  return { users, sessions, signIn, accounts };
+  const signIn = createSignInService({ db, clock, config, hasher, throttle, users, sessions, audit, deviceTokens, mailQueued });
+  const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, audit, mailQueued });
+  const admin = createAdminService({ db, clock, users, sessions, audit, mailQueued });
+  return { users, audit, sessions, signIn, accounts, admin };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -14,8 +14,10 @@ const MODULE_EDGES: Record<string, readonly string[]> = {
   user: [],
   throttle: [],
   mail: [],
-  session: ['throttle'],
-  account: ['user', 'session', 'throttle', 'mail'],
+  audit: [],
+  session: ['throttle', 'audit'],
+  account: ['user', 'session', 'throttle', 'mail', 'audit'],
+  admin: ['user', 'session', 'audit', 'account'],
 };
 
 /** Which rooms each room may import from (a room may always import from itself). */
@@ -33,6 +35,8 @@ const ROOM_EDGES: Record<string, readonly string[]> = {
   app: ['lib', 'db', 'config', 'modules', 'trpc'],
   main: ['app', 'config', 'http', 'jobs', 'lib'],
   migrate: ['config', 'db'],
+  'admin-grant': ['app', 'config', 'lib', 'modules'],
+  'admin-grant-cli': ['admin-grant', 'config'],
   testing: ['app', 'config', 'db', 'http', 'lib', 'modules', 'router', 'trpc'],
 };
 

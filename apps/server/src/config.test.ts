@@ -44,6 +44,7 @@ describe('loadConfig defaults', () => {
       refreshIdleTtlSeconds: 7 * 86_400,
       refreshAbsoluteTtlSeconds: 30 * 86_400,
       refreshReuseGraceSeconds: 10,
+      securityEventRetentionSeconds: 90 * 86_400,
       bcryptCost: 12,
       smtpUrl: undefined,
       mailTransport: 'file',
@@ -133,6 +134,11 @@ describe('loadConfig database', () => {
     expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: pooled, DATABASE_LISTEN_URL: direct }).databaseListenUrl).toBe(direct);
     expect(() => loadConfig({ JWT_SECRET: SECRET, DATABASE_LISTEN_URL: direct })).toThrow(/DATABASE_LISTEN_URL/);
     expect(() => loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: pooled, DATABASE_LISTEN_URL: 'mysql://x' })).toThrow(/DATABASE_LISTEN_URL/);
+  });
+
+  it('SECURITY_EVENT_RETENTION takes a duration, and refuses what is not one', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, SECURITY_EVENT_RETENTION: '30d' }).securityEventRetentionSeconds).toBe(30 * 86_400);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, SECURITY_EVENT_RETENTION: 'forever' })).toThrow(/SECURITY_EVENT_RETENTION/);
   });
 
   it('REVOCATION_HEARTBEAT defaults to 5 s and takes a duration', () => {

@@ -41,6 +41,8 @@ export interface Config {
   refreshReuseGraceSeconds: number;
   /** How recent a proof of identity sensitive actions need (REAUTH_MAX_AGE). */
   reauthMaxAgeSeconds: number;
+  /** How long security events are kept (SECURITY_EVENT_RETENTION); the clean-up job deletes older ones. */
+  securityEventRetentionSeconds: number;
   bcryptCost: number;
   smtpUrl: string | undefined;
   /** Where mail goes: SMTP_URL, or .eml files under DATA_DIR/mail (development). */
@@ -115,6 +117,7 @@ const EnvSchema = z.object({
   EMAIL_VERIFICATION_TTL: duration('24h'),
   PASSWORD_RESET_TTL: duration('1h'),
   REAUTH_MAX_AGE: duration('5m'),
+  SECURITY_EVENT_RETENTION: duration('90d'),
   REFRESH_REUSE_GRACE: z
     .string()
     .default('10s')
@@ -291,6 +294,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     refreshAbsoluteTtlSeconds: e.REFRESH_ABSOLUTE_TTL,
     refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE,
     reauthMaxAgeSeconds: e.REAUTH_MAX_AGE,
+    securityEventRetentionSeconds: e.SECURITY_EVENT_RETENTION,
     bcryptCost: e.BCRYPT_COST,
     smtpUrl,
     mailTransport: e.MAIL_TRANSPORT ?? (smtpUrl ? 'smtp' : 'file'),

@@ -15,7 +15,12 @@ function describeDatabase(config: Readonly<Config>): string {
 /** One instance: the whole server in this process. */
 async function serve(config: Readonly<Config>, logger: Logger): Promise<void> {
   const app = await createApp(config, { logger, deliverMail: true });
-  const stopCleanup = startCleanupJob({ db: app.database.db, clock: app.clock, logger });
+  const stopCleanup = startCleanupJob({
+    db: app.database.db,
+    clock: app.clock,
+    logger,
+    securityEventRetentionSeconds: config.securityEventRetentionSeconds,
+  });
   const http = createHttpServer({ runtime: app, database: app.database, logger });
   const { port } = await http.listen(config.port, config.host);
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;

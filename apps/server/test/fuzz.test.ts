@@ -1,5 +1,6 @@
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { restRoutes } from '../src/http/rest/routes.js';
 import { appRouter } from '../src/router.js';
 import { newUser, type ServedApp, servedOnBothTrpcPaths } from './helpers/app.js';
@@ -64,7 +65,10 @@ for (const side of ['fast', 'standard'] as const) {
       const validated: string[] = [];
       for (const [path, procedure] of PROCEDURES) {
         // A signed-in caller, so that protected procedures get as far as their input.
-        const { accessToken } = await app.caller().auth.register(newUser('fuzz'));
+        const user = newUser('fuzz');
+        const { accessToken } = await app.caller().auth.register(user);
+        // An admin for admin.*: a user's calls stop at the role check, before the input.
+        if (path.startsWith('admin.')) await app.services.admin.grantByEmail(user.email);
         for (const { name, text } of hostileBodies()) {
           const init: RequestInit =
             procedure._def.type === 'query'
@@ -105,16 +109,26 @@ describe('REST', () => {
     ];
     const failures: string[] = [];
     for (const route of restRoutes) {
-      const { accessToken } = await app.caller().auth.register(newUser('fuzzrest'));
+      const user = newUser('fuzzrest');
+      const { accessToken } = await app.caller().auth.register(user);
+      // An admin for /api/admin: a user's requests stop at the role check, before the input.
+      if (route.path.startsWith('/api/admin/')) await app.services.admin.grantByEmail(user.email);
+      // Each hostile text also as the value of every parameter the route reads.
+      const schema = route.input?.schema;
+      const params = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
       for (const { name, text } of bodies) {
+        const values = params.map((param) => `${param}=${encodeURIComponent(text.slice(0, 2000))}`).join('&');
         const headers = { authorization: `Token ${accessToken}`, 'content-type': 'application/json' };
         const response =
           route.input?.from === 'body'
             ? await fetch(`${app.url}${route.path}`, { method: route.method, body: text, headers })
-            : await fetch(`${app.url}${route.path}?token=${encodeURIComponent(text)}&${encodeURIComponent(text.slice(0, 2000))}=1`, {
-                method: route.method,
-                headers,
-              });
+            : await fetch(
+                `${app.url}${route.path}?token=${encodeURIComponent(text)}&${encodeURIComponent(text.slice(0, 2000))}=1&${values}`,
+                {
+                  method: route.method,
+                  headers,
+                },
+              );
         await response.text();
         if (response.status >= 500) failures.push(`${route.method} ${route.path} ${name}: ${response.status}`);
       }

@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { grantAdmin } from '../src/admin-grant.js';
+import { loadConfig } from '../src/config.js';
 import { trpcClient, until } from '../src/testing.js';
 import { newUser, TEST_SECRET } from './helpers/app.js';
 import { emptyTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
@@ -23,6 +25,21 @@ describe.runIf(onPostgres)('several instances on one PostgreSQL database', () =>
     LOG_LEVEL: 'info',
   });
   const client = (url: string, accessToken?: string) => trpcClient(url, () => accessToken, { batch: false });
+  /** Waits until the instance at `url` refuses the access token, and fails unless that took less than a second. */
+  const refusedWithinASecond = async (url: string, accessToken: string) => {
+    const started = Date.now();
+    await until(
+      () =>
+        client(url, accessToken)
+          .user.me.query()
+          .then(
+            () => undefined,
+            (error: { data?: { appCode?: string } }) => error.data?.appCode,
+          ),
+      1_000,
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+  };
 
   beforeAll(async () => {
     database = await emptyTestDatabase();
@@ -40,19 +57,32 @@ describe.runIf(onPostgres)('several instances on one PostgreSQL database', () =>
     const session = await client(a).auth.register.mutate(newUser());
     await expect(client(b, session.accessToken).user.me.query()).resolves.toHaveProperty('id', session.user.id);
     await client(a).auth.logout.mutate({ refreshToken: session.refreshToken });
-    const started = Date.now();
-    await until(
-      () =>
-        client(b, session.accessToken)
-          .user.me.query()
-          .then(
-            () => undefined,
-            (error: { data?: { appCode?: string } }) => error.data?.appCode,
-          ),
-      1_000,
-    );
-    expect(Date.now() - started).toBeLessThan(1_000);
+    await refusedWithinASecond(b, session.accessToken);
     await expect(client(b, session.accessToken).user.me.query()).rejects.toMatchObject({ data: { appCode: 'SESSION_REVOKED' } });
+  });
+
+  it('disabling a user on one makes the other refuse their access token within one second, and their refresh and login', async () => {
+    const [a, b] = urls as [string, string];
+    const adminInput = newUser();
+    const admin = await client(a).auth.register.mutate(adminInput);
+    // The first admin, made as the operator makes it: admin:grant on the same database.
+    const config = loadConfig({ DATABASE_URL: database.url ?? '', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' });
+    expect(await grantAdmin(config, adminInput.email)).toMatchObject({ ok: true, changed: true });
+    const victimInput = newUser();
+    const victim = await client(a).auth.register.mutate(victimInput);
+    await expect(client(b, victim.accessToken).user.me.query()).resolves.toHaveProperty('id', victim.user.id);
+    await client(a, admin.accessToken).admin.users.disable.mutate({ userId: victim.user.id, reason: 'instances' });
+    await refusedWithinASecond(b, victim.accessToken);
+    await expect(client(b, victim.accessToken).user.me.query()).rejects.toMatchObject({ data: { appCode: 'SESSION_REVOKED' } });
+    await expect(client(b).auth.refresh.mutate({ refreshToken: victim.refreshToken })).rejects.toMatchObject({
+      data: { appCode: 'ACCOUNT_DISABLED' },
+    });
+    await expect(client(b).auth.login.mutate({ email: victimInput.email, password: victimInput.password })).rejects.toMatchObject({
+      data: { appCode: 'ACCOUNT_DISABLED' },
+    });
+    await expect(client(b).auth.login.mutate({ email: victimInput.email, password: 'not the passphrase' })).rejects.toMatchObject({
+      data: { appCode: 'INVALID_CREDENTIALS' },
+    });
   });
 
   it('a refresh on one and the same token on the other within the grace window return the same successor', async () => {

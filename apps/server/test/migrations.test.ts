@@ -40,6 +40,7 @@ describe('migrations', () => {
       'login_failures',
       'mail_outbox',
       'rate_limits',
+      'security_events',
       'sessions',
       'users',
     ]);

@@ -184,7 +184,10 @@ describe('cleanup', () => {
     await app.caller().auth.logout({ refreshToken: dead.refreshToken });
     app.clock.advance(RETENTION_SECONDS + 1);
     await app.caller().auth.refresh({ refreshToken: live.refreshToken });
-    const results = await Promise.all([cleanUp(database.db, app.clock), cleanUp(database.db, app.clock)]);
+    const results = await Promise.all([
+      cleanUp(database.db, app.clock, app.config.securityEventRetentionSeconds),
+      cleanUp(database.db, app.clock, app.config.securityEventRetentionSeconds),
+    ]);
     expect(results.reduce((n, r) => n + r.sessions, 0)).toBeGreaterThanOrEqual(1);
     const rows = await database.db.selectFrom('sessions').select('user_id').where('user_id', 'in', [live.user.id, dead.user.id]).execute();
     expect(rows.map((r) => r.user_id)).toEqual([live.user.id]);

@@ -143,6 +143,8 @@ describe('the lean tRPC handler answers as the standard adapter does', () => {
 interface Case {
   /** Needs the account's access token (sent only in the valid call: the invalid one goes without when the input cannot be wrong). */
   authed: boolean;
+  /** The account is made an admin first (admin.*). */
+  admin?: true;
   valid: (account: Account) => unknown;
   invalid: unknown;
 }
@@ -171,6 +173,7 @@ const CASES: Record<string, Case> = {
   'auth.reauthenticate': { authed: true, valid: (a) => ({ password: a.password }), invalid: { password: 7 } },
   'auth.logoutAll': { authed: true, valid: () => undefined, invalid: undefined },
   'auth.sessions': { authed: true, valid: () => undefined, invalid: undefined },
+  'auth.activity': { authed: true, valid: () => ({ limit: 5 }), invalid: { cursor: 'x' } },
   'auth.revokeSession': { authed: true, valid: (a) => ({ sessionId: a.sessionId }), invalid: { sessionId: 'x' } },
   'auth.verifyEmail': { authed: false, valid: () => ({ token: 'not-a-token-we-sent' }), invalid: { token: '' } },
   'auth.resendVerification': { authed: true, valid: () => undefined, invalid: undefined },
@@ -179,6 +182,14 @@ const CASES: Record<string, Case> = {
   'user.me': { authed: true, valid: () => undefined, invalid: undefined },
   'user.update': { authed: true, valid: () => ({ bio: 'parity' }), invalid: { image: 3 } },
   'user.changePassword': { authed: true, valid: (a) => ({ currentPassword: a.password, newPassword: NEW_PASSWORD }), invalid: {} },
+  'admin.users.list': { authed: true, admin: true, valid: (a) => ({ query: a.username }), invalid: { limit: 0 } },
+  'admin.users.get': { authed: true, admin: true, valid: (a) => ({ userId: a.userId }), invalid: { userId: 'x' } },
+  // Oneself: the refusal (ADMIN_SELF_CHANGE) is the same on both sides.
+  'admin.users.disable': { authed: true, admin: true, valid: (a) => ({ userId: a.userId, reason: 'parity' }), invalid: { userId: 'x' } },
+  'admin.users.enable': { authed: true, admin: true, valid: (a) => ({ userId: a.userId }), invalid: {} },
+  'admin.users.revokeSessions': { authed: true, admin: true, valid: (a) => ({ userId: a.userId }), invalid: { userId: 7 } },
+  'admin.users.setRole': { authed: true, admin: true, valid: (a) => ({ userId: a.userId, role: 'admin' }), invalid: { role: 'root' } },
+  'admin.events.list': { authed: true, admin: true, valid: (a) => ({ userId: a.userId, limit: 100 }), invalid: { since: 'x' } },
 };
 
 let accounts = 0;
@@ -231,6 +242,8 @@ describe('every procedure answers the same through the lean handler and the stan
           const type = procedures[path]?._def.type === 'query' ? 'query' : 'mutation';
           accounts += 1;
           const sides = await Promise.all([account(fast, 'a', accounts), account(standard, 'b', accounts)]);
+          if (test.admin)
+            await Promise.all([fast.services.admin.grantByEmail(sides[0].email), standard.services.admin.grantByEmail(sides[1].email)]);
           const results = [];
           for (const [app, side] of [
             [fast, sides[0]],

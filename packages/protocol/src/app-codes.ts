@@ -20,6 +20,11 @@ export const APP_CODES = {
   USERNAME_TAKEN: 'CONFLICT',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
   REAUTHENTICATION_REQUIRED: 'FORBIDDEN',
+  ACCOUNT_DISABLED: 'FORBIDDEN',
+  ADMIN_ONLY: 'FORBIDDEN',
+  USER_NOT_FOUND: 'NOT_FOUND',
+  ADMIN_SELF_CHANGE: 'FORBIDDEN',
+  LAST_ADMIN: 'CONFLICT',
 } as const;
 
 export type AppCode = keyof typeof APP_CODES;
@@ -44,6 +49,11 @@ export const APP_CODE_MESSAGES: Readonly<Record<AppCode, string>> = {
   USERNAME_TAKEN: 'Username has already been taken',
   RATE_LIMITED: 'Too many requests',
   REAUTHENTICATION_REQUIRED: 'Confirm who you are first: re-authenticate, or send the current password with this request',
+  ACCOUNT_DISABLED: 'This account is disabled',
+  ADMIN_ONLY: 'Only an administrator may do this',
+  USER_NOT_FOUND: 'No such user',
+  ADMIN_SELF_CHANGE: 'An administrator cannot disable or demote their own account',
+  LAST_ADMIN: 'The last administrator cannot be demoted',
 };
 
 /**

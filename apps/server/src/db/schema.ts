@@ -18,6 +18,9 @@ export interface UsersTable {
   pending_email_new_confirmed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   /** When the link mailed to the current address was used (set at once when that address is unverified). */
   pending_email_current_confirmed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  role: ColumnType<'user' | 'admin', 'user' | 'admin' | undefined, 'user' | 'admin'>;
+  /** Set while the account is disabled: no login, no refresh, no session. */
+  disabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface SessionsTable {
@@ -83,6 +86,21 @@ export interface MailOutboxTable {
   last_error: string | null;
 }
 
+export interface SecurityEventsTable {
+  /** bigint: a number from PostgreSQL (see database.ts), a bigint or number from PGlite; read with String(). */
+  id: ColumnType<string | number | bigint, never, never>;
+  user_id: string | null;
+  actor_id: string | null;
+  actor_kind: 'user' | 'admin' | 'system';
+  type: string;
+  ip: string | null;
+  user_agent: string | null;
+  session_id: string | null;
+  request_id: string | null;
+  details: ColumnType<Record<string, unknown>, string, never>;
+  created_at: ColumnType<Date, Date, never>;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -90,6 +108,7 @@ export interface Database {
   login_failures: LoginFailuresTable;
   email_tokens: EmailTokensTable;
   mail_outbox: MailOutboxTable;
+  security_events: SecurityEventsTable;
 }
 
 export type EmailTokenRow = Selectable<EmailTokensTable>;
@@ -101,3 +120,5 @@ export type NewUserRow = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type NewSessionRow = Insertable<SessionsTable>;
+export type SecurityEventRow = Selectable<SecurityEventsTable>;
+export type NewSecurityEventRow = Insertable<SecurityEventsTable>;

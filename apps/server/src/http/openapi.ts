@@ -301,4 +301,5 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   user: 'The signed-in user (RealWorld)',
   auth: 'Tokens and sessions (the tutorial)',
   keys: 'The public keys that verify access tokens',
+  admin: 'Administration: users, disabling, roles and the security event log (role admin)',
 };

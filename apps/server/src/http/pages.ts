@@ -56,7 +56,7 @@ export function verifyEmailFormPage(url: URL, res: ServerResponse): void {
 }
 
 /** POST /verify-email (the form above): confirms the address and says so, or why not. */
-export async function verifyEmailPage(runtime: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function verifyEmailPage(runtime: Runtime, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   let token: string;
   try {
     token = (await readFormBody(req, VERIFY_FORM_MAX_BYTES)).get('token') ?? '';
@@ -69,7 +69,7 @@ export async function verifyEmailPage(runtime: Runtime, req: IncomingMessage, re
     return;
   }
   try {
-    const { user } = await runtime.services.accounts.verifyEmail(token, requestInfo(req, runtime.config.trustProxy));
+    const { user } = await runtime.services.accounts.verifyEmail(token, requestInfo(req, runtime.config.trustProxy, requestId));
     page(res, 200, 'Address confirmed', html`<p>Thank you: ${user.email} is confirmed. You can close this page.</p>`);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;

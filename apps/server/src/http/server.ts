@@ -120,7 +120,7 @@ export function createHttpServer(options: {
 
     // Opening the link (GET, or HEAD from link checkers) uses nothing up; only the page's form (POST) does.
     if (path === '/verify-email' && (req.method === 'GET' || req.method === 'HEAD')) return verifyEmailFormPage(url, res);
-    if (path === '/verify-email' && req.method === 'POST') return verifyEmailPage(runtime, req, res);
+    if (path === '/verify-email' && req.method === 'POST') return verifyEmailPage(runtime, req, res, requestId);
     if (path === '/reset-password' && (req.method === 'GET' || req.method === 'HEAD')) return resetPasswordPage(res);
 
     if (path === '/openapi.json') {
@@ -161,7 +161,7 @@ export function createHttpServer(options: {
         if (refusal.code === 'UNSUPPORTED_MEDIA_TYPE') res.setHeader('connection', 'close');
         return sendTrpcRequestError(res, appRouter, refusal, type, responseHeaders);
       }
-      const createContext = () => ({ services: runtime.services, request: requestInfo(req, trustProxy) });
+      const createContext = () => ({ services: runtime.services, request: requestInfo(req, trustProxy, requestId) });
       if (
         fastTrpc &&
         (await handleTrpcFast(req, res, procedurePath, url, {

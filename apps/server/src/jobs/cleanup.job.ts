@@ -2,17 +2,29 @@
 import type { Db } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import { deleteEventsBefore } from '../modules/audit/audit.service.js';
 import { deleteEndedSessionsBefore } from '../modules/session/session.service.js';
 import { deleteStaleThrottles } from '../modules/throttle/throttle.service.js';
 
 /** Ended sessions and stale throttle rows are kept this long (for the user's and the operator's view), then deleted. */
 export const RETENTION_SECONDS = 24 * 60 * 60;
 
-/** One pass: deletes what has been dead for longer than the retention. Safe on every instance at once. */
-export async function cleanUp(db: Db, clock: Clock): Promise<{ sessions: number; rateLimits: number; loginFailures: number }> {
-  const before = new Date(clock.now().getTime() - RETENTION_SECONDS * 1000);
+/**
+ * One pass: deletes what has been dead for longer than the retention, and the security events
+ * older than SECURITY_EVENT_RETENTION (in batches: see deleteEventsBefore). Safe on every
+ * instance at once.
+ */
+export async function cleanUp(
+  db: Db,
+  clock: Clock,
+  securityEventRetentionSeconds: number,
+): Promise<{ sessions: number; rateLimits: number; loginFailures: number; securityEvents: number }> {
+  const now = clock.now().getTime();
+  const before = new Date(now - RETENTION_SECONDS * 1000);
   const sessions = await deleteEndedSessionsBefore(db, before);
-  return { sessions, ...(await deleteStaleThrottles(db, before)) };
+  const throttles = await deleteStaleThrottles(db, before);
+  const securityEvents = await deleteEventsBefore(db, new Date(now - securityEventRetentionSeconds * 1000));
+  return { sessions, ...throttles, securityEvents };
 }
 
 /**
@@ -20,7 +32,13 @@ export async function cleanUp(db: Db, clock: Clock): Promise<{ sessions: number;
  * Every statement is an idempotent DELETE by time, so instances running it at once only repeat
  * each other's work; no coordination is needed.
  */
-export function startCleanupJob(options: { db: Db; clock: Clock; logger: Logger; intervalMs?: number }): () => void {
+export function startCleanupJob(options: {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  securityEventRetentionSeconds: number;
+  intervalMs?: number;
+}): () => void {
   const interval = options.intervalMs ?? 10 * 60_000;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -30,7 +48,7 @@ export function startCleanupJob(options: { db: Db; clock: Clock; logger: Logger;
     timer.unref();
   };
   const run = () => {
-    cleanUp(options.db, options.clock)
+    cleanUp(options.db, options.clock, options.securityEventRetentionSeconds)
       .then((deleted) => options.logger.info({ deleted }, 'cleanup'))
       .catch((error: unknown) => options.logger.warn({ err: error }, 'cleanup failed'))
       .finally(schedule);

@@ -6,6 +6,7 @@ import {
   resetPasswordInput,
   tokenInput,
 } from '../modules/account/account.schemas.js';
+import { activityInput } from '../modules/audit/audit.schemas.js';
 import { refreshInput, revokeSessionInput } from '../modules/session/session.schemas.js';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.js';
 
@@ -14,16 +15,19 @@ export const authRouter = router({
   login: publicProcedure.input(loginInput).mutation(({ ctx, input }) => ctx.services.signIn.login(input, ctx.request)),
   refresh: publicProcedure.input(refreshInput).mutation(({ ctx, input }) => ctx.services.sessions.refresh(input.refreshToken, ctx.request)),
   logout: publicProcedure.input(refreshInput).mutation(async ({ ctx, input }) => {
-    await ctx.services.sessions.logout(input.refreshToken);
+    await ctx.services.sessions.logout(input.refreshToken, ctx.request);
     return { success: true as const };
   }),
   reauthenticate: authedProcedure
     .input(reauthenticateInput)
-    .mutation(({ ctx, input }) => ctx.services.accounts.reauthenticate(ctx.auth, input)),
-  logoutAll: authedProcedure.mutation(({ ctx }) => ctx.services.sessions.revokeAll(ctx.auth.userId)),
+    .mutation(({ ctx, input }) => ctx.services.accounts.reauthenticate(ctx.auth, input, ctx.request)),
+  logoutAll: authedProcedure.mutation(({ ctx }) => ctx.services.sessions.revokeAll(ctx.auth, ctx.request)),
+  activity: authedProcedure
+    .input(activityInput)
+    .query(({ ctx, input }) => ctx.services.audit.activity(ctx.auth.userId, ctx.auth.sessionId, input ?? {})),
   sessions: authedProcedure.query(({ ctx }) => ctx.services.sessions.list(ctx.auth.userId, ctx.auth.sessionId)),
   revokeSession: authedProcedure.input(revokeSessionInput).mutation(async ({ ctx, input }) => {
-    await ctx.services.sessions.revokeOwn(ctx.auth.userId, input.sessionId);
+    await ctx.services.sessions.revokeOwn(ctx.auth, input.sessionId, ctx.request);
     return { success: true as const };
   }),
   verifyEmail: publicProcedure.input(tokenInput).mutation(({ ctx, input }) => ctx.services.accounts.verifyEmail(input.token, ctx.request)),

@@ -14,6 +14,8 @@ export interface RequestInfo {
   authorization: string | undefined;
   ip: string | undefined;
   userAgent: string | undefined;
+  /** The request's id (x-request-id, or one made for it), recorded with its security events. */
+  requestId?: string | undefined;
 }
 
 /**
@@ -39,10 +41,11 @@ export function clientAddress(req: IncomingMessage, trustProxy: TrustProxy): str
   return resolver.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
 }
 
-export function requestInfo(req: IncomingMessage, trustProxy: TrustProxy): RequestInfo {
+export function requestInfo(req: IncomingMessage, trustProxy: TrustProxy, requestId: string): RequestInfo {
   return {
     authorization: req.headers.authorization,
     ip: clientAddress(req, trustProxy),
     userAgent: req.headers['user-agent'],
+    requestId,
   };
 }

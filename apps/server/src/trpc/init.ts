@@ -66,6 +66,14 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   return next({ ctx: { auth } });
 });
 /**
+ * Signed in as an admin. Checked before the input is read: a non-admin learns nothing about the
+ * procedure's rules or its target (FORBIDDEN / ADMIN_ONLY for any input).
+ */
+export const adminProcedure = authedProcedure.use(async ({ ctx, next }) => {
+  await ctx.services.admin.requireAdmin(ctx.auth);
+  return next();
+});
+/**
  * Like authedProcedure, for a procedure whose own query joins on the session and refuses with
  * SESSION_REVOKED when it finds nothing (user.me): the check costs no extra round trip.
  */

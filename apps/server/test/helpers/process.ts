@@ -24,7 +24,7 @@ export interface RunningProcess {
  * Without a DATA_DIR of the test's own, each process gets a fresh temporary one: the default
  * (`./.data`) is the developer's embedded database, secret and mail, which tests must not touch.
  */
-export function run(script: string, env: Record<string, string>, args: string[] = []): RunningProcess {
+export function run(script: string, env: Record<string, string>, args: readonly string[] = []): RunningProcess {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'latchkey-process-'));
   const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const child = spawn(process.execPath, [...loader, script, ...args], {

@@ -81,6 +81,11 @@ const RULES = {
   EMAIL_TAKEN: { field: 'email', message: 'has already been taken' },
   USERNAME_TAKEN: { field: 'username', message: 'has already been taken' },
   RATE_LIMITED: { field: 'request', message: 'too many attempts, try again later' },
+  ACCOUNT_DISABLED: { field: 'account', message: 'is disabled' },
+  ADMIN_ONLY: { field: 'role', message: 'must be admin' },
+  USER_NOT_FOUND: { field: 'user_id', message: 'not found' },
+  ADMIN_SELF_CHANGE: { field: 'user_id', message: 'is your own account' },
+  LAST_ADMIN: { field: 'role', message: 'is held by no other administrator' },
 } satisfies Partial<Record<AppCode, CodeRule>>;
 /** Looked up by plain string: an error's code may be newer than this table. */
 const BY_APP_CODE: Readonly<Record<string, CodeRule>> = RULES;

@@ -74,7 +74,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       else if (route.input?.from === 'query') raw = Object.fromEntries(url.searchParams);
 
       // The same request info as the tRPC adapter's, so throttles see the same client address.
-      const ctx = { services: runtime.services, request: requestInfo(req, runtime.config.trustProxy) };
+      const ctx = { services: runtime.services, request: requestInfo(req, runtime.config.trustProxy, requestId) };
       const { status, body } = await route.run({ raw, ctx });
       sendJson(res, status, body);
     } catch (error) {

@@ -40,6 +40,8 @@ export interface RouteSpec<In extends z.ZodType, Out extends z.ZodType, Auth ext
   tag: string;
   /** Whether an access token is required (`Authorization: Bearer <jwt>` or `Token <jwt>`). */
   auth: Auth;
+  /** Role admin only (with `auth`): checked before the input is read, so a refusal tells nothing about it. */
+  admin?: Auth extends true ? boolean : false;
   input?: RouteInput<In>;
   success: { status: 200 | 201; description: string; name: string; schema: Out };
   errors?: readonly DocumentedStatus[];
@@ -88,6 +90,7 @@ export function defineRoute<In extends z.ZodType = z.ZodUndefined, Out extends z
       try {
         // Who is asking comes before what they ask: an anonymous caller learns nothing about the rules.
         const signedIn = spec.auth ? await signIn(ctx) : undefined;
+        if (spec.admin && signedIn) await ctx.services.admin.requireAdmin(signedIn.auth);
         let input: unknown;
         if (spec.input) {
           const prepared = spec.input.prepare ? spec.input.prepare(raw) : raw;

@@ -4,8 +4,11 @@
  * Adding a route is adding an entry here; the dispatcher and /openapi.json follow.
  */
 
+import { adminRoutes } from './admin-routes.js';
 import { defineRoute, type RestRoute } from './route.js';
 import {
+  activityQuery,
+  activityResponse,
   dropBlankPassword,
   forgotPasswordBody,
   loginBody,
@@ -16,6 +19,7 @@ import {
   registerBody,
   resetPasswordBody,
   sessionResponse,
+  toActivityJson,
   tokensResponse,
   toSessionJson,
   toUserJson,
@@ -100,8 +104,23 @@ export const restRoutes: readonly RestRoute[] = [
     async handle({ input, ctx, signedIn }) {
       const { password, current_password: currentPassword, ...profile } = input.user;
       // Everything is checked first and applied in one transaction, or nothing is.
-      const user = await ctx.services.accounts.update(signedIn.auth, { ...profile, newPassword: password, currentPassword });
+      const user = await ctx.services.accounts.update(signedIn.auth, { ...profile, newPassword: password, currentPassword }, ctx.request);
       return { user: toUserJson(user, signedIn.accessToken) };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/api/user/activity',
+    operationId: 'activity',
+    summary: "The current user's security events",
+    description: `Logins, failed logins, password and email changes, revocations... of the signed-in user, newest first (auth.activity). Paginated with \`cursor\`. ${TOKEN_SCHEMES}`,
+    tag: 'user',
+    auth: true,
+    input: { from: 'query', name: 'ActivityQuery', schema: activityQuery },
+    success: { status: 200, description: 'A page of events', name: 'ActivityResponse', schema: activityResponse },
+    async handle({ input, ctx, signedIn }) {
+      return toActivityJson(await ctx.services.audit.activity(signedIn.auth.userId, signedIn.auth.sessionId, input));
     },
   }),
 
@@ -121,7 +140,7 @@ export const restRoutes: readonly RestRoute[] = [
     // A wrong password is a form error, not the end of the session.
     statusOverrides: { INVALID_CREDENTIALS: 422 },
     async handle({ input, ctx, signedIn }) {
-      const fresh = await ctx.services.accounts.reauthenticate(signedIn.auth, input);
+      const fresh = await ctx.services.accounts.reauthenticate(signedIn.auth, input, ctx.request);
       return { access_token: fresh.accessToken, access_token_expires_at: fresh.accessTokenExpiresAt.toISOString() };
     },
   }),
@@ -161,7 +180,7 @@ export const restRoutes: readonly RestRoute[] = [
       schema: messageResponse,
     },
     async handle({ input, ctx }) {
-      await ctx.services.sessions.logout(input.refresh_token);
+      await ctx.services.sessions.logout(input.refresh_token, ctx.request);
       return { message: 'Logged out' };
     },
   }),
@@ -220,4 +239,5 @@ export const restRoutes: readonly RestRoute[] = [
       return { message: 'Password changed; every session was signed out' };
     },
   }),
+  ...adminRoutes,
 ];

@@ -14,6 +14,8 @@ import {
   tokenInput,
 } from '../../modules/account/account.schemas.js';
 import type { Session } from '../../modules/account/sign-in.service.js';
+import { eventCursorSchema, pageSizeSchema } from '../../modules/audit/audit.schemas.js';
+import type { ActivityEntry, Page } from '../../modules/audit/audit.service.js';
 import { refreshTokenSchema } from '../../modules/session/session.schemas.js';
 import { emailSchema, updateInput } from '../../modules/user/user.schemas.js';
 import type { User } from '../../modules/user/user.service.js';
@@ -32,6 +34,16 @@ export const reauthenticateBody = reauthenticateInput;
 export const verifyEmailQuery = z.object({ token: tokenInput.shape.token });
 export const forgotPasswordBody = z.object({ email: emailSchema });
 export const resetPasswordBody = z.object({ token: tokenInput.shape.token, new_password: newPasswordSchema });
+
+/** A page size in a query string: digits, then the same bounds as the tRPC input. */
+export const pageSizeParam = z
+  .string()
+  .regex(/^\d{1,3}$/, 'is invalid')
+  .transform(Number)
+  .pipe(pageSizeSchema)
+  .meta({ description: 'How many to answer, 1 to 100 (default 20)' });
+export const cursorParam = eventCursorSchema.meta({ description: 'The `next_cursor` of the previous page' });
+export const activityQuery = z.object({ cursor: cursorParam.optional(), limit: pageSizeParam.optional() });
 
 /** Whether `user[key]` of a body that may be anything (refinements below also run on invalid bodies) is present. */
 function userHas(body: unknown, key: 'password' | 'current_password' | 'email'): boolean {
@@ -112,6 +124,38 @@ export const reauthenticateResponse = z.object({
   access_token: z.string().meta({ description: 'An access token whose `auth_time` is now: send it with the sensitive request.' }),
   access_token_expires_at: z.string().meta({ description: 'ISO 8601' }),
 });
+export const nextCursorJson = z
+  .string()
+  .nullable()
+  .meta({ description: 'Send as `cursor` for the next (older) page; null on the last page' });
+export const activityResponse = z.object({
+  events: z.array(
+    z.object({
+      id: z.string(),
+      type: z.string().meta({ description: 'One of the security event types (docs/security.md)' }),
+      created_at: z.string().meta({ description: 'ISO 8601' }),
+      ip: z.string().nullable(),
+      user_agent: z.string().nullable(),
+      current: z.boolean().meta({ description: 'Whether the event belongs to the session asking' }),
+    }),
+  ),
+  next_cursor: nextCursorJson,
+});
+
+export function toActivityJson(page: Page<ActivityEntry>): z.input<typeof activityResponse> {
+  return {
+    events: page.events.map((event) => ({
+      id: event.id,
+      type: event.type,
+      created_at: event.createdAt.toISOString(),
+      ip: event.ip,
+      user_agent: event.userAgent,
+      current: event.current,
+    })),
+    next_cursor: page.nextCursor,
+  };
+}
+
 export const errorResponse = z.object({
   errors: z
     .record(z.string(), z.array(z.string()))

@@ -11,7 +11,9 @@ export type MailKind =
   | 'password_changed'
   | 'email_change_new'
   | 'email_change_current'
-  | 'email_changed';
+  | 'email_changed'
+  | 'account_disabled'
+  | 'account_enabled';
 
 export interface RenderedMail {
   subject: string;
@@ -75,6 +77,20 @@ const TEMPLATES: Record<MailKind, Template> = {
     paragraphs: (v) => [
       `Hello ${v.username},`,
       `The sign-in address of your account was changed from this address to ${v.newEmail}. If this was not you, contact us at once.`,
+    ],
+  },
+  account_disabled: {
+    subject: 'Your account was disabled',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      'An administrator disabled your account: every session was signed out, and signing in is refused until it is enabled again. If you think this is a mistake, contact us.',
+    ],
+  },
+  account_enabled: {
+    subject: 'Your account was enabled again',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      'An administrator enabled your account again: you can sign in with your password. The sessions that were signed out stay signed out.',
     ],
   },
 };

@@ -97,3 +97,8 @@ export async function queueEmailChangeMails(trx: Db, user: UserRow, config: Link
 export async function queueEmailChangedMail(trx: Db, user: UserRow, oldEmail: string, now: Date): Promise<void> {
   await queue(trx, user, 'email_changed', now, { newEmail: user.email }, oldEmail);
 }
+
+/** Tells the owner that an administrator disabled, or enabled again, their account (no link in it). */
+export async function queueAccountStatusMail(trx: Db, user: UserRow, status: 'disabled' | 'enabled', now: Date): Promise<void> {
+  await queue(trx, user, status === 'disabled' ? 'account_disabled' : 'account_enabled', now);
+}

@@ -6,6 +6,7 @@ import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import { digestOf } from '../../lib/opaque-token.js';
 import type { PasswordHasher } from '../../lib/password.js';
+import type { AuditService } from '../audit/audit.service.js';
 import type { Authenticated, ClientInfo, SessionService } from '../session/session.service.js';
 import { LIMITS, throttleKey } from '../throttle/throttle.policy.js';
 import type { Throttle } from '../throttle/throttle.service.js';
@@ -42,18 +43,19 @@ export const FORGOT_PASSWORD_MESSAGE = 'If an account exists for that address, a
 export interface AccountDeps {
   db: Db;
   clock: Clock;
-  config: Pick<Config, 'baseUrl' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds' | 'reauthMaxAgeSeconds'>;
+  config: Pick<Config, 'baseUrl' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds'>;
   hasher: PasswordHasher;
   throttle: Throttle;
   users: UserService;
   sessions: SessionService;
+  audit: AuditService;
   /** Tells the mail worker something was queued (after the transaction committed). */
   mailQueued: () => void;
 }
 
 /** The account's credentials and address: email verification, password reset and change, profile and email change. */
 export function createAccountService(deps: AccountDeps) {
-  const { db, clock, config, hasher, throttle, users, sessions, mailQueued } = deps;
+  const { db, clock, config, hasher, throttle, users, sessions, audit, mailQueued } = deps;
 
   /**
    * Counts a mailed token tried from the client's address before it is looked at, then looks it
@@ -112,15 +114,14 @@ export function createAccountService(deps: AccountDeps) {
    */
   async function requireProof(auth: Authenticated, user: UserRow, currentPassword: string | undefined): Promise<void> {
     if (currentPassword !== undefined) return checkPassword(user, currentPassword, 'currentPassword');
-    const age = clock.now().getTime() - auth.authTime.getTime();
-    if (age > config.reauthMaxAgeSeconds * 1000) throw new AppError('REAUTHENTICATION_REQUIRED');
+    sessions.requireRecentProof(auth);
   }
 
   /**
    * Applies a confirmed email change once every link it needs has been used: the pending address
    * becomes the sign-in address, proven; every outstanding link dies; the old address is told.
    */
-  async function completeEmailChange(trx: Db, user: UserRow, now: Date): Promise<UserRow> {
+  async function completeEmailChange(trx: Db, user: UserRow, now: Date, client: ClientInfo): Promise<UserRow> {
     if (user.pending_email === null || user.pending_email_new_confirmed_at === null || user.pending_email_current_confirmed_at === null)
       return user;
     const oldEmail = user.email;
@@ -131,6 +132,7 @@ export function createAccountService(deps: AccountDeps) {
     );
     await useEmailTokens(trx, user.id, ['verify_email', ...CREDENTIAL_LINKS], now);
     await queueEmailChangedMail(trx, moved, oldEmail, now);
+    await audit.record(trx, { type: 'email.changed', userId: user.id, client, details: { from: oldEmail, to: moved.email } });
     return moved;
   }
 
@@ -150,7 +152,9 @@ export function createAccountService(deps: AccountDeps) {
           if (link.purpose === 'verify_email') {
             // A token proves only the address it was sent to; the account may have moved on since.
             if (!sameAddress(current.email, link.email)) return undefined;
-            return current.email_verified_at ? current : users.write(current.id, { email_verified_at: now }, trx);
+            if (current.email_verified_at) return current;
+            await audit.record(trx, { type: 'email.verified', userId: current.id, client, details: { email: current.email } });
+            return users.write(current.id, { email_verified_at: now }, trx);
           }
           // A confirmation counts only for the change it was sent for, and only while it is pending.
           const confirmed =
@@ -159,7 +163,7 @@ export function createAccountService(deps: AccountDeps) {
               : current.pending_email !== null && sameAddress(current.email, link.email) && { pending_email_current_confirmed_at: now };
           if (!confirmed) return undefined;
           const updated = await users.write(current.id, confirmed, trx);
-          const done = await completeEmailChange(trx, updated, now);
+          const done = await completeEmailChange(trx, updated, now, client);
           completed = done !== updated;
           return done;
         });
@@ -200,6 +204,7 @@ export function createAccountService(deps: AccountDeps) {
           const user = await users.findByEmail(email, trx);
           if (!user) return false;
           await queueResetMail(trx, user, config, now);
+          await audit.record(trx, { type: 'password.reset_requested', userId: user.id, client });
           return true;
         });
         if (queued) mailQueued();
@@ -231,6 +236,7 @@ export function createAccountService(deps: AccountDeps) {
         await useEmailTokens(trx, user.id, CREDENTIAL_LINKS, now);
         const revoked = await sessions.revokeWithin(trx, { userId: user.id }, 'password_changed');
         await queuePasswordChangedMail(trx, user, now);
+        await audit.record(trx, { type: 'password.reset', userId: user.id, client, details: { sessionsRevoked: revoked.length } });
         return { user, revoked };
       });
       if (!user) throw new AppError('TOKEN_INVALID');
@@ -245,10 +251,25 @@ export function createAccountService(deps: AccountDeps) {
      * Proves again who is signed in (auth.reauthenticate): answers an access token whose
      * auth_time is now, for the changes that need a recent proof.
      */
-    async reauthenticate(auth: Authenticated, input: { password: string }): Promise<{ accessToken: string; accessTokenExpiresAt: Date }> {
+    async reauthenticate(
+      auth: Authenticated,
+      input: { password: string },
+      client: ClientInfo,
+    ): Promise<{ accessToken: string; accessTokenExpiresAt: Date }> {
       const user = await users.load(auth.userId);
       await checkPassword(user, input.password, 'password');
-      return sessions.reauthenticated(auth, { methods: ['pwd'] });
+      const methods = ['pwd'] as const;
+      return db.transaction().execute(async (trx) => {
+        const fresh = await sessions.reauthenticated(auth, { methods }, trx);
+        await audit.record(trx, {
+          type: 'reauthenticated',
+          userId: auth.userId,
+          sessionId: auth.sessionId,
+          client,
+          details: { methods: [...methods] },
+        });
+        return fresh;
+      });
     },
 
     /**
@@ -257,7 +278,7 @@ export function createAccountService(deps: AccountDeps) {
      * address or password needs a proof of identity (requireProof), checked before anything is
      * written.
      */
-    async update(auth: Authenticated, change: AccountChange): Promise<User> {
+    async update(auth: Authenticated, change: AccountChange, client: ClientInfo): Promise<User> {
       const { userId } = auth;
       const current = await users.load(userId);
       const { newPassword, currentPassword, ...profile } = change;
@@ -291,6 +312,8 @@ export function createAccountService(deps: AccountDeps) {
             await useEmailTokens(trx, userId, CREDENTIAL_LINKS, now);
             revoked = await sessions.revokeWithin(trx, { userId, exceptSessionId: auth.sessionId }, 'password_changed');
             await queuePasswordChangedMail(trx, row, now);
+            const details = { sessionsRevoked: revoked.length };
+            await audit.record(trx, { type: 'password.changed', userId, sessionId: auth.sessionId, client, details });
           } else if (cancelsChange || emailChange !== undefined) {
             await useEmailTokens(trx, userId, EMAIL_CHANGE_LINKS, now);
           }
@@ -306,6 +329,8 @@ export function createAccountService(deps: AccountDeps) {
               trx,
             );
             await queueEmailChangeMails(trx, row, config, now);
+            const details = { newEmail: emailChange };
+            await audit.record(trx, { type: 'email.change_requested', userId, sessionId: auth.sessionId, client, details });
           }
           return { row, revoked };
         });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { DeviceTokenCodec } from '../../lib/device-token.js';
 import { AppError } from '../../lib/errors.js';
+import type { LoginFailure } from '../audit/audit.service.js';
 import type { ClientInfo, Tokens } from '../session/session.service.js';
 import { LIMITS, throttleKey, type Verdict } from '../throttle/throttle.policy.js';
 import { type User, userRowToUser } from '../user/user.service.js';
@@ -21,7 +22,11 @@ function refuse(verdict: Verdict): void {
 }
 
 export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTokenCodec }) {
-  const { db, clock, config, hasher, throttle, users, sessions, deviceTokens, mailQueued } = deps;
+  const { db, clock, config, hasher, throttle, users, sessions, audit, deviceTokens, mailQueued } = deps;
+
+  /** A refused login is recorded on its own: there is no change whose transaction could hold it. */
+  const failed = (userId: string | null, reason: LoginFailure, client: ClientInfo) =>
+    audit.record(db, { type: 'login.failed', userId, client, details: { reason } });
 
   return {
     async register(input: RegisterInput, client: ClientInfo): Promise<Session> {
@@ -45,7 +50,8 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
             },
             trx,
           );
-          const tokens = await sessions.start(user.id, client, trx);
+          const { sessionId, tokens } = await sessions.start(user.id, client, trx);
+          await audit.record(trx, { type: 'user.registered', userId: user.id, sessionId, client });
           // The mail is queued with the account: both exist, or neither. SMTP is never waited on.
           await queueVerificationMail(trx, user, config, now);
           return { user: userRowToUser(user), ...tokens, deviceToken: deviceTokens.issue(user.id, now) };
@@ -69,7 +75,12 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
     async login(input: LoginInput, client: ClientInfo): Promise<Session> {
       const now = clock.now();
       const addressKey = throttleKey.loginAddress(client.ip);
-      refuse(await throttle.hit(addressKey, LIMITS.loginFailuresPerAddress, now));
+      const perAddress = await throttle.hit(addressKey, LIMITS.loginFailuresPerAddress, now);
+      if (!perAddress.allowed) {
+        // Refused before the account is looked up: recorded against no one.
+        await failed(null, 'throttled', client);
+        refuse(perAddress);
+      }
       const user = await users.findByEmail(input.email);
       const device = user ? deviceTokens.open(input.deviceToken, user.id, now) : undefined;
       // Keyed by the address typed, known or not, so that the throttle itself reveals nothing.
@@ -83,18 +94,40 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
       const account = await throttle.reserveLogins(counts, now);
       if (!account.allowed) {
         await throttle.release(addressKey);
+        await failed(user?.id ?? null, 'throttled', client);
         refuse(account);
       }
 
       // An unknown address costs the same bcrypt work and gets the same answer as a wrong password.
       const valid = user ? await hasher.verify(input.password, user.password_hash) : await hasher.verifyNothing(input.password);
-      if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
+      if (!user || !valid) {
+        await failed(user?.id ?? null, user ? 'bad_password' : 'unknown_email', client);
+        throw new AppError('INVALID_CREDENTIALS');
+      }
       // A success ends every run of failures it took part in, and the account's consecutive count.
+      // Also for a disabled account: the password was right, and the refusal below is not a guess.
       await throttle.loginSucceeded(...new Set([...counts.map(([key]) => key), throttleKey.loginAccount(input.email)]));
       await throttle.release(addressKey);
+      // Said only to whoever knows the password: to anyone else a disabled account looks like any other.
+      if (user.disabled_at !== null) {
+        await failed(user.id, 'disabled', client);
+        throw new AppError('ACCOUNT_DISABLED');
+      }
+      let started: Awaited<ReturnType<typeof sessions.start>>;
+      try {
+        started = await db.transaction().execute(async (trx) => {
+          const session = await sessions.start(user.id, client, trx);
+          await audit.record(trx, { type: 'login.succeeded', userId: user.id, sessionId: session.sessionId, client });
+          return session;
+        });
+      } catch (error) {
+        // Disabled while this login ran (sessions.start decided under the user's row lock).
+        if (error instanceof AppError && error.appCode === 'ACCOUNT_DISABLED') await failed(user.id, 'disabled', client);
+        throw error;
+      }
       return {
         user: userRowToUser(user),
-        ...(await sessions.start(user.id, client)),
+        ...started.tokens,
         deviceToken: deviceTokens.issue(user.id, now, device?.deviceId),
       };
     },

@@ -2,10 +2,35 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { NewSessionRow, SessionRow } from '../../db/schema.js';
 
-export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'password_changed' | 'refresh_token_reused';
+export type RevokeReason =
+  | 'logout'
+  | 'logout_all'
+  | 'revoked'
+  | 'password_changed'
+  | 'refresh_token_reused'
+  | 'user_disabled'
+  | 'admin_revoked';
 
-export async function insertSession(db: Db, row: NewSessionRow): Promise<SessionRow> {
-  return db.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow();
+/**
+ * Inserts the session only while its user is not disabled, in one statement. The user row is
+ * read FOR SHARE, which waits for a disabling transaction that holds it (and then sees it
+ * disabled), or makes that transaction wait until this session is committed (and then revokes
+ * it): a login racing a disabling never leaves a live session behind. Undefined when disabled.
+ * (It reads the users table, which the user module owns, for that lock alone.)
+ */
+export async function insertSessionForEnabledUser(db: Db, row: NewSessionRow): Promise<SessionRow | undefined> {
+  const result = await sql<SessionRow>`
+    insert into sessions (id, user_id, generation, rotated_at, created_at, last_used_at, expires_at, absolute_expires_at,
+      user_agent, ip, auth_time, auth_methods)
+    select ${row.id}::uuid, users.id, ${row.generation ?? 0}::integer, ${row.rotated_at ?? null}::timestamptz,
+      ${row.created_at}::timestamptz, ${row.last_used_at}::timestamptz, ${row.expires_at}::timestamptz,
+      ${row.absolute_expires_at}::timestamptz, ${row.user_agent ?? null}::text, ${row.ip ?? null}::text,
+      ${row.auth_time}::timestamptz, ${row.auth_methods ?? 'pwd'}::text
+    from users
+    where users.id = ${row.user_id} and users.disabled_at is null
+    for share of users
+    returning *`.execute(db);
+  return result.rows[0];
 }
 
 /**
@@ -51,6 +76,12 @@ export async function recordAuthentication(
     .executeTakeFirst();
 }
 
+/** Whether the user is disabled now (what a refresh of a session ended by disabling answers). */
+export async function isUserDisabled(db: Db, userId: string): Promise<boolean> {
+  const row = await db.selectFrom('users').select('disabled_at').where('id', '=', userId).executeTakeFirst();
+  return row !== undefined && row.disabled_at !== null;
+}
+
 /** Reads a session and holds its row lock until the transaction ends: refreshes of one session queue here. */
 export async function lockSession(trx: Db, id: string): Promise<SessionRow | undefined> {
   return trx.selectFrom('sessions').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
@@ -75,15 +106,19 @@ export interface RevokeFilter {
   exceptSessionId?: string;
 }
 
-/** Revokes the live sessions the filter names; returns their ids. */
-export async function revokeSessions(db: Db, filter: RevokeFilter, reason: RevokeReason, now: Date): Promise<string[]> {
+/** Revokes the live sessions the filter names; returns their ids and users. */
+export async function revokeSessions(
+  db: Db,
+  filter: RevokeFilter,
+  reason: RevokeReason,
+  now: Date,
+): Promise<Array<{ id: string; user_id: string }>> {
   if (filter.sessionId === undefined && filter.userId === undefined) throw new Error('revokeSessions needs a session or a user');
   let query = db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('revoked_at', 'is', null);
   if (filter.sessionId !== undefined) query = query.where('id', '=', filter.sessionId);
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
   if (filter.exceptSessionId !== undefined) query = query.where('id', '!=', filter.exceptSessionId);
-  const rows = await query.returning('id').execute();
-  return rows.map((r) => r.id);
+  return query.returning(['id', 'user_id']).execute();
 }
 
 /** Whether a session of this user exists and is neither revoked nor expired. */
@@ -117,4 +152,18 @@ export async function deleteEndedSessions(db: Db, before: Date): Promise<number>
     .where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)]))
     .executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+/** How many live sessions each of these users has (those with none are absent). */
+export async function countLiveSessions(db: Db, userIds: readonly string[], now: Date): Promise<Map<string, number>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('sessions')
+    .select(['user_id', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('user_id', 'in', userIds)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .groupBy('user_id')
+    .execute();
+  return new Map(rows.map((row) => [row.user_id, Number(row.count)]));
 }

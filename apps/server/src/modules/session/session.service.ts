@@ -11,15 +11,18 @@ import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import type { AccessTokens } from '../../lib/jwt.js';
 import type { RefreshTokenCodec } from '../../lib/refresh-token.js';
+import type { AuditService, EventClient } from '../audit/audit.service.js';
 import { LIMITS, throttleKey, type Verdict } from '../throttle/throttle.policy.js';
 import type { Throttle } from '../throttle/throttle.service.js';
 import { announceRevoked, type Revocations } from './revocations.js';
 import {
   advanceCurrentSession,
   advanceSession,
+  countLiveSessions,
   deleteEndedSessions,
-  insertSession,
+  insertSessionForEnabledUser,
   isSessionLive,
+  isUserDisabled,
   listLiveSessions,
   lockSession,
   type RevokeFilter,
@@ -30,10 +33,8 @@ import {
 
 export type { RevokeFilter, RevokeReason } from './session.repository.js';
 
-export interface ClientInfo {
-  ip: string | undefined;
-  userAgent: string | undefined;
-}
+/** Where a request came from: its address, user agent and request id (recorded with its events). */
+export type ClientInfo = EventClient;
 
 export interface Tokens {
   accessToken: string;
@@ -86,11 +87,12 @@ export interface SessionInfo {
 export interface SessionDeps {
   db: Db;
   clock: Clock;
-  config: Pick<Config, 'refreshIdleTtlSeconds' | 'refreshAbsoluteTtlSeconds' | 'refreshReuseGraceSeconds'>;
+  config: Pick<Config, 'refreshIdleTtlSeconds' | 'refreshAbsoluteTtlSeconds' | 'refreshReuseGraceSeconds' | 'reauthMaxAgeSeconds'>;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
   revocations: Revocations;
   throttle: Throttle;
+  audit: AuditService;
 }
 
 const USER_AGENT_MAX = 512;
@@ -109,10 +111,19 @@ function refuse(verdict: Verdict): void {
 
 type TokenSession = Pick<SessionRow, 'id' | 'user_id' | 'generation' | 'expires_at' | 'auth_time' | 'auth_methods'>;
 
-type RefreshOutcome = { kind: 'ok'; session: TokenSession } | { kind: 'reused'; revokedNow: string[] } | { kind: 'invalid' | 'expired' };
+type RefreshOutcome =
+  | { kind: 'ok'; session: TokenSession }
+  | { kind: 'reused'; revokedNow: string[] }
+  | { kind: 'invalid' | 'expired' | 'disabled' };
+
+/** A session just started: its tokens, and its id for the events recorded with it. */
+export interface StartedSession {
+  sessionId: string;
+  tokens: Tokens;
+}
 
 export function createSessionService(deps: SessionDeps) {
-  const { db, clock, config, accessTokens, refreshTokens, revocations, throttle } = deps;
+  const { db, clock, config, accessTokens, refreshTokens, revocations, throttle, audit } = deps;
   // A signed token proves only that this server issued it: its session must exist, belong to its
   // subject and be live. Revocations reach this cache through the revocation list, which is
   // asked first; while that list is not trusted, the database is asked every time.
@@ -149,19 +160,32 @@ export function createSessionService(deps: SessionDeps) {
 
   /** Revokes sessions inside the caller's transaction, with the NOTIFY that tells every instance. */
   async function revokeWithin(trx: Db, filter: RevokeFilter, reason: RevokeReason): Promise<string[]> {
-    const ids = await revokeSessions(trx, filter, reason, clock.now());
-    await announceRevoked(trx, ids);
-    return ids;
+    return (await revokeRows(trx, filter, reason)).map((row) => row.id);
+  }
+
+  async function revokeRows(trx: Db, filter: RevokeFilter, reason: RevokeReason) {
+    const rows = await revokeSessions(trx, filter, reason, clock.now());
+    await announceRevoked(
+      trx,
+      rows.map((row) => row.id),
+    );
+    return rows;
   }
 
   /**
    * Revokes sessions and makes every instance refuse their access tokens: the NOTIFY goes out with
-   * the revoking transaction, and this instance's list is updated as soon as it commits.
+   * the revoking transaction, and this instance's list is updated as soon as it commits. `after`
+   * runs in that transaction with what was revoked (to record it).
    */
-  async function revoke(filter: RevokeFilter, reason: RevokeReason, alsoInTransaction?: (trx: Db) => Promise<void>): Promise<number> {
+  async function revoke(
+    filter: RevokeFilter,
+    reason: RevokeReason,
+    after?: (trx: Db, revoked: readonly { id: string; user_id: string }[]) => Promise<void>,
+  ): Promise<number> {
     const ids = await db.transaction().execute(async (trx) => {
-      await alsoInTransaction?.(trx);
-      return revokeWithin(trx, filter, reason);
+      const rows = await revokeRows(trx, filter, reason);
+      await after?.(trx, rows);
+      return rows.map((row) => row.id);
     });
     revocations.add(ids);
     return ids.length;
@@ -172,13 +196,14 @@ export function createSessionService(deps: SessionDeps) {
     publicKeys: () => accessTokens.jwks,
 
     /**
-     * Starts a session for a user who has just proved who they are. In `trx` when given, so that
-     * a new account and its first session are written together.
+     * Starts a session for a user who has just proved who they are, in the caller's transaction
+     * (with the event that records it). ACCOUNT_DISABLED when the account is disabled, also by a
+     * disabling that commits while this login runs (see insertSessionForEnabledUser).
      */
-    async start(userId: string, client: ClientInfo, trx: Db = db, proof: AuthProof = PASSWORD_PROOF): Promise<Tokens> {
+    async start(userId: string, client: ClientInfo, trx: Db, proof: AuthProof = PASSWORD_PROOF): Promise<StartedSession> {
       const now = clock.now();
       const absoluteExpiresAt = addSeconds(now, config.refreshAbsoluteTtlSeconds);
-      const session = await insertSession(trx, {
+      const session = await insertSessionForEnabledUser(trx, {
         id: randomUUID(),
         user_id: userId,
         generation: 0,
@@ -194,8 +219,9 @@ export function createSessionService(deps: SessionDeps) {
       });
       // Live as of now: its access tokens need no lookup (revocation reaches them through the list).
       // Also inside a caller's transaction: if it rolls back, no token of this new id ever leaves.
+      if (!session) throw new AppError('ACCOUNT_DISABLED');
       rememberLive(session.id, userId);
-      return tokensFor(session);
+      return { sessionId: session.id, tokens: await tokensFor(session) };
     },
 
     async refresh(refreshToken: string, client: ClientInfo): Promise<Tokens> {
@@ -223,8 +249,13 @@ export function createSessionService(deps: SessionDeps) {
       const outcome = await db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
         const session = await lockSession(trx, presented.sessionId);
         if (!session) return { kind: 'invalid' };
-        if (session.revoked_at)
-          return session.revoked_reason === 'refresh_token_reused' ? { kind: 'reused', revokedNow: [] } : { kind: 'invalid' };
+        if (session.revoked_at) {
+          if (session.revoked_reason === 'refresh_token_reused') return { kind: 'reused', revokedNow: [] };
+          // Ended by a disabling: said so while the account is still disabled (once enabled, the
+          // session stays ended and its token is merely invalid).
+          if (session.revoked_reason === 'user_disabled' && (await isUserDisabled(trx, session.user_id))) return { kind: 'disabled' };
+          return { kind: 'invalid' };
+        }
         if (session.expires_at.getTime() <= now.getTime()) return { kind: 'expired' };
 
         if (presented.generation === session.generation) {
@@ -244,7 +275,16 @@ export function createSessionService(deps: SessionDeps) {
         }
 
         // An older token, or the previous one after the grace window: someone kept a copy.
-        return { kind: 'reused', revokedNow: await revokeWithin(trx, { sessionId: session.id }, 'refresh_token_reused') };
+        const revokedNow = await revokeWithin(trx, { sessionId: session.id }, 'refresh_token_reused');
+        await audit.record(trx, {
+          type: 'session.reuse_detected',
+          userId: session.user_id,
+          actor: { kind: 'system', id: null },
+          sessionId: session.id,
+          client,
+          details: { revokedSessionIds: revokedNow },
+        });
+        return { kind: 'reused', revokedNow };
       });
       if (outcome.kind === 'reused') revocations.add(outcome.revokedNow);
 
@@ -255,16 +295,27 @@ export function createSessionService(deps: SessionDeps) {
           throw new AppError('REFRESH_TOKEN_EXPIRED');
         case 'reused':
           throw new AppError('REFRESH_TOKEN_REUSED');
+        case 'disabled':
+          throw new AppError('ACCOUNT_DISABLED');
         default:
           throw new AppError('REFRESH_TOKEN_INVALID');
       }
     },
 
     /** Ends the session the token belongs to. Idempotent: an unknown or ended session is fine. */
-    async logout(refreshToken: string): Promise<void> {
+    async logout(refreshToken: string, client: ClientInfo): Promise<void> {
       const presented = refreshTokens.open(refreshToken);
       if (!presented) return;
-      await revoke({ sessionId: presented.sessionId }, 'logout');
+      await revoke({ sessionId: presented.sessionId }, 'logout', async (trx, revoked) => {
+        for (const row of revoked)
+          await audit.record(trx, {
+            type: 'session.revoked',
+            userId: row.user_id,
+            sessionId: row.id,
+            client,
+            details: { reason: 'logout' },
+          });
+      });
     },
 
     /**
@@ -293,8 +344,9 @@ export function createSessionService(deps: SessionDeps) {
     async reauthenticated(
       auth: Pick<Authenticated, 'userId' | 'sessionId'>,
       proof: AuthProof,
+      trx: Db = db,
     ): Promise<{ accessToken: string; accessTokenExpiresAt: Date }> {
-      const session = await recordAuthentication(db, {
+      const session = await recordAuthentication(trx, {
         id: auth.sessionId,
         userId: auth.userId,
         now: clock.now(),
@@ -326,15 +378,47 @@ export function createSessionService(deps: SessionDeps) {
       }));
     },
 
+    /**
+     * Whether the access token carries a proof of identity no older than REAUTH_MAX_AGE: what a
+     * change that could hand over an account needs (a stolen access token alone is not one).
+     */
+    requireRecentProof(auth: Pick<Authenticated, 'authTime'>): void {
+      const age = clock.now().getTime() - auth.authTime.getTime();
+      if (age > config.reauthMaxAgeSeconds * 1000) throw new AppError('REAUTHENTICATION_REQUIRED');
+    },
+
+    /** How many live sessions each of these users has. */
+    countLive(userIds: readonly string[]): Promise<Map<string, number>> {
+      return countLiveSessions(db, userIds, clock.now());
+    },
+
     /** Ends one of the user's own sessions; another user's id is answered as unknown. */
-    async revokeOwn(userId: string, sessionId: string): Promise<void> {
-      const revoked = await revoke({ userId, sessionId }, 'revoked');
+    async revokeOwn(auth: Pick<Authenticated, 'userId' | 'sessionId'>, sessionId: string, client: ClientInfo): Promise<void> {
+      const revoked = await revoke({ userId: auth.userId, sessionId }, 'revoked', async (trx, rows) => {
+        for (const row of rows)
+          await audit.record(trx, {
+            type: 'session.revoked',
+            userId: auth.userId,
+            sessionId: row.id,
+            client,
+            details: { reason: 'revoked' },
+          });
+      });
       if (revoked === 0) throw new AppError('SESSION_NOT_FOUND');
     },
 
     /** Ends every live session of the user, the calling one included. */
-    async revokeAll(userId: string): Promise<{ revoked: number }> {
-      return { revoked: await revoke({ userId }, 'logout_all') };
+    async revokeAll(auth: Pick<Authenticated, 'userId' | 'sessionId'>, client: ClientInfo): Promise<{ revoked: number }> {
+      const revoked = await revoke({ userId: auth.userId }, 'logout_all', async (trx, rows) => {
+        await audit.record(trx, {
+          type: 'sessions.revoked_all',
+          userId: auth.userId,
+          sessionId: auth.sessionId,
+          client,
+          details: { count: rows.length },
+        });
+      });
+      return { revoked };
     },
   };
 }

@@ -80,3 +80,34 @@ export async function findTakenIdentifiers(
     username: rows.some((r) => r.username.toLowerCase() === username.toLowerCase()),
   };
 }
+
+/** Reads a user and holds its row lock until the transaction ends (admin changes of one account queue here). */
+export async function lockUserById(trx: Db, id: string): Promise<UserRow | undefined> {
+  return trx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+/** The ids of every admin, their rows locked: concurrent demotions are decided one after another. */
+export async function lockAdminIds(trx: Db): Promise<string[]> {
+  const rows = await trx.selectFrom('users').select('id').where('role', '=', 'admin').orderBy('id').forUpdate().execute();
+  return rows.map((row) => row.id);
+}
+
+/** `%` and `_` typed by an admin are letters, not wildcards. */
+const likePrefix = (text: string) => `${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * Users by lower(email), after `afterEmail` (the keyset: lower(email) is unique), those whose
+ * email or username starts with `query` when given.
+ */
+export async function listUsers(
+  db: Db,
+  filter: { query?: string | undefined; afterEmail?: string | undefined; limit: number },
+): Promise<UserRow[]> {
+  let query = db.selectFrom('users').selectAll();
+  if (filter.query !== undefined && filter.query !== '') {
+    const prefix = likePrefix(filter.query);
+    query = query.where((eb) => eb.or([eb(sql<string>`lower(email)`, 'like', prefix), eb(sql<string>`lower(username)`, 'like', prefix)]));
+  }
+  if (filter.afterEmail !== undefined) query = query.where(sql<string>`lower(email)`, '>', filter.afterEmail.toLowerCase());
+  return query.orderBy(sql`lower(email)`).limit(filter.limit).execute();
+}

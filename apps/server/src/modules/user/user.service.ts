@@ -14,6 +14,9 @@ import {
   findUserByEmail,
   findUserById,
   insertUser,
+  listUsers,
+  lockAdminIds,
+  lockUserById,
   updateUser,
 } from './user.repository.js';
 
@@ -56,6 +59,12 @@ export function createUserService(deps: { db: Db; clock: Clock }) {
     findByEmail: (email: string, trx: Db = db): Promise<UserRow | undefined> => findUserByEmail(trx, email),
     insert: (row: NewUserRow, trx: Db = db): Promise<UserRow> => insertUser(trx, row),
     write: (userId: string, change: UserUpdate, trx: Db = db): Promise<UserRow> => updateUser(trx, userId, change),
+    /** In `trx`: the user's row, locked until it ends. */
+    lock: (userId: string, trx: Db): Promise<UserRow | undefined> => lockUserById(trx, userId),
+    /** In `trx`: every admin's id, their rows locked until it ends. */
+    lockAdmins: (trx: Db): Promise<string[]> => lockAdminIds(trx),
+    list: (filter: { query?: string | undefined; afterEmail?: string | undefined; limit: number }): Promise<UserRow[]> =>
+      listUsers(db, filter),
 
     /**
      * The profile change as columns: an empty bio or image clears it. A changed email is the

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { pageSizeSchema } from '../audit/audit.schemas.js';
+
+export const ROLES = ['user', 'admin'] as const;
+
+/** The `nextCursor` of a page of users: an address, as lower-cased. */
+export const userCursorSchema = z.string().min(1).max(320);
+export const userQuerySchema = z.string().max(254);
+
+export const userIdInput = z.object({ userId: z.uuid() });
+export const usersListInput = z
+  .object({
+    /** A prefix of the email or the username. */
+    query: userQuerySchema.optional(),
+    cursor: userCursorSchema.optional(),
+    limit: pageSizeSchema.optional(),
+  })
+  .optional();
+export const disableInput = userIdInput.extend({ reason: z.string().trim().min(1).max(500) });
+export const setRoleInput = userIdInput.extend({ role: z.enum(ROLES) });

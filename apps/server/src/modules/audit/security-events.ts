@@ -1,0 +1,77 @@
+/**
+ * The closed catalogue of security events: every type the log may hold, with what its `details`
+ * carry. A later feature adds its types here. Details never hold a secret, a token, a code or a
+ * password, and never an address a request typed for an account it did not name (an unknown
+ * email may be a password typed in the wrong field).
+ */
+
+export type RevokedSessionReason = 'logout' | 'revoked';
+export type LoginFailure = 'unknown_email' | 'bad_password' | 'throttled' | 'disabled';
+export type Role = 'user' | 'admin';
+
+/** What each type's `details` hold. */
+export interface SecurityEventDetails {
+  'user.registered': Record<string, never>;
+  'login.succeeded': Record<string, never>;
+  'login.failed': { reason: LoginFailure };
+  /** The event's session is the one whose old refresh token came back; every session it names was revoked. */
+  'session.reuse_detected': { revokedSessionIds: string[] };
+  'session.revoked': { reason: RevokedSessionReason };
+  'sessions.revoked_all': { count: number };
+  'password.changed': { sessionsRevoked: number };
+  'password.reset_requested': Record<string, never>;
+  'password.reset': { sessionsRevoked: number };
+  'email.change_requested': { newEmail: string };
+  'email.changed': { from: string; to: string };
+  'email.verified': { email: string };
+  reauthenticated: { methods: string[] };
+  'user.disabled': { reason: string; sessionsRevoked: number };
+  'user.enabled': Record<string, never>;
+  'admin.sessions_revoked': { count: number };
+  'admin.role_changed': { from: Role; to: Role };
+}
+
+export type SecurityEventType = keyof SecurityEventDetails;
+
+/** Every type, with what it means (docs/security.md lists them from here). */
+export const SECURITY_EVENT_TYPES = {
+  'user.registered': 'An account was created',
+  'login.succeeded': 'A login started a session',
+  'login.failed': 'A login was refused',
+  'session.reuse_detected': 'A rotated refresh token came back: the session was revoked',
+  'session.revoked': 'A session was ended (logout, or revoked from the sessions list)',
+  'sessions.revoked_all': 'Every session of the user was ended (logout everywhere)',
+  'password.changed': 'The password was changed by its owner',
+  'password.reset_requested': 'A password-reset mail was sent',
+  'password.reset': 'The password was set with a reset link',
+  'email.change_requested': 'A change of the sign-in address was asked for',
+  'email.changed': 'The sign-in address changed (both confirmations used)',
+  'email.verified': 'An address was proven with a verification link',
+  reauthenticated: 'The user proved who they are again in a session',
+  'user.disabled': 'An admin disabled the account',
+  'user.enabled': 'An admin enabled the account again',
+  'admin.sessions_revoked': "An admin ended the user's sessions",
+  'admin.role_changed': "The user's role changed",
+} as const satisfies Record<SecurityEventType, string>;
+
+export const EVENT_TYPE_NAMES = Object.keys(SECURITY_EVENT_TYPES) as [SecurityEventType, ...SecurityEventType[]];
+
+export type ActorKind = 'user' | 'admin' | 'system';
+
+/** Where a request came from, as the HTTP layer saw it. */
+export interface EventClient {
+  ip: string | undefined;
+  userAgent: string | undefined;
+  requestId?: string | undefined;
+}
+
+/** One event to record. The actor defaults to the user themself. */
+export type SecurityEvent = {
+  [T in SecurityEventType]: {
+    type: T;
+    userId: string | null;
+    actor?: { kind: ActorKind; id: string | null };
+    sessionId?: string | null | undefined;
+    client?: EventClient | undefined;
+  } & (SecurityEventDetails[T] extends Record<string, never> ? { details?: undefined } : { details: SecurityEventDetails[T] });
+}[SecurityEventType];

@@ -1,12 +1,12 @@
+import type { AppCode } from '@latchkey/protocol';
 import { type StorageLock, storageLock } from './locks.js';
 import type { SessionStorage, StoredState } from './storage.js';
 import type { StoredSession, Tokens } from './types.js';
 
 /**
- * The server's answers to a refresh that mean the session is over for good. `ACCOUNT_DISABLED` is
- * not in `@latchkey/protocol`'s APP_CODES yet; it is listed so that the client already treats it
- * as final once the server sends it. Any other failure (the network, a 429, a 5xx, an answer that
- * is not a tRPC error) is weather: the session is kept and the next call refreshes again.
+ * The server's answers to a refresh that mean the session is over for good (`ACCOUNT_DISABLED`:
+ * an admin disabled the account). Any other failure (the network, a 429, a 5xx, an answer that is
+ * not a tRPC error) is weather: the session is kept and the next call refreshes again.
  */
 export const DEFINITIVE_REFRESH_REFUSALS: ReadonlySet<string> = new Set([
   'REFRESH_TOKEN_INVALID',
@@ -14,7 +14,7 @@ export const DEFINITIVE_REFRESH_REFUSALS: ReadonlySet<string> = new Set([
   'REFRESH_TOKEN_REUSED',
   'SESSION_REVOKED',
   'ACCOUNT_DISABLED',
-]);
+] satisfies AppCode[]);
 
 /** Whether a refresh's failure ends the session (see DEFINITIVE_REFRESH_REFUSALS). */
 export function isDefinitiveRefusal(error: unknown): boolean {

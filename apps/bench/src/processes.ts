@@ -1,5 +1,5 @@
 /** The processes a benchmark starts: the real server, the baselines, the bcrypt baseline. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,7 +32,9 @@ interface Launched {
 }
 
 function launch(script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Launched {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', TSX, script, ...args], {
+  // TypeScript (the baselines) through tsx; the server's compiled JavaScript as it is.
+  const loader = script.endsWith('.ts') ? ['--import', TSX] : [];
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -117,14 +119,17 @@ async function healthy(port: number): Promise<boolean> {
 }
 
 /**
- * The real server, as `pnpm start` runs it. Its "Latchkey listening" line (which names the port
+ * The real server, as `pnpm start` runs it: compiled (`apps/server/dist/main.js`, built first
+ * when it is missing or older than its sources), with no TypeScript loader. Its "Latchkey listening" line (which names the port
  * when PORT=0) is logged at info level, which LOG_LEVEL=warn hides, and info would log every
  * request: so the harness picks a free port for it and waits until /health answers.
  */
 export async function startServer(env: Record<string, string>, profileDir: string | undefined): Promise<Child> {
+  const build = spawnSync(process.execPath, [join(ROOT, 'apps/server/scripts/build-if-stale.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('building the server (apps/server/scripts/build-if-stale.mjs) failed');
   const port = await freePort();
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const launched = launch(join(ROOT, 'apps/server/src/main.ts'), [], { ...env, PORT: String(port) }, nodeArgs);
+  const launched = launch(join(ROOT, 'apps/server/dist/main.js'), [], { ...env, PORT: String(port) }, nodeArgs);
   const { child } = launched;
   // Read and dropped (LOG_LEVEL=warn writes little), so that the pipe never fills.
   child.stdout?.resume();

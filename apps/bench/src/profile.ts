@@ -37,8 +37,9 @@ export function category(frame: CallFrame): string {
   const pkg = /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg?.[1]) return pkg[1];
   if (url.startsWith('node:')) return url;
-  const own = /apps\/server\/src\/(.+)$/.exec(url);
-  if (own?.[1]) return `server: ${own[1]}`;
+  // The server runs compiled: its dist/lib/jwt.js is src/lib/jwt.ts.
+  const own = /apps\/server\/(?:src|dist)\/(.+)$/.exec(url);
+  if (own?.[1]) return `server: ${own[1].replace(/\.js$/, '.ts')}`;
   return url.replace(/^.*\//, '');
 }
 

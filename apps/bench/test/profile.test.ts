@@ -14,6 +14,7 @@ describe('CPU profile summary', () => {
     expect(category(frame('visitNode', 'file:///r/node_modules/.pnpm/kysely@0.29.9/node_modules/kysely/dist/esm/x.js'))).toBe('kysely');
     expect(category(frame('f', 'file:///r/node_modules/.pnpm/@trpc+server@11/node_modules/@trpc/server/dist/a.mjs'))).toBe('@trpc/server');
     expect(category(frame('sign', 'file:///r/apps/server/src/lib/jwt.ts'))).toBe('server: lib/jwt.ts');
+    expect(category(frame('sign', 'file:///r/apps/server/dist/lib/jwt.js'))).toBe('server: lib/jwt.ts');
     expect(category(frame('emit', 'node:events'))).toBe('node:events');
     expect(category(frame('writev'))).toBe('writev');
   });

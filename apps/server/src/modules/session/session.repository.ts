@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { NewSessionRow, SessionRow } from '../../db/schema.js';
 
@@ -44,6 +44,28 @@ export async function advanceCurrentSession(
   db: Db,
   change: { id: string; generation: number; now: Date; idleExpiresAt: Date },
 ): Promise<Pick<SessionRow, 'user_id' | 'generation' | 'expires_at' | 'auth_time' | 'auth_methods'> | undefined> {
+  // Every refresh runs this statement: its SQL is built by Kysely once per database, then reused.
+  const parameters = [change.generation + 1, change.now, change.now, change.idleExpiresAt, change.id, change.generation, change.now];
+  let text = advanceSql.get(db);
+  if (text === undefined) {
+    const compiled = advanceQuery(db, change).compile();
+    // The parameters above must be the builder's, in its order: checked once, on the real values.
+    if (JSON.stringify(compiled.parameters) !== JSON.stringify(parameters))
+      throw new Error('advanceCurrentSession: parameter order changed');
+    text = compiled.sql;
+    advanceSql.set(db, text);
+  }
+  const result = await db.executeQuery(
+    CompiledQuery.raw(text, parameters) as CompiledQuery<
+      Pick<SessionRow, 'user_id' | 'generation' | 'expires_at' | 'auth_time' | 'auth_methods'>
+    >,
+  );
+  return result.rows[0];
+}
+
+const advanceSql = new WeakMap<Db, string>();
+
+function advanceQuery(db: Db, change: { id: string; generation: number; now: Date; idleExpiresAt: Date }) {
   return db
     .updateTable('sessions')
     .set({
@@ -56,8 +78,7 @@ export async function advanceCurrentSession(
     .where('generation', '=', change.generation)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', change.now)
-    .returning(['user_id', 'generation', 'expires_at', 'auth_time', 'auth_methods'])
-    .executeTakeFirst();
+    .returning(['user_id', 'generation', 'expires_at', 'auth_time', 'auth_methods']);
 }
 
 /** Sets a live session's last proof of identity; undefined when the session is not this user's or not live. */

@@ -1,34 +1,20 @@
 /** A user's own security activity (issue 16, item 3): auth.activity and GET /api/user/activity. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newUser, type ServedApp, servedApp } from './helpers/app.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import { describe, expect, it } from 'vitest';
+import { newUser, servedForFile } from './helpers/app.js';
 import { failure } from './helpers/failure.js';
-import { restClient } from './helpers/rest.js';
 
-let database: TestDatabase;
-let app: ServedApp;
-let call: ReturnType<typeof restClient>;
-
-beforeAll(async () => {
-  database = await migratedTestDatabase();
-  app = await servedApp(database, { env: { TRUST_PROXY: 'true' } });
-  call = restClient(app.url);
-});
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-});
+const file = servedForFile({ env: { TRUST_PROXY: 'true' } });
 
 /** A user with a second session (a login) and a failed login: four events, two sessions. */
 async function busyUser() {
   const input = newUser('activity');
-  const first = await app.caller({ userAgent: 'first-browser' }).auth.register(input);
-  app.clock.advance(1);
-  const second = await app.caller({ userAgent: 'second-browser' }).auth.login({ email: input.email, password: input.password });
-  app.clock.advance(1);
-  await failure(app.caller({ ip: '203.0.113.9' }).auth.login({ email: input.email, password: 'not the passphrase here' }));
-  app.clock.advance(1);
-  await app.caller({ accessToken: first.accessToken }).auth.reauthenticate({ password: input.password });
+  const first = await file.app.caller({ userAgent: 'first-browser' }).auth.register(input);
+  file.app.clock.advance(1);
+  const second = await file.app.caller({ userAgent: 'second-browser' }).auth.login({ email: input.email, password: input.password });
+  file.app.clock.advance(1);
+  await failure(file.app.caller({ ip: '203.0.113.9' }).auth.login({ email: input.email, password: 'not the passphrase here' }));
+  file.app.clock.advance(1);
+  await file.app.caller({ accessToken: first.accessToken }).auth.reauthenticate({ password: input.password });
   return { input, first, second };
 }
 
@@ -36,7 +22,7 @@ describe('auth.activity', () => {
   it("answers the user's own events newest first, each with time, address, user agent and whether it is this session's", async () => {
     const { first, second } = await busyUser();
     await busyUser(); // someone else's events are not shown
-    const page = await app.caller({ accessToken: second.accessToken }).auth.activity();
+    const page = await file.app.caller({ accessToken: second.accessToken }).auth.activity();
     expect(page.events.map((e) => [e.type, e.userAgent, e.current])).toEqual([
       ['reauthenticated', 'latchkey-test-kit', false],
       ['login.failed', 'latchkey-test-kit', false],
@@ -46,13 +32,13 @@ describe('auth.activity', () => {
     expect(page.events[1]?.ip).toBe('203.0.113.9');
     expect(page.events[0]?.createdAt.getTime()).toBeGreaterThan(page.events[3]?.createdAt.getTime() ?? Number.POSITIVE_INFINITY);
     expect(page.nextCursor).toBeNull();
-    const fromFirst = await app.caller({ accessToken: first.accessToken }).auth.activity({});
+    const fromFirst = await file.app.caller({ accessToken: first.accessToken }).auth.activity({});
     expect(fromFirst.events.filter((e) => e.current).map((e) => e.type)).toEqual(['reauthenticated', 'user.registered']);
   });
 
   it('pages by keyset: every event once, in order, even when new ones arrive between pages', async () => {
     const { input, first } = await busyUser();
-    const as = app.caller({ accessToken: first.accessToken });
+    const as = file.app.caller({ accessToken: first.accessToken });
     const all = (await as.auth.activity({ limit: 100 })).events.map((e) => e.id);
     const seen: string[] = [];
     let cursor: string | undefined;
@@ -60,7 +46,7 @@ describe('auth.activity', () => {
       const page = await as.auth.activity({ limit: 3, ...(cursor && { cursor }) });
       seen.push(...page.events.map((e) => e.id));
       // A new event at the head does not shift the pages behind the cursor.
-      if (i === 0) await app.caller().auth.login({ email: input.email, password: input.password });
+      if (i === 0) await file.app.caller().auth.login({ email: input.email, password: input.password });
       if (page.nextCursor === null) break;
       cursor = page.nextCursor;
     }
@@ -69,33 +55,33 @@ describe('auth.activity', () => {
 
   it('refuses a bad cursor or limit as input, and a caller without a session', async () => {
     const { first } = await busyUser();
-    const as = app.caller({ accessToken: first.accessToken });
+    const as = file.app.caller({ accessToken: first.accessToken });
     expect(await failure(as.auth.activity({ cursor: 'abc' }))).toMatchObject({ code: 'BAD_REQUEST' });
     expect(await failure(as.auth.activity({ limit: 101 }))).toMatchObject({ code: 'BAD_REQUEST' });
     expect(await failure(as.auth.activity({ limit: 0 }))).toMatchObject({ code: 'BAD_REQUEST' });
-    expect(await failure(app.caller().auth.activity())).toMatchObject({ appCode: 'ACCESS_TOKEN_MISSING' });
+    expect(await failure(file.app.caller().auth.activity())).toMatchObject({ appCode: 'ACCESS_TOKEN_MISSING' });
   });
 });
 
 describe('GET /api/user/activity', () => {
   it('answers the same page in snake_case, with next_cursor', async () => {
     const { second } = await busyUser();
-    const answer = await call('GET', '/api/user/activity?limit=3', { token: second.accessToken });
+    const answer = await file.call('GET', '/api/user/activity?limit=3', { token: second.accessToken });
     expect(answer.status).toBe(200);
     const body = answer.body as { events: Array<Record<string, unknown>>; next_cursor: string | null };
     expect(body.events.map((e) => e.type)).toEqual(['reauthenticated', 'login.failed', 'login.succeeded']);
     expect(body.events[2]).toMatchObject({ current: true, user_agent: 'second-browser' });
     expect(typeof body.events[0]?.created_at).toBe('string');
     expect(body.next_cursor).toEqual(expect.any(String));
-    const rest = await call('GET', `/api/user/activity?cursor=${body.next_cursor}`, { token: second.accessToken });
+    const rest = await file.call('GET', `/api/user/activity?cursor=${body.next_cursor}`, { token: second.accessToken });
     expect((rest.body as { events: Array<{ type: string }>; next_cursor: null }).events.map((e) => e.type)).toEqual(['user.registered']);
     expect((rest.body as { next_cursor: null }).next_cursor).toBeNull();
   });
 
   it('is 422 for a bad limit and 401 without a token', async () => {
     const { second } = await busyUser();
-    expect((await call('GET', '/api/user/activity?limit=1000', { token: second.accessToken })).status).toBe(422);
-    expect((await call('GET', '/api/user/activity?limit=-1', { token: second.accessToken })).status).toBe(422);
-    expect((await call('GET', '/api/user/activity')).status).toBe(401);
+    expect((await file.call('GET', '/api/user/activity?limit=1000', { token: second.accessToken })).status).toBe(422);
+    expect((await file.call('GET', '/api/user/activity?limit=-1', { token: second.accessToken })).status).toBe(422);
+    expect((await file.call('GET', '/api/user/activity')).status).toBe(401);
   });
 });

@@ -12,8 +12,49 @@ export {
 } from '../../src/testing.js';
 
 import { afterAll, beforeAll } from 'vitest';
-import { type ServedApp, servedApp } from '../../src/testing.js';
-import { migratedTestDatabase } from './database.js';
+import { type ServedApp, servedApp, type TestAppOptions } from '../../src/testing.js';
+import { migratedTestDatabase, type TestDatabase } from './database.js';
+import { restClient } from './rest.js';
+
+/** What `servedForFile` gives a test file: its app on a database of its own, and a REST client of it. */
+export interface FileServer {
+  app: ServedApp;
+  database: TestDatabase;
+  call: ReturnType<typeof restClient>;
+}
+
+/**
+ * The test app served on a migrated database of the file's own, started before the file's tests
+ * and closed after them; `call` sends each REST request from an X-Forwarded-For of its own (so give
+ * `TRUST_PROXY` in `env` when the test counts per address).
+ */
+export function servedForFile(options: TestAppOptions = {}): FileServer {
+  let started: FileServer | undefined;
+  const current = (): FileServer => {
+    if (!started) throw new Error('servedForFile: used before its beforeAll ran');
+    return started;
+  };
+  beforeAll(async () => {
+    const database = await migratedTestDatabase();
+    const app = await servedApp(database, options);
+    started = { app, database, call: restClient(app.url) };
+  });
+  afterAll(async () => {
+    await started?.app.close();
+    await started?.database.close();
+  });
+  return {
+    get app() {
+      return current().app;
+    },
+    get database() {
+      return current().database;
+    },
+    get call() {
+      return current().call;
+    },
+  };
+}
 
 /**
  * The same test app served twice on one migrated database, through the lean tRPC handler and

@@ -61,6 +61,30 @@ describe('auth.activity', () => {
     expect(await failure(as.auth.activity({ limit: 0 }))).toMatchObject({ code: 'BAD_REQUEST' });
     expect(await failure(file.app.caller().auth.activity())).toMatchObject({ appCode: 'ACCESS_TOKEN_MISSING' });
   });
+
+  it('a cursor past the bigint range is a validation error, never a 500', async () => {
+    const { first } = await busyUser();
+    const as = file.app.caller({ accessToken: first.accessToken });
+    expect(await failure(as.auth.activity({ cursor: '9999999999999999999' }))).toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(as.auth.activity({ cursor: '9223372036854775807' })).resolves.toHaveProperty('events');
+    const answer = await file.call('GET', '/api/user/activity?cursor=9999999999999999999', { token: first.accessToken });
+    expect(answer.status).toBe(422);
+  });
+
+  it("what an admin did to the account shows without the admin's address and user agent", async () => {
+    const admin = await file.app.caller().auth.register(newUser('actadmin'));
+    await file.app.services.admin.grantByEmail(admin.user.email);
+    const targetInput = newUser('acttarget');
+    const target = await file.app.caller({ userAgent: 'target-browser' }).auth.register(targetInput);
+    await file.app
+      .caller({ accessToken: admin.accessToken, ip: '203.0.113.250', userAgent: 'admin-console' })
+      .admin.users.revokeSessions({ userId: target.user.id });
+    const again = await file.app.caller({ userAgent: 'target-browser' }).auth.login(targetInput);
+    const { events } = await file.app.caller({ accessToken: again.accessToken }).auth.activity();
+    const byAdmin = events.find((e) => e.type === 'admin.sessions_revoked');
+    expect(byAdmin).toMatchObject({ ip: null, userAgent: null });
+    expect(events.find((e) => e.type === 'user.registered')).toMatchObject({ userAgent: 'target-browser' });
+  });
 });
 
 describe('GET /api/user/activity', () => {

@@ -104,6 +104,8 @@ describe('/api/admin', () => {
     const future = await file.call('GET', `/api/admin/events?user_id=${target.userId}&since=2100-01-01T00:00:00Z`, { token: admin.token });
     expect(future.body).toEqual({ events: [], next_cursor: null });
     expect((await file.call('GET', '/api/admin/events?since=yesterday', { token: admin.token })).status).toBe(422);
+    // A time PostgreSQL cannot hold is refused as input, not answered with a 500.
+    expect((await file.call('GET', '/api/admin/events?since=0000-01-01T00:00:00Z', { token: admin.token })).status).toBe(422);
     expect((await file.call('GET', '/api/admin/events?type=no.such', { token: admin.token })).status).toBe(422);
   });
 

@@ -310,6 +310,13 @@ describe('the admin API', () => {
     expect(recent.events.map((e) => e.type)).toEqual(['login.succeeded', 'login.failed', 'login.failed', 'login.failed']);
     expect(await failure(admin.as().admin.events.list({ type: 'not.a.type' as 'login.failed' }))).toMatchObject({ code: 'BAD_REQUEST' });
   });
+
+  it('a since or cursor outside what the database can hold is a validation error, never a 500', async () => {
+    const admin = await anAdmin();
+    for (const since of [new Date(-8.64e15), new Date(8.64e15), new Date('0000-01-01T00:00:00Z')])
+      expect(await failure(admin.as().admin.events.list({ since }))).toMatchObject({ code: 'BAD_REQUEST' });
+    expect(await failure(admin.as().admin.events.list({ cursor: '9999999999999999999' }))).toMatchObject({ code: 'BAD_REQUEST' });
+  });
 });
 
 describe('the log holds no secret', () => {

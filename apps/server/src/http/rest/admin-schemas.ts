@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { disableInput, setRoleInput, userCursorSchema, userQuerySchema } from '../../modules/admin/admin.schemas.js';
 import type { AdminUser, AdminUserListEntry } from '../../modules/admin/admin.service.js';
-import { eventTypeSchema } from '../../modules/audit/audit.schemas.js';
+import { eventTypeSchema, sinceSchema } from '../../modules/audit/audit.schemas.js';
 import type { Page, SecurityEventView } from '../../modules/audit/audit.service.js';
 import type { SessionInfo } from '../../modules/session/session.service.js';
 import { cursorParam, nextCursorJson, pageSizeParam } from './schemas.js';
@@ -31,6 +31,7 @@ export const eventsQuery = z.object({
     .max(40)
     .pipe(z.iso.datetime({ offset: true }))
     .transform((text) => new Date(text))
+    .pipe(sinceSchema)
     .optional()
     .meta({ description: 'Only events at or after this time (ISO 8601)' }),
   cursor: cursorParam.optional(),

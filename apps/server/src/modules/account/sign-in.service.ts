@@ -116,13 +116,16 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
       let started: Awaited<ReturnType<typeof sessions.start>>;
       try {
         started = await db.transaction().execute(async (trx) => {
-          const session = await sessions.start(user.id, client, trx);
+          // Only while the password checked above is still the account's (a change or reset may have committed meanwhile).
+          const session = await sessions.start(user.id, client, trx, undefined, user.password_hash);
           await audit.record(trx, { type: 'login.succeeded', userId: user.id, sessionId: session.sessionId, client });
           return session;
         });
       } catch (error) {
         // Disabled while this login ran (sessions.start decided under the user's row lock).
         if (error instanceof AppError && error.appCode === 'ACCOUNT_DISABLED') await failed(user.id, 'disabled', client);
+        // The password changed while this login checked the old one: that one no longer works.
+        if (error instanceof AppError && error.appCode === 'INVALID_CREDENTIALS') await failed(user.id, 'bad_password', client);
         throw error;
       }
       return {

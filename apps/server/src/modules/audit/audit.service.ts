@@ -104,12 +104,14 @@ export function createAuditService(deps: { db: Db; clock: Clock }) {
     async activity(userId: string, currentSessionId: string, request: PageRequest = {}): Promise<Page<ActivityEntry>> {
       const limit = request.limit ?? DEFAULT_PAGE_SIZE;
       const rows = await findEvents(db, { userId, beforeId: request.cursor, limit: limit + 1 });
+      // Where an admin or the system acted, the address and browser are the admin's: not the user's to see.
+      const own = (row: SecurityEventRow) => row.actor_kind === 'user';
       return page(rows, limit, (row) => ({
         id: String(row.id),
         type: row.type,
         createdAt: row.created_at,
-        ip: row.ip,
-        userAgent: row.user_agent,
+        ip: own(row) ? row.ip : null,
+        userAgent: own(row) ? row.user_agent : null,
         current: row.session_id !== null && row.session_id === currentSessionId,
       }));
     },

@@ -15,10 +15,12 @@ export type RevokeReason =
  * Inserts the session only while its user is not disabled, in one statement. The user row is
  * read FOR SHARE, which waits for a disabling transaction that holds it (and then sees it
  * disabled), or makes that transaction wait until this session is committed (and then revokes
- * it): a login racing a disabling never leaves a live session behind. Undefined when disabled.
+ * it): a login racing a disabling never leaves a live session behind. With `provenHash` (the
+ * password hash a login just checked), also only while that is still the user's password: a login
+ * racing a password change or reset never outlives it. Undefined when refused.
  * (It reads the users table, which the user module owns, for that lock alone.)
  */
-export async function insertSessionForEnabledUser(db: Db, row: NewSessionRow): Promise<SessionRow | undefined> {
+export async function insertSessionForEnabledUser(db: Db, row: NewSessionRow, provenHash?: string): Promise<SessionRow | undefined> {
   const result = await sql<SessionRow>`
     insert into sessions (id, user_id, generation, rotated_at, created_at, last_used_at, expires_at, absolute_expires_at,
       user_agent, ip, auth_time, auth_methods)
@@ -28,6 +30,7 @@ export async function insertSessionForEnabledUser(db: Db, row: NewSessionRow): P
       ${row.auth_time}::timestamptz, ${row.auth_methods ?? 'pwd'}::text
     from users
     where users.id = ${row.user_id} and users.disabled_at is null
+      and (${provenHash ?? null}::text is null or users.password_hash = ${provenHash ?? null}::text)
     for share of users
     returning *`.execute(db);
   return result.rows[0];

@@ -200,26 +200,37 @@ export function createSessionService(deps: SessionDeps) {
      * (with the event that records it). ACCOUNT_DISABLED when the account is disabled, also by a
      * disabling that commits while this login runs (see insertSessionForEnabledUser).
      */
-    async start(userId: string, client: ClientInfo, trx: Db, proof: AuthProof = PASSWORD_PROOF): Promise<StartedSession> {
+    async start(
+      userId: string,
+      client: ClientInfo,
+      trx: Db,
+      proof: AuthProof = PASSWORD_PROOF,
+      /** The password hash the caller just checked: no session when the password changed meanwhile. */
+      provenHash?: string,
+    ): Promise<StartedSession> {
       const now = clock.now();
       const absoluteExpiresAt = addSeconds(now, config.refreshAbsoluteTtlSeconds);
-      const session = await insertSessionForEnabledUser(trx, {
-        id: randomUUID(),
-        user_id: userId,
-        generation: 0,
-        rotated_at: null,
-        created_at: now,
-        last_used_at: now,
-        expires_at: earlier(addSeconds(now, config.refreshIdleTtlSeconds), absoluteExpiresAt),
-        absolute_expires_at: absoluteExpiresAt,
-        user_agent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
-        ip: client.ip ?? null,
-        auth_time: now,
-        auth_methods: proof.methods.join(' '),
-      });
+      const session = await insertSessionForEnabledUser(
+        trx,
+        {
+          id: randomUUID(),
+          user_id: userId,
+          generation: 0,
+          rotated_at: null,
+          created_at: now,
+          last_used_at: now,
+          expires_at: earlier(addSeconds(now, config.refreshIdleTtlSeconds), absoluteExpiresAt),
+          absolute_expires_at: absoluteExpiresAt,
+          user_agent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+          ip: client.ip ?? null,
+          auth_time: now,
+          auth_methods: proof.methods.join(' '),
+        },
+        provenHash,
+      );
       // Live as of now: its access tokens need no lookup (revocation reaches them through the list).
       // Also inside a caller's transaction: if it rolls back, no token of this new id ever leaves.
-      if (!session) throw new AppError('ACCOUNT_DISABLED');
+      if (!session) throw new AppError((await isUserDisabled(trx, userId)) ? 'ACCOUNT_DISABLED' : 'INVALID_CREDENTIALS');
       rememberLive(session.id, userId);
       return { sessionId: session.id, tokens: await tokensFor(session) };
     },

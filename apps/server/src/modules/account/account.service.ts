@@ -82,7 +82,12 @@ export function createAccountService(deps: AccountDeps) {
   ): Promise<T> {
     const now = clock.now();
     type Outcome = { ok: true; value: T } | { ok: false; error: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' };
+    // The user's row is locked before the token's, the order every change of the account takes
+    // (user.update writes the user, then its links): the other order could deadlock with it.
+    const owner = await findEmailToken(db, digestOf(token), purposes);
+    if (!owner) throw new AppError('TOKEN_INVALID');
     const outcome = await db.transaction().execute(async (trx): Promise<Outcome> => {
+      await users.lock(owner.user_id, trx);
       const row = await lockEmailToken(trx, digestOf(token), purposes);
       if (!row || row.used_at !== null) return { ok: false, error: 'TOKEN_INVALID' };
       if (row.expires_at <= now) return { ok: false, error: 'TOKEN_EXPIRED' };

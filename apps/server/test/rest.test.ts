@@ -406,19 +406,20 @@ describe('PUT /api/user', () => {
     });
   });
 
-  it("`password` alone (as RealWorld sends it) is 422 current_password can't be blank, reported with the other fields; nothing changes", async () => {
+  it('`password` alone (as RealWorld sends it) needs a recent sign-in: later it is 403 REAUTHENTICATION_REQUIRED and nothing changes', async () => {
     const { input, access_token } = await register();
+    app.clock.advance(6 * 60);
     await unchanged(async () => {
       expectErrors(
         await call('PUT', '/api/user', { token: access_token, json: { user: { password: 'a brand new passphrase' } } }),
-        422,
-        { current_password: ["can't be blank"] },
-        'VALIDATION_FAILED',
+        403,
+        { current_password: ['is required (or re-authenticate first)'] },
+        'REAUTHENTICATION_REQUIRED',
       );
       expectErrors(
         await call('PUT', '/api/user', { token: access_token, json: { user: { password: 'a brand new passphrase', username: 'x' } } }),
         422,
-        { username: ['is too short (minimum is 3 characters)'], current_password: ["can't be blank"] },
+        { username: ['is too short (minimum is 3 characters)'] },
         'VALIDATION_FAILED',
       );
       expectErrors(
@@ -434,6 +435,14 @@ describe('PUT /api/user', () => {
         'VALIDATION_FAILED',
       );
     });
+  });
+
+  it('`password` alone right after signing in changes the password (the sign-in is the proof)', async () => {
+    const { input, access_token } = await register();
+    const answer = await call('PUT', '/api/user', { token: access_token, json: { user: { password: 'a brand new passphrase' } } });
+    expect(answer.status).toBe(200);
+    const login = (password: string) => call('POST', '/api/users/login', { json: { user: { email: input.email, password } } });
+    expect((await login('a brand new passphrase')).status).toBe(200);
   });
 
   it('a wrong current_password is 422 (not 401: the session is fine) and changes nothing', async () => {

@@ -87,10 +87,9 @@ export const restRoutes: readonly RestRoute[] = [
     description: [
       `Changes the profile (user.update) and, with \`password\` and \`current_password\`, the password (user.changePassword). ${TOKEN_SCHEMES}`,
       '`bio` and `image`: `""` or `null` clears them. A new email is unverified until confirmed.',
-      '`password` without `current_password` is a 422 (`current_password: ["can\'t be blank"]`); a wrong `current_password` is a 422',
+      'A new `password` or `email` needs `current_password`, or a sign-in or re-authentication within REAUTH_MAX_AGE (else 403 `REAUTHENTICATION_REQUIRED`); a wrong `current_password` is a 422',
       '(`current_password: ["is incorrect"]`), not a 401, so clients do not take it for the end of the session.',
-      'A new `email` needs `current_password` (or a re-authentication within REAUTH_MAX_AGE, else 403 `REAUTHENTICATION_REQUIRED`)',
-      'and stays pending (`pending_email`) until the links mailed to the new and (when verified) the current address are both used.',
+      'A new `email` stays pending (`pending_email`) until the links mailed to the new and (when verified) the current address are both used.',
       'A password change ends every other session of the user; this one stays signed in.',
       'Everything is checked before anything is written: a request that fails changes nothing.',
     ].join(' '),

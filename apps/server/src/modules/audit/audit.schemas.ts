@@ -9,7 +9,8 @@ export const eventCursorSchema = z
   .max(20)
   .regex(/^\d{1,19}$/, 'is invalid')
   // Ids are bigint: a larger number would reach the database as an out-of-range error (a 500).
-  .refine((text) => BigInt(text) <= 9_223_372_036_854_775_807n, 'is invalid');
+  // (Refinements run after a failed regex too: BigInt only sees digits.)
+  .refine((text) => !/^\d{1,19}$/.test(text) || BigInt(text) <= 9_223_372_036_854_775_807n, 'is invalid');
 
 /** The years PostgreSQL's timestamptz takes without an out-of-range error. */
 export const EARLIEST_SINCE = new Date('0001-01-01T00:00:00Z');

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * Roles, disabling and the admin API (issue 16, items 4 and 5), through the router: who may
  * administer, what a disabled account can no longer do, and that every admin change is recorded
@@ -316,6 +317,21 @@ describe('the admin API', () => {
     for (const since of [new Date(-8.64e15), new Date(8.64e15), new Date('0000-01-01T00:00:00Z')])
       expect(await failure(admin.as().admin.events.list({ since }))).toMatchObject({ code: 'BAD_REQUEST' });
     expect(await failure(admin.as().admin.events.list({ cursor: '9999999999999999999' }))).toMatchObject({ code: 'BAD_REQUEST' });
+  });
+});
+
+describe('two admins at once', () => {
+  it('an admin disabled by another is refused at once, in the transaction: two admins disabling each other leave one', async () => {
+    const first = await anAdmin();
+    const second = await anAdmin();
+    // The second admin's request got past its access-token check just before the first disabled it.
+    const secondAuth = { userId: second.userId, sessionId: randomUUID(), authTime: app.clock.now(), authMethods: ['pwd'] as const };
+    await first.as().admin.users.disable({ userId: second.userId, reason: 'first' });
+    await expect(app.services.admin.disable(secondAuth, { userId: first.userId, reason: 'second' }, CLIENT)).rejects.toMatchObject({
+      appCode: 'ADMIN_ONLY',
+    });
+    await expect(app.services.admin.requireAdmin(secondAuth)).rejects.toMatchObject({ appCode: 'ADMIN_ONLY' });
+    expect((await first.as().admin.users.get({ userId: first.userId })).user.disabledAt).toBeNull();
   });
 });
 

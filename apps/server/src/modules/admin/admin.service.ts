@@ -59,15 +59,23 @@ export type RoleChanger = { kind: 'admin'; auth: Authenticated } | { kind: 'syst
 export function createAdminService(deps: AdminDeps) {
   const { db, clock, users, sessions, audit, mailQueued } = deps;
 
-  /** ADMIN_ONLY unless the signed-in user is an admin (also when their account is gone). */
+  /** ADMIN_ONLY unless the signed-in user is an enabled admin (also when their account is gone). */
   async function requireAdmin(auth: Pick<Authenticated, 'userId'>): Promise<void> {
     const me = await users.findById(auth.userId);
-    if (me?.role !== 'admin') throw new AppError('ADMIN_ONLY');
+    if (me?.role !== 'admin' || me.disabled_at !== null) throw new AppError('ADMIN_ONLY');
   }
 
-  /** The target of a change, locked in `trx`; never the acting admin themself. */
+  /**
+   * The target of a change, locked in `trx`; never the acting admin themself. Every admin row is
+   * locked first, in one order (as changeRole does), and the actor checked again under those
+   * locks: two admins disabling each other at once are decided one after the other, and the
+   * second, disabled by then, is refused.
+   */
   async function target(trx: Db, auth: Authenticated, userId: string, refuseSelf: boolean): Promise<UserRow> {
     if (refuseSelf && userId === auth.userId) throw new AppError('ADMIN_SELF_CHANGE');
+    const admins = await users.lockAdmins(trx);
+    const actor = admins.includes(auth.userId) ? await users.findById(auth.userId, trx) : undefined;
+    if (!actor || actor.disabled_at !== null) throw new AppError('ADMIN_ONLY');
     const row = await users.lock(userId, trx);
     if (!row) throw new AppError('USER_NOT_FOUND');
     return row;

@@ -349,8 +349,10 @@ export function createSessionService(deps: SessionDeps) {
 
     /**
      * Records a proof of identity just made in a live session (auth.reauthenticate) and answers
-     * a fresh access token that carries it. The session's other access tokens keep their older
-     * auth_time: only the holder of this one can do what needs a recent proof.
+     * a fresh access token that carries it. Access tokens issued before keep their older
+     * auth_time. The session's next refreshes carry the new one (API.md: a refresh keeps the
+     * session's auth_time), which gives nothing to a thief of the refresh token that the session
+     * itself does not: refreshing it races the owner's client, and reuse detection ends the session.
      */
     async reauthenticated(
       auth: Pick<Authenticated, 'userId' | 'sessionId'>,

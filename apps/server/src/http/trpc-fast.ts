@@ -189,9 +189,15 @@ function send<TContext>(
 ): void {
   const status = getHTTPStatusCode(isBatch ? responses : (responses[0] as TRPCResponse), errors);
   const body = JSON.stringify(transformTRPCResponse(config, isBatch ? responses : (responses[0] as TRPCResponse)));
-  // As the adapter answers: its Vary first (responseMeta's values are appended to it), and no
-  // Content-Length, so chunked.
+  // As the adapter answers: its Vary first (responseMeta's values are appended to it). Framed
+  // with Content-Length where the adapter streams chunks: the body is whole here, and one write
+  // instead of the chunked framing's several made refresh about a quarter faster (RESULTS.md).
   const { vary = [], ...extra } = options.headersFor(errors);
-  res.writeHead(status, { 'content-type': 'application/json', vary: ['trpc-accept', 'accept', ...[vary].flat()].join(', '), ...extra });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    vary: ['trpc-accept', 'accept', ...[vary].flat()].join(', '),
+    ...extra,
+  });
   res.end(body);
 }

@@ -4,38 +4,32 @@ import { randomUUID } from 'node:crypto';
  * administer, what a disabled account can no longer do, and that every admin change is recorded
  * with the admin as its actor.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newUser, type TestApp, testApp } from './helpers/app.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import { describe, expect, it } from 'vitest';
+import { appForFile, newUser } from './helpers/app.js';
 import { eventsOf, expectNoSecretsInLog, onlyEvent } from './helpers/events.js';
 import { failure } from './helpers/failure.js';
 
-let database: TestDatabase;
-let app: TestApp;
+const file = appForFile();
 const secrets = new Set<string>();
-
-beforeAll(async () => {
-  database = await migratedTestDatabase();
-  app = await testApp(database);
-});
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-});
 
 const CLIENT = { ip: '198.51.100.20', userAgent: 'admin-console/2', requestId: 'req-admin' };
 
 async function signedUp(prefix = 'member') {
   const input = newUser(prefix);
-  const session = await app.caller().auth.register(input);
+  const session = await file.app.caller().auth.register(input);
   for (const secret of [input.password, session.accessToken, session.refreshToken, session.deviceToken]) secrets.add(secret);
-  return { input, session, userId: session.user.id, as: (accessToken = session.accessToken) => app.caller({ ...CLIENT, accessToken }) };
+  return {
+    input,
+    session,
+    userId: session.user.id,
+    as: (accessToken = session.accessToken) => file.app.caller({ ...CLIENT, accessToken }),
+  };
 }
 
 /** An admin, made as the operator makes the first one (admin:grant's service), signed in just now. */
 async function anAdmin() {
   const admin = await signedUp('admin');
-  await app.services.admin.grantByEmail(admin.input.email);
+  await file.app.services.admin.grantByEmail(admin.input.email);
   return admin;
 }
 
@@ -57,7 +51,7 @@ describe('only admins', () => {
       ];
       for (const call of calls) expect(await failure(call())).toEqual({ code: 'FORBIDDEN', appCode: 'ADMIN_ONLY' });
     }
-    expect(await failure(app.caller().admin.users.list())).toMatchObject({ appCode: 'ACCESS_TOKEN_MISSING' });
+    expect(await failure(file.app.caller().admin.users.list())).toMatchObject({ appCode: 'ACCESS_TOKEN_MISSING' });
   });
 
   it('an admin asking for a user that does not exist gets USER_NOT_FOUND', async () => {
@@ -69,7 +63,7 @@ describe('only admins', () => {
   it('the changing procedures need a re-authentication within REAUTH_MAX_AGE; the reading ones do not', async () => {
     const admin = await anAdmin();
     const target = await signedUp();
-    app.clock.advance(6 * 60);
+    file.app.clock.advance(6 * 60);
     expect(await failure(admin.as().admin.users.disable({ userId: target.userId, reason: 'stale' }))).toEqual({
       code: 'FORBIDDEN',
       appCode: 'REAUTHENTICATION_REQUIRED',
@@ -81,11 +75,11 @@ describe('only admins', () => {
     ])
       expect(await failure(call())).toMatchObject({ appCode: 'REAUTHENTICATION_REQUIRED' });
     await expect(admin.as().admin.users.get({ userId: target.userId })).resolves.toMatchObject({ user: { id: target.userId } });
-    expect(await eventsOf(database.db, target.userId)).toHaveLength(1);
+    expect(await eventsOf(file.database.db, target.userId)).toHaveLength(1);
     const fresh = await admin.as().auth.reauthenticate({ password: admin.input.password });
     secrets.add(fresh.accessToken);
     await expect(admin.as(fresh.accessToken).admin.users.disable({ userId: target.userId, reason: 'fresh' })).resolves.toMatchObject({
-      disabledAt: app.clock.now(),
+      disabledAt: file.app.clock.now(),
     });
   });
 });
@@ -95,40 +89,41 @@ describe('a disabled account', () => {
     const admin = await anAdmin();
     const target = await signedUp();
     await admin.as().admin.users.disable({ userId: target.userId, reason: 'fraud report #12' });
-    expect(await failure(app.caller().auth.login({ email: target.input.email, password: target.input.password }))).toEqual({
+    expect(await failure(file.app.caller().auth.login({ email: target.input.email, password: target.input.password }))).toEqual({
       code: 'FORBIDDEN',
       appCode: 'ACCOUNT_DISABLED',
     });
-    expect(await failure(app.caller().auth.login({ email: target.input.email, password: 'not the right passphrase' }))).toEqual({
+    expect(await failure(file.app.caller().auth.login({ email: target.input.email, password: 'not the right passphrase' }))).toEqual({
       code: 'UNAUTHORIZED',
       appCode: 'INVALID_CREDENTIALS',
     });
-    const reasons = (await eventsOf(database.db, target.userId)).filter((e) => e.type === 'login.failed').map((e) => e.details.reason);
+    const reasons = (await eventsOf(file.database.db, target.userId)).filter((e) => e.type === 'login.failed').map((e) => e.details.reason);
     expect(reasons).toEqual(['disabled', 'bad_password']);
   });
 
   it('loses every session: its refresh token is refused (ACCOUNT_DISABLED) and its access token at once (SESSION_REVOKED)', async () => {
     const admin = await anAdmin();
     const target = await signedUp();
-    const second = await app.caller().auth.login({ email: target.input.email, password: target.input.password });
+    const second = await file.app.caller().auth.login({ email: target.input.email, password: target.input.password });
     secrets.add(second.refreshToken);
     await expect(target.as().user.me()).resolves.toMatchObject({ id: target.userId });
     const result = await admin.as().admin.users.disable({ userId: target.userId, reason: 'compromised' });
-    expect(result).toMatchObject({ id: target.userId, disabledAt: app.clock.now() });
+    expect(result).toMatchObject({ id: target.userId, disabledAt: file.app.clock.now() });
     expect(await failure(target.as().user.me())).toMatchObject({ appCode: 'SESSION_REVOKED' });
     expect(await failure(target.as().auth.sessions())).toMatchObject({ appCode: 'SESSION_REVOKED' });
     for (const refreshToken of [target.session.refreshToken, second.refreshToken])
-      expect(await failure(app.caller().auth.refresh({ refreshToken }))).toEqual({ code: 'FORBIDDEN', appCode: 'ACCOUNT_DISABLED' });
-    expect(await onlyEvent(database.db, target.userId, 'user.disabled')).toMatchObject({
+      expect(await failure(file.app.caller().auth.refresh({ refreshToken }))).toEqual({ code: 'FORBIDDEN', appCode: 'ACCOUNT_DISABLED' });
+    expect(await onlyEvent(file.database.db, target.userId, 'user.disabled')).toMatchObject({
       actor_kind: 'admin',
       actor_id: admin.userId,
-      session_id: (await database.db.selectFrom('sessions').select('id').where('user_id', '=', admin.userId).executeTakeFirstOrThrow()).id,
+      session_id: (await file.database.db.selectFrom('sessions').select('id').where('user_id', '=', admin.userId).executeTakeFirstOrThrow())
+        .id,
       ip: CLIENT.ip,
       user_agent: CLIENT.userAgent,
       request_id: CLIENT.requestId,
       details: { reason: 'compromised', sessionsRevoked: 2 },
     });
-    const mails = (await app.mails()).filter((m) => m.to === target.input.email && m.kind === 'account_disabled');
+    const mails = (await file.app.mails()).filter((m) => m.to === target.input.email && m.kind === 'account_disabled');
     expect(mails).toHaveLength(1);
     expect(mails[0]?.links).toEqual([]);
   });
@@ -138,7 +133,7 @@ describe('a disabled account', () => {
     const target = await signedUp();
     await admin.as().admin.users.disable({ userId: target.userId, reason: 'one' });
     await admin.as().admin.users.disable({ userId: target.userId, reason: 'two' });
-    expect(await onlyEvent(database.db, target.userId, 'user.disabled')).toMatchObject({ details: { reason: 'one' } });
+    expect(await onlyEvent(file.database.db, target.userId, 'user.disabled')).toMatchObject({ details: { reason: 'one' } });
   });
 
   it('enabled again, logs in again, but its old sessions stay ended', async () => {
@@ -146,26 +141,28 @@ describe('a disabled account', () => {
     const target = await signedUp();
     await admin.as().admin.users.disable({ userId: target.userId, reason: 'mistake' });
     await expect(admin.as().admin.users.enable({ userId: target.userId })).resolves.toMatchObject({ disabledAt: null });
-    expect(await onlyEvent(database.db, target.userId, 'user.enabled')).toMatchObject({ actor_kind: 'admin', actor_id: admin.userId });
-    const session = await app.caller().auth.login({ email: target.input.email, password: target.input.password });
+    expect(await onlyEvent(file.database.db, target.userId, 'user.enabled')).toMatchObject({ actor_kind: 'admin', actor_id: admin.userId });
+    const session = await file.app.caller().auth.login({ email: target.input.email, password: target.input.password });
     secrets.add(session.accessToken);
-    await expect(app.caller({ accessToken: session.accessToken }).user.me()).resolves.toMatchObject({ id: target.userId });
+    await expect(file.app.caller({ accessToken: session.accessToken }).user.me()).resolves.toMatchObject({ id: target.userId });
     // Ended for good: no longer "disabled", just a token of an ended session.
-    expect(await failure(app.caller().auth.refresh({ refreshToken: target.session.refreshToken }))).toMatchObject({
+    expect(await failure(file.app.caller().auth.refresh({ refreshToken: target.session.refreshToken }))).toMatchObject({
       appCode: 'REFRESH_TOKEN_INVALID',
     });
     expect(await failure(target.as().user.me())).toMatchObject({ appCode: 'SESSION_REVOKED' });
-    expect((await app.mails()).filter((m) => m.to === target.input.email && m.kind === 'account_enabled')).toHaveLength(1);
+    expect((await file.app.mails()).filter((m) => m.to === target.input.email && m.kind === 'account_enabled')).toHaveLength(1);
   });
 
   it('a login that started before the disabling commits cannot leave a session behind', async () => {
     const target = await signedUp();
     // Disabled between the password check and the session: the insert sees it under the row lock.
-    await database.db.updateTable('users').set({ disabled_at: app.clock.now() }).where('id', '=', target.userId).execute();
+    await file.database.db.updateTable('users').set({ disabled_at: file.app.clock.now() }).where('id', '=', target.userId).execute();
     await expect(
-      database.db.transaction().execute((trx) => app.services.sessions.start(target.userId, { ip: undefined, userAgent: undefined }, trx)),
+      file.database.db
+        .transaction()
+        .execute((trx) => file.app.services.sessions.start(target.userId, { ip: undefined, userAgent: undefined }, trx)),
     ).rejects.toMatchObject({ appCode: 'ACCOUNT_DISABLED' });
-    const live = await database.db
+    const live = await file.database.db
       .selectFrom('sessions')
       .select('id')
       .where('user_id', '=', target.userId)
@@ -191,7 +188,7 @@ describe('what an admin may not do', () => {
   it('two admins demoting each other at once leave one admin, never none', async () => {
     const a = await anAdmin();
     const b = await anAdmin();
-    await database.db
+    await file.database.db
       .updateTable('users')
       .set({ role: 'user' })
       .where('role', '=', 'admin')
@@ -206,7 +203,7 @@ describe('what an admin may not do', () => {
     const refused = outcomes.find((o) => o.status === 'rejected');
     const reason = (refused?.status === 'rejected' ? refused.reason : {}) as { cause?: { appCode?: string } };
     expect(reason.cause?.appCode).toMatch(/^(ADMIN_ONLY|LAST_ADMIN)$/);
-    const admins = await database.db.selectFrom('users').select('id').where('role', '=', 'admin').execute();
+    const admins = await file.database.db.selectFrom('users').select('id').where('role', '=', 'admin').execute();
     expect(admins).toHaveLength(1);
     // The survivor is now the last admin, and cannot demote themself.
     const survivor = admins[0]?.id === a.userId ? a : b;
@@ -224,9 +221,9 @@ describe('the admin API', () => {
     for (let i = 0; i < 5; i++) {
       const input = { username: `${tag}${i}`, email: `${tag}${i}@example.com`, password: `a long passphrase ${tag}` };
       secrets.add(input.password);
-      made.push(await app.caller().auth.register(input));
+      made.push(await file.app.caller().auth.register(input));
     }
-    await app.caller().auth.login({ email: `${tag}3@example.com`, password: `a long passphrase ${tag}` });
+    await file.app.caller().auth.login({ email: `${tag}3@example.com`, password: `a long passphrase ${tag}` });
     const seen: string[] = [];
     let cursor: string | undefined;
     for (;;) {
@@ -237,7 +234,7 @@ describe('the admin API', () => {
     }
     expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => `${tag}${i}`));
     const [three] = (await admin.as().admin.users.list({ query: `${tag}3` })).users;
-    expect(three).toMatchObject({ role: 'user', sessionCount: 2, lastSignInAt: app.clock.now(), disabledAt: null });
+    expect(three).toMatchObject({ role: 'user', sessionCount: 2, lastSignInAt: file.app.clock.now(), disabledAt: null });
     expect(three).not.toHaveProperty('passwordHash');
     expect((await admin.as().admin.users.list({ query: '%' })).users).toEqual([]);
   });
@@ -245,7 +242,8 @@ describe('the admin API', () => {
   it('admin.users.get: the user, their live sessions and their last 50 events, newest first', async () => {
     const admin = await anAdmin();
     const target = await signedUp();
-    for (let i = 0; i < 55; i++) await failure(app.caller().auth.login({ email: target.input.email, password: `wrong passphrase ${i}x` }));
+    for (let i = 0; i < 55; i++)
+      await failure(file.app.caller().auth.login({ email: target.input.email, password: `wrong passphrase ${i}x` }));
     const got = await admin.as().admin.users.get({ userId: target.userId });
     expect(got.user).toMatchObject({ id: target.userId, email: target.input.email, role: 'user', disabledAt: null });
     expect(got.sessions).toHaveLength(1);
@@ -259,20 +257,20 @@ describe('the admin API', () => {
     const target = await signedUp();
     await expect(admin.as().admin.users.revokeSessions({ userId: target.userId })).resolves.toEqual({ revoked: 1 });
     expect(await failure(target.as().user.me())).toMatchObject({ appCode: 'SESSION_REVOKED' });
-    expect(await onlyEvent(database.db, target.userId, 'admin.sessions_revoked')).toMatchObject({
+    expect(await onlyEvent(file.database.db, target.userId, 'admin.sessions_revoked')).toMatchObject({
       actor_kind: 'admin',
       actor_id: admin.userId,
       details: { count: 1 },
     });
     // Not disabled: the user signs in again.
-    await expect(app.caller().auth.login({ email: target.input.email, password: target.input.password })).resolves.toBeDefined();
+    await expect(file.app.caller().auth.login({ email: target.input.email, password: target.input.password })).resolves.toBeDefined();
   });
 
   it('admin.users.setRole records admin.role_changed with from and to; the new admin can administer', async () => {
     const admin = await anAdmin();
     const target = await signedUp();
     await expect(admin.as().admin.users.setRole({ userId: target.userId, role: 'admin' })).resolves.toMatchObject({ role: 'admin' });
-    expect(await onlyEvent(database.db, target.userId, 'admin.role_changed')).toMatchObject({
+    expect(await onlyEvent(file.database.db, target.userId, 'admin.role_changed')).toMatchObject({
       actor_kind: 'admin',
       actor_id: admin.userId,
       details: { from: 'user', to: 'admin' },
@@ -284,23 +282,24 @@ describe('the admin API', () => {
 
   it('admin:grant (grantByEmail) makes the first admin and records it as done by the system', async () => {
     const target = await signedUp();
-    await expect(app.services.admin.grantByEmail(target.input.email.toUpperCase())).resolves.toMatchObject({ changed: true });
-    await expect(app.services.admin.grantByEmail(target.input.email)).resolves.toMatchObject({ changed: false });
-    expect(await onlyEvent(database.db, target.userId, 'admin.role_changed')).toMatchObject({
+    await expect(file.app.services.admin.grantByEmail(target.input.email.toUpperCase())).resolves.toMatchObject({ changed: true });
+    await expect(file.app.services.admin.grantByEmail(target.input.email)).resolves.toMatchObject({ changed: false });
+    expect(await onlyEvent(file.database.db, target.userId, 'admin.role_changed')).toMatchObject({
       actor_kind: 'system',
       actor_id: null,
       details: { from: 'user', to: 'admin' },
     });
-    await expect(app.services.admin.grantByEmail('nobody-at-all@example.com')).rejects.toMatchObject({ appCode: 'USER_NOT_FOUND' });
+    await expect(file.app.services.admin.grantByEmail('nobody-at-all@example.com')).rejects.toMatchObject({ appCode: 'USER_NOT_FOUND' });
   });
 
   it('admin.events.list filters by user, type and time, newest first, in pages', async () => {
     const admin = await anAdmin();
     const target = await signedUp();
-    app.clock.advance(10);
-    const since = app.clock.now();
-    for (let i = 0; i < 3; i++) await failure(app.caller().auth.login({ email: target.input.email, password: `wrong passphrase ${i}y` }));
-    await app.caller().auth.login({ email: target.input.email, password: target.input.password });
+    file.app.clock.advance(10);
+    const since = file.app.clock.now();
+    for (let i = 0; i < 3; i++)
+      await failure(file.app.caller().auth.login({ email: target.input.email, password: `wrong passphrase ${i}y` }));
+    await file.app.caller().auth.login({ email: target.input.email, password: target.input.password });
     const failed = await admin.as().admin.events.list({ userId: target.userId, type: 'login.failed', limit: 2 });
     expect(failed.events.map((e) => e.type)).toEqual(['login.failed', 'login.failed']);
     expect(failed.events[0]).toMatchObject({ userId: target.userId, actorKind: 'user', details: { reason: 'bad_password' } });
@@ -325,18 +324,18 @@ describe('two admins at once', () => {
     const first = await anAdmin();
     const second = await anAdmin();
     // The second admin's request got past its access-token check just before the first disabled it.
-    const secondAuth = { userId: second.userId, sessionId: randomUUID(), authTime: app.clock.now(), authMethods: ['pwd'] as const };
+    const secondAuth = { userId: second.userId, sessionId: randomUUID(), authTime: file.app.clock.now(), authMethods: ['pwd'] as const };
     await first.as().admin.users.disable({ userId: second.userId, reason: 'first' });
-    await expect(app.services.admin.disable(secondAuth, { userId: first.userId, reason: 'second' }, CLIENT)).rejects.toMatchObject({
+    await expect(file.app.services.admin.disable(secondAuth, { userId: first.userId, reason: 'second' }, CLIENT)).rejects.toMatchObject({
       appCode: 'ADMIN_ONLY',
     });
-    await expect(app.services.admin.requireAdmin(secondAuth)).rejects.toMatchObject({ appCode: 'ADMIN_ONLY' });
+    await expect(file.app.services.admin.requireAdmin(secondAuth)).rejects.toMatchObject({ appCode: 'ADMIN_ONLY' });
     expect((await first.as().admin.users.get({ userId: first.userId })).user.disabledAt).toBeNull();
   });
 });
 
 describe('the log holds no secret', () => {
   it('no password or token used in this file is anywhere in the table', async () => {
-    await expectNoSecretsInLog(database.db, secrets);
+    await expectNoSecretsInLog(file.database.db, secrets);
   });
 });

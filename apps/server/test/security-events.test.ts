@@ -6,26 +6,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SECURITY_EVENT_TYPES } from '../src/modules/audit/audit.service.js';
-import { newUser, type TestApp, testApp } from './helpers/app.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import { appForFile, newUser } from './helpers/app.js';
 import { eventsOf, eventsOfRequest, expectNoSecretsInLog, onlyEvent } from './helpers/events.js';
 import { failure } from './helpers/failure.js';
 
-let database: TestDatabase;
-let app: TestApp;
+const file = appForFile();
 /** Every password, token and link code this file uses: none may reach the log. */
 const secrets = new Set<string>();
-
-beforeAll(async () => {
-  database = await migratedTestDatabase();
-  app = await testApp(database);
-});
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-});
 
 const CLIENT = { ip: '198.51.100.7', userAgent: 'events-test/1.0' };
 let requests = 0;
@@ -33,7 +22,7 @@ let requests = 0;
 function request(accessToken?: string) {
   requests += 1;
   const requestId = `req-${requests}-${Math.random().toString(36).slice(2, 8)}`;
-  return { requestId, caller: app.caller({ ...CLIENT, requestId, ...(accessToken && { accessToken }) }) };
+  return { requestId, caller: file.app.caller({ ...CLIENT, requestId, ...(accessToken && { accessToken }) }) };
 }
 
 function keep<T extends { accessToken: string; refreshToken: string; deviceToken?: string }>(session: T): T {
@@ -46,12 +35,12 @@ function keep<T extends { accessToken: string; refreshToken: string; deviceToken
 async function signedUp() {
   const input = newUser('events');
   secrets.add(input.password);
-  const session = keep(await app.caller().auth.register(input));
+  const session = keep(await file.app.caller().auth.register(input));
   return { input, session, userId: session.user.id };
 }
 
 async function sessionIds(userId: string): Promise<string[]> {
-  const rows = await database.db.selectFrom('sessions').select('id').where('user_id', '=', userId).orderBy('created_at').execute();
+  const rows = await file.database.db.selectFrom('sessions').select('id').where('user_id', '=', userId).orderBy('created_at').execute();
   return rows.map((row) => row.id);
 }
 
@@ -62,7 +51,7 @@ const linkToken = (link: string | undefined) => {
   return token;
 };
 const mailsOf = async (kind: string, to: string) =>
-  (await app.mails()).filter((m) => m.kind === kind && m.to.toLowerCase() === to.toLowerCase());
+  (await file.app.mails()).filter((m) => m.kind === kind && m.to.toLowerCase() === to.toLowerCase());
 
 describe('one event per action, with who, from where, in which request', () => {
   it('user.registered: the new user as actor, the first session, the address, user agent and request id', async () => {
@@ -70,7 +59,7 @@ describe('one event per action, with who, from where, in which request', () => {
     secrets.add(input.password);
     const { requestId, caller } = request();
     const session = keep(await caller.auth.register(input));
-    const event = await onlyEvent(database.db, session.user.id, 'user.registered');
+    const event = await onlyEvent(file.database.db, session.user.id, 'user.registered');
     expect(event).toMatchObject({
       actor_kind: 'user',
       actor_id: session.user.id,
@@ -80,14 +69,14 @@ describe('one event per action, with who, from where, in which request', () => {
       request_id: requestId,
       details: {},
     });
-    expect(event.created_at).toEqual(app.clock.now());
+    expect(event.created_at).toEqual(file.app.clock.now());
   });
 
   it('login.succeeded: the session it started', async () => {
     const { input, userId } = await signedUp();
     const { requestId, caller } = request();
     keep(await caller.auth.login({ email: input.email, password: input.password }));
-    const event = await onlyEvent(database.db, userId, 'login.succeeded');
+    const event = await onlyEvent(file.database.db, userId, 'login.succeeded');
     expect(event).toMatchObject({ session_id: (await sessionIds(userId))[1], request_id: requestId, ip: CLIENT.ip });
   });
 
@@ -97,14 +86,17 @@ describe('one event per action, with who, from where, in which request', () => {
     expect(await failure(caller.auth.login({ email: input.email, password: 'a wrong passphrase here' }))).toMatchObject({
       appCode: 'INVALID_CREDENTIALS',
     });
-    expect(await onlyEvent(database.db, userId, 'login.failed')).toMatchObject({ session_id: null, details: { reason: 'bad_password' } });
+    expect(await onlyEvent(file.database.db, userId, 'login.failed')).toMatchObject({
+      session_id: null,
+      details: { reason: 'bad_password' },
+    });
   });
 
   it('login.failed unknown_email: against no one, and the address typed is not kept', async () => {
     const email = `nobody-${Math.random().toString(36).slice(2)}@example.com`;
     const { requestId, caller } = request();
     await failure(caller.auth.login({ email, password: 'whatever passphrase' }));
-    const events = await eventsOfRequest(database.db, requestId);
+    const events = await eventsOfRequest(file.database.db, requestId);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ type: 'login.failed', user_id: null, actor_id: null, details: { reason: 'unknown_email' } });
     expect(JSON.stringify(events)).not.toContain(email);
@@ -118,21 +110,21 @@ describe('one event per action, with who, from where, in which request', () => {
       throttled = (await failure(caller.auth.login({ email: input.email, password: `wrong passphrase ${i}` }))).appCode === 'RATE_LIMITED';
     }
     expect(throttled).toBe(true);
-    const reasons = (await eventsOf(database.db, userId)).filter((e) => e.type === 'login.failed').map((e) => e.details.reason);
+    const reasons = (await eventsOf(file.database.db, userId)).filter((e) => e.type === 'login.failed').map((e) => e.details.reason);
     expect(reasons.at(-1)).toBe('throttled');
     expect(reasons.filter((reason) => reason === 'throttled')).toHaveLength(1);
   });
 
   it('session.reuse_detected: the system revoked the session whose rotated token came back; an ordinary refresh writes nothing', async () => {
     const { session, userId } = await signedUp();
-    const before = (await eventsOf(database.db, userId)).length;
-    keep(await app.caller().auth.refresh({ refreshToken: session.refreshToken }));
-    expect(await eventsOf(database.db, userId)).toHaveLength(before);
-    app.clock.advance(60);
+    const before = (await eventsOf(file.database.db, userId)).length;
+    keep(await file.app.caller().auth.refresh({ refreshToken: session.refreshToken }));
+    expect(await eventsOf(file.database.db, userId)).toHaveLength(before);
+    file.app.clock.advance(60);
     const { requestId, caller } = request();
     expect(await failure(caller.auth.refresh({ refreshToken: session.refreshToken }))).toMatchObject({ appCode: 'REFRESH_TOKEN_REUSED' });
     const [sessionId] = await sessionIds(userId);
-    expect(await onlyEvent(database.db, userId, 'session.reuse_detected')).toMatchObject({
+    expect(await onlyEvent(file.database.db, userId, 'session.reuse_detected')).toMatchObject({
       actor_kind: 'system',
       actor_id: null,
       session_id: sessionId,
@@ -140,16 +132,16 @@ describe('one event per action, with who, from where, in which request', () => {
       details: { revokedSessionIds: [sessionId] },
     });
     // Presented again, it is refused again, and nothing new is revoked or recorded.
-    await failure(app.caller().auth.refresh({ refreshToken: session.refreshToken }));
-    expect((await eventsOf(database.db, userId)).filter((e) => e.type === 'session.reuse_detected')).toHaveLength(1);
+    await failure(file.app.caller().auth.refresh({ refreshToken: session.refreshToken }));
+    expect((await eventsOf(file.database.db, userId)).filter((e) => e.type === 'session.reuse_detected')).toHaveLength(1);
   });
 
   it('session.revoked on logout: once, however often the logout is repeated', async () => {
     const { session, userId } = await signedUp();
     const { caller } = request();
     await caller.auth.logout({ refreshToken: session.refreshToken });
-    await app.caller().auth.logout({ refreshToken: session.refreshToken });
-    expect(await onlyEvent(database.db, userId, 'session.revoked')).toMatchObject({
+    await file.app.caller().auth.logout({ refreshToken: session.refreshToken });
+    expect(await onlyEvent(file.database.db, userId, 'session.revoked')).toMatchObject({
       session_id: (await sessionIds(userId))[0],
       details: { reason: 'logout' },
     });
@@ -157,18 +149,21 @@ describe('one event per action, with who, from where, in which request', () => {
 
   it('session.revoked from the sessions list: the session ended, reason revoked', async () => {
     const { input, session, userId } = await signedUp();
-    keep(await app.caller().auth.login({ email: input.email, password: input.password }));
+    keep(await file.app.caller().auth.login({ email: input.email, password: input.password }));
     const [, second] = await sessionIds(userId);
     const { caller } = request(session.accessToken);
     await caller.auth.revokeSession({ sessionId: second ?? '' });
-    expect(await onlyEvent(database.db, userId, 'session.revoked')).toMatchObject({ session_id: second, details: { reason: 'revoked' } });
+    expect(await onlyEvent(file.database.db, userId, 'session.revoked')).toMatchObject({
+      session_id: second,
+      details: { reason: 'revoked' },
+    });
   });
 
   it('sessions.revoked_all: how many sessions logout-everywhere ended, from which session', async () => {
     const { input, session, userId } = await signedUp();
-    keep(await app.caller().auth.login({ email: input.email, password: input.password }));
+    keep(await file.app.caller().auth.login({ email: input.email, password: input.password }));
     await request(session.accessToken).caller.auth.logoutAll();
-    expect(await onlyEvent(database.db, userId, 'sessions.revoked_all')).toMatchObject({
+    expect(await onlyEvent(file.database.db, userId, 'sessions.revoked_all')).toMatchObject({
       session_id: (await sessionIds(userId))[0],
       details: { count: 2 },
     });
@@ -176,11 +171,11 @@ describe('one event per action, with who, from where, in which request', () => {
 
   it('password.changed: by the session that changed it, with how many others it ended', async () => {
     const { input, session, userId } = await signedUp();
-    keep(await app.caller().auth.login({ email: input.email, password: input.password }));
+    keep(await file.app.caller().auth.login({ email: input.email, password: input.password }));
     const newPassword = 'a brand new passphrase for events';
     secrets.add(newPassword);
     await request(session.accessToken).caller.user.changePassword({ currentPassword: input.password, newPassword });
-    expect(await onlyEvent(database.db, userId, 'password.changed')).toMatchObject({
+    expect(await onlyEvent(file.database.db, userId, 'password.changed')).toMatchObject({
       session_id: (await sessionIds(userId))[0],
       details: { sessionsRevoked: 1 },
     });
@@ -189,46 +184,46 @@ describe('one event per action, with who, from where, in which request', () => {
   it('password.reset_requested and password.reset: the request and the use of its link', async () => {
     const { input, userId } = await signedUp();
     await request().caller.auth.forgotPassword({ email: input.email });
-    expect(await onlyEvent(database.db, userId, 'password.reset_requested')).toMatchObject({ details: {} });
+    expect(await onlyEvent(file.database.db, userId, 'password.reset_requested')).toMatchObject({ details: {} });
     const [mail] = await mailsOf('reset_password', input.email);
     const newPassword = 'a reset passphrase for events';
     secrets.add(newPassword);
     await request().caller.auth.resetPassword({ token: linkToken(mail?.links[0]), newPassword });
-    expect(await onlyEvent(database.db, userId, 'password.reset')).toMatchObject({ details: { sessionsRevoked: 1 } });
+    expect(await onlyEvent(file.database.db, userId, 'password.reset')).toMatchObject({ details: { sessionsRevoked: 1 } });
   });
 
   it('a reset asked for an unknown address records nothing', async () => {
     const { requestId, caller } = request();
     await caller.auth.forgotPassword({ email: `nobody-${Math.random().toString(36).slice(2)}@example.com` });
-    expect(await eventsOfRequest(database.db, requestId)).toEqual([]);
+    expect(await eventsOfRequest(file.database.db, requestId)).toEqual([]);
   });
 
   it('email.verified: the address the link proved', async () => {
     const { input, userId } = await signedUp();
     const [mail] = await mailsOf('verify_email', input.email);
     await request().caller.auth.verifyEmail({ token: linkToken(mail?.links[0]) });
-    expect(await onlyEvent(database.db, userId, 'email.verified')).toMatchObject({ details: { email: input.email } });
+    expect(await onlyEvent(file.database.db, userId, 'email.verified')).toMatchObject({ details: { email: input.email } });
   });
 
   it('email.change_requested, then email.changed once both confirmations are used', async () => {
     const { input, session, userId } = await signedUp();
     const [verification] = await mailsOf('verify_email', input.email);
-    await app.caller().auth.verifyEmail({ token: linkToken(verification?.links[0]) });
+    await file.app.caller().auth.verifyEmail({ token: linkToken(verification?.links[0]) });
     const newEmail = `moved-${Math.random().toString(36).slice(2, 8)}@example.com`;
     await request(session.accessToken).caller.user.update({ email: newEmail, currentPassword: input.password });
-    expect(await onlyEvent(database.db, userId, 'email.change_requested')).toMatchObject({ details: { newEmail } });
+    expect(await onlyEvent(file.database.db, userId, 'email.change_requested')).toMatchObject({ details: { newEmail } });
     const [toNew] = await mailsOf('email_change_new', newEmail);
     const [toCurrent] = await mailsOf('email_change_current', input.email);
-    await app.caller().auth.verifyEmail({ token: linkToken(toNew?.links[0]) });
-    expect((await eventsOf(database.db, userId)).filter((e) => e.type === 'email.changed')).toEqual([]);
+    await file.app.caller().auth.verifyEmail({ token: linkToken(toNew?.links[0]) });
+    expect((await eventsOf(file.database.db, userId)).filter((e) => e.type === 'email.changed')).toEqual([]);
     await request().caller.auth.verifyEmail({ token: linkToken(toCurrent?.links[0]) });
-    expect(await onlyEvent(database.db, userId, 'email.changed')).toMatchObject({ details: { from: input.email, to: newEmail } });
+    expect(await onlyEvent(file.database.db, userId, 'email.changed')).toMatchObject({ details: { from: input.email, to: newEmail } });
   });
 
   it('reauthenticated: the session that proved itself, and how', async () => {
     const { input, session, userId } = await signedUp();
     keep({ ...(await request(session.accessToken).caller.auth.reauthenticate({ password: input.password })), refreshToken: 'none-none' });
-    expect(await onlyEvent(database.db, userId, 'reauthenticated')).toMatchObject({
+    expect(await onlyEvent(file.database.db, userId, 'reauthenticated')).toMatchObject({
       session_id: (await sessionIds(userId))[0],
       details: { methods: ['pwd'] },
     });
@@ -237,7 +232,7 @@ describe('one event per action, with who, from where, in which request', () => {
   it('a wrong password on re-authentication records no reauthenticated', async () => {
     const { session, userId } = await signedUp();
     await failure(request(session.accessToken).caller.auth.reauthenticate({ password: 'not the passphrase at all' }));
-    expect((await eventsOf(database.db, userId)).map((e) => e.type)).toEqual(['user.registered']);
+    expect((await eventsOf(file.database.db, userId)).map((e) => e.type)).toEqual(['user.registered']);
   });
 });
 
@@ -246,8 +241,8 @@ describe('one event per action, with who, from where, in which request', () => {
  * split them): one transaction, two events.
  */
 async function changeBoth(accessToken: string, change: { email: string; newPassword: string; currentPassword: string }, requestId: string) {
-  const auth = await app.services.sessions.authenticate(`Bearer ${accessToken}`);
-  return app.services.accounts.update(auth, change, { ...CLIENT, requestId });
+  const auth = await file.app.services.sessions.authenticate(`Bearer ${accessToken}`);
+  return file.app.services.accounts.update(auth, change, { ...CLIENT, requestId });
 }
 
 describe('events live and die with their transaction', () => {
@@ -258,7 +253,7 @@ describe('events live and die with their transaction', () => {
     const requestId = 'req-two-events';
     const email = `both-${Math.random().toString(36).slice(2, 8)}@example.com`;
     await changeBoth(session.accessToken, { email, newPassword, currentPassword: input.password }, requestId);
-    expect((await eventsOfRequest(database.db, requestId)).map((e) => [e.type, e.user_id])).toEqual([
+    expect((await eventsOfRequest(file.database.db, requestId)).map((e) => [e.type, e.user_id])).toEqual([
       ['password.changed', userId],
       ['email.change_requested', userId],
     ]);
@@ -271,29 +266,29 @@ describe('events live and die with their transaction', () => {
       begin
         if new.kind = 'email_change_new' then raise exception 'mail refused'; end if;
         return new;
-      end $$`.execute(database.db);
+      end $$`.execute(file.database.db);
     await sql`create trigger refuse_change_mail before insert on mail_outbox for each row execute function refuse_change_mail()`.execute(
-      database.db,
+      file.database.db,
     );
     try {
-      const before = await eventsOf(database.db, userId);
+      const before = await eventsOf(file.database.db, userId);
       const newPassword = 'never saved passphrase for events';
       secrets.add(newPassword);
       await expect(
         changeBoth(session.accessToken, { email: 'never@example.com', newPassword, currentPassword: input.password }, 'req-rolled-back'),
       ).rejects.toThrow(/mail refused/);
-      expect(await eventsOf(database.db, userId)).toEqual(before);
-      expect(await eventsOfRequest(database.db, 'req-rolled-back')).toEqual([]);
+      expect(await eventsOf(file.database.db, userId)).toEqual(before);
+      expect(await eventsOfRequest(file.database.db, 'req-rolled-back')).toEqual([]);
       // The password change was rolled back with its event: the old password still works.
-      keep(await app.caller().auth.login({ email: input.email, password: input.password }));
+      keep(await file.app.caller().auth.login({ email: input.email, password: input.password }));
     } finally {
-      await sql`drop trigger refuse_change_mail on mail_outbox`.execute(database.db);
-      await sql`drop function refuse_change_mail()`.execute(database.db);
+      await sql`drop trigger refuse_change_mail on mail_outbox`.execute(file.database.db);
+      await sql`drop function refuse_change_mail()`.execute(file.database.db);
     }
   });
 
   it('the catalogue is closed: every recorded type is one of it', async () => {
-    const rows = await database.db.selectFrom('security_events').select('type').distinct().execute();
+    const rows = await file.database.db.selectFrom('security_events').select('type').distinct().execute();
     expect(rows.length).toBeGreaterThan(10);
     for (const { type } of rows) expect(Object.keys(SECURITY_EVENT_TYPES)).toContain(type);
   });
@@ -316,6 +311,6 @@ describe('the log is append-only', () => {
 describe('the log holds no secret', () => {
   // Last in the file: it looks at everything the tests above recorded.
   it('no password, access, refresh or device token, or link token used in this file is anywhere in the table', async () => {
-    await expectNoSecretsInLog(database.db, secrets);
+    await expectNoSecretsInLog(file.database.db, secrets);
   });
 });

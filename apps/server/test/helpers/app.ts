@@ -12,15 +12,55 @@ export {
 } from '../../src/testing.js';
 
 import { afterAll, beforeAll } from 'vitest';
-import { type ServedApp, servedApp, type TestAppOptions } from '../../src/testing.js';
+import { type ServedApp, servedApp, type TestApp, type TestAppOptions, testApp } from '../../src/testing.js';
 import { migratedTestDatabase, type TestDatabase } from './database.js';
 import { restClient } from './rest.js';
 
+/**
+ * Runs `start` on a migrated database of the file's own before the file's tests, and closes what
+ * it started and the database after them. The result is read through `current()`, which is there
+ * once the file's beforeAll ran.
+ */
+function perFile<T extends { app: { close(): Promise<void> } }>(start: (database: TestDatabase) => Promise<T>) {
+  let started: (T & { database: TestDatabase }) | undefined;
+  beforeAll(async () => {
+    const database = await migratedTestDatabase();
+    started = { ...(await start(database)), database };
+  });
+  afterAll(async () => {
+    await started?.app.close();
+    await started?.database.close();
+  });
+  return (): T & { database: TestDatabase } => {
+    if (!started) throw new Error("used before the file's beforeAll ran");
+    return started;
+  };
+}
+
+/** What `appForFile` gives a test file: its app (no HTTP) on a database of its own. */
+export interface FileApp {
+  readonly app: TestApp;
+  readonly database: TestDatabase;
+}
+
+/** The test app (callers, no HTTP) on a migrated database of the file's own, for the file's tests. */
+export function appForFile(options: TestAppOptions = {}): FileApp {
+  const current = perFile(async (database) => ({ app: await testApp(database, options) }));
+  return {
+    get app() {
+      return current().app;
+    },
+    get database() {
+      return current().database;
+    },
+  };
+}
+
 /** What `servedForFile` gives a test file: its app on a database of its own, and a REST client of it. */
 export interface FileServer {
-  app: ServedApp;
-  database: TestDatabase;
-  call: ReturnType<typeof restClient>;
+  readonly app: ServedApp;
+  readonly database: TestDatabase;
+  readonly call: ReturnType<typeof restClient>;
 }
 
 /**
@@ -29,19 +69,9 @@ export interface FileServer {
  * `TRUST_PROXY` in `env` when the test counts per address).
  */
 export function servedForFile(options: TestAppOptions = {}): FileServer {
-  let started: FileServer | undefined;
-  const current = (): FileServer => {
-    if (!started) throw new Error('servedForFile: used before its beforeAll ran');
-    return started;
-  };
-  beforeAll(async () => {
-    const database = await migratedTestDatabase();
+  const current = perFile(async (database) => {
     const app = await servedApp(database, options);
-    started = { app, database, call: restClient(app.url) };
-  });
-  afterAll(async () => {
-    await started?.app.close();
-    await started?.database.close();
+    return { app, call: restClient(app.url) };
   });
   return {
     get app() {

@@ -164,7 +164,10 @@ export function stopAll(): void {
  */
 export function startInTerminal(commandLine: string, env: Record<string, string>): Watched & { interrupt(): void } {
   // The command runs in the terminal's own session; killing `script` closes the terminal, which hangs it up.
-  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', commandLine, '/dev/null'], {
+  // `script` runs it with $SHELL -c, or /bin/sh (dash) where SHELL is unset, as in CI: a non-interactive
+  // dash dies of the Ctrl-C itself (status 130) while it waits. A person's interactive shell survives
+  // it and shows the command's own status, so the shell execs the command: the status is the command's.
+  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', `exec ${commandLine}`, '/dev/null'], {
     cwd: ROOT,
     env: shellEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],

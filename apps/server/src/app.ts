@@ -8,16 +8,19 @@ import { createDatabase, type DatabaseHandle, type Db, migrateToLatest } from '.
 import { type Clock, systemClock } from './lib/clock.js';
 import { createDeviceTokenCodec, type DeviceTokenCodec } from './lib/device-token.js';
 import { type AccessTokens, createAccessTokens } from './lib/jwt.js';
-import { accessTokenKeys, rotatingMac } from './lib/keys.js';
+import { accessTokenKeys, type RotatingMac, rotatingMac } from './lib/keys.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { createFileTransport, createSmtpTransport, type MailTransport } from './lib/mailer.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/password.js';
 import { createRefreshTokenCodec, type RefreshTokenCodec } from './lib/refresh-token.js';
+import { createSecretBox, type SecretBox } from './lib/secret-box.js';
 import { createAccountService } from './modules/account/account.service.js';
+import { queueSecondFactorMail } from './modules/account/account-mail.js';
 import { createSignInService } from './modules/account/sign-in.service.js';
 import { createAdminService } from './modules/admin/admin.service.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { createMailWorker } from './modules/mail/mail.worker.js';
+import { createMfaService } from './modules/mfa/mfa.service.js';
 import { createRevocations, probeListen, type Revocations } from './modules/session/revocations.js';
 import { createSessionService } from './modules/session/session.service.js';
 import { createThrottle, type Throttle } from './modules/throttle/throttle.service.js';
@@ -33,6 +36,10 @@ export interface ServiceParts {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
   deviceTokens: DeviceTokenCodec;
+  /** Seals TOTP secrets at rest. */
+  secretBox: SecretBox;
+  /** Keys the digests of recovery codes. */
+  recoveryCodeMac: RotatingMac;
   throttle: Throttle;
   revocations: Revocations;
   /** Called after a transaction that queued mail committed: wakes the mail worker, if this process runs one. */
@@ -54,10 +61,22 @@ export function createServices(parts: ServiceParts) {
     throttle,
     audit,
   });
-  const signIn = createSignInService({ db, clock, config, hasher, throttle, users, sessions, audit, deviceTokens, mailQueued });
-  const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, audit, mailQueued });
-  const admin = createAdminService({ db, clock, users, sessions, audit, mailQueued });
-  return { users, audit, sessions, signIn, accounts, admin };
+  const mfa = createMfaService({
+    db,
+    clock,
+    users,
+    sessions,
+    throttle,
+    audit,
+    secretBox: parts.secretBox,
+    recoveryCodeMac: parts.recoveryCodeMac,
+    notify: queueSecondFactorMail,
+    mailQueued,
+  });
+  const signIn = createSignInService({ db, clock, config, hasher, throttle, users, sessions, audit, mfa, deviceTokens, mailQueued });
+  const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, audit, mfa, mailQueued });
+  const admin = createAdminService({ db, clock, users, sessions, audit, mfa, mailQueued });
+  return { users, audit, sessions, mfa, signIn, accounts, admin };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -101,6 +120,8 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
   });
   const refreshTokens = createRefreshTokenCodec(rotatingMac(secrets, 'refresh-token'));
   const deviceTokens = createDeviceTokenCodec(rotatingMac(secrets, 'device-token'));
+  const secretBox = createSecretBox(secrets, 'totp-secret');
+  const recoveryCodeMac = rotatingMac(secrets, 'recovery-code');
 
   // db: opened and migrated.
   const ownsDatabase = overrides.database === undefined;
@@ -158,6 +179,8 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     accessTokens,
     refreshTokens,
     deviceTokens,
+    secretBox,
+    recoveryCodeMac,
     throttle,
     revocations,
     mailQueued: () => worker?.nudge(),

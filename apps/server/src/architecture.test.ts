@@ -16,8 +16,9 @@ const MODULE_EDGES: Record<string, readonly string[]> = {
   mail: [],
   audit: [],
   session: ['throttle', 'audit'],
-  account: ['user', 'session', 'throttle', 'mail', 'audit'],
-  admin: ['user', 'session', 'audit', 'account'],
+  mfa: ['user', 'session', 'throttle', 'audit'],
+  account: ['user', 'session', 'throttle', 'mail', 'audit', 'mfa'],
+  admin: ['user', 'session', 'audit', 'account', 'mfa'],
 };
 
 /** Which rooms each room may import from (a room may always import from itself). */

@@ -1,6 +1,6 @@
 /** A user's own security activity (issue 16, item 3): auth.activity and GET /api/user/activity. */
 import { describe, expect, it } from 'vitest';
-import { newUser, servedForFile } from './helpers/app.js';
+import { newUser, servedForFile, signedIn } from './helpers/app.js';
 import { failure } from './helpers/failure.js';
 
 const file = servedForFile({ env: { TRUST_PROXY: 'true' } });
@@ -10,7 +10,9 @@ async function busyUser() {
   const input = newUser('activity');
   const first = await file.app.caller({ userAgent: 'first-browser' }).auth.register(input);
   file.app.clock.advance(1);
-  const second = await file.app.caller({ userAgent: 'second-browser' }).auth.login({ email: input.email, password: input.password });
+  const second = await signedIn(
+    file.app.caller({ userAgent: 'second-browser' }).auth.login({ email: input.email, password: input.password }),
+  );
   file.app.clock.advance(1);
   await failure(file.app.caller({ ip: '203.0.113.9' }).auth.login({ email: input.email, password: 'not the passphrase here' }));
   file.app.clock.advance(1);
@@ -46,7 +48,7 @@ describe('auth.activity', () => {
       const page = await as.auth.activity({ limit: 3, ...(cursor && { cursor }) });
       seen.push(...page.events.map((e) => e.id));
       // A new event at the head does not shift the pages behind the cursor.
-      if (i === 0) await file.app.caller().auth.login({ email: input.email, password: input.password });
+      if (i === 0) await signedIn(file.app.caller().auth.login({ email: input.email, password: input.password }));
       if (page.nextCursor === null) break;
       cursor = page.nextCursor;
     }
@@ -79,7 +81,7 @@ describe('auth.activity', () => {
     await file.app
       .caller({ accessToken: admin.accessToken, ip: '203.0.113.250', userAgent: 'admin-console' })
       .admin.users.revokeSessions({ userId: target.user.id });
-    const again = await file.app.caller({ userAgent: 'target-browser' }).auth.login(targetInput);
+    const again = await signedIn(file.app.caller({ userAgent: 'target-browser' }).auth.login(targetInput));
     const { events } = await file.app.caller({ accessToken: again.accessToken }).auth.activity();
     const byAdmin = events.find((e) => e.type === 'admin.sessions_revoked');
     expect(byAdmin).toMatchObject({ ip: null, userAgent: null });

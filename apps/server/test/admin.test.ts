@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
  * with the admin as its actor.
  */
 import { describe, expect, it } from 'vitest';
-import { appForFile, newUser } from './helpers/app.js';
+import { appForFile, newUser, signedIn } from './helpers/app.js';
 import { eventsOf, expectNoSecretsInLog, onlyEvent } from './helpers/events.js';
 import { failure } from './helpers/failure.js';
 
@@ -104,7 +104,7 @@ describe('a disabled account', () => {
   it('loses every session: its refresh token is refused (ACCOUNT_DISABLED) and its access token at once (SESSION_REVOKED)', async () => {
     const admin = await anAdmin();
     const target = await signedUp();
-    const second = await file.app.caller().auth.login({ email: target.input.email, password: target.input.password });
+    const second = await signedIn(file.app.caller().auth.login({ email: target.input.email, password: target.input.password }));
     secrets.add(second.refreshToken);
     await expect(target.as().user.me()).resolves.toMatchObject({ id: target.userId });
     const result = await admin.as().admin.users.disable({ userId: target.userId, reason: 'compromised' });
@@ -142,7 +142,7 @@ describe('a disabled account', () => {
     await admin.as().admin.users.disable({ userId: target.userId, reason: 'mistake' });
     await expect(admin.as().admin.users.enable({ userId: target.userId })).resolves.toMatchObject({ disabledAt: null });
     expect(await onlyEvent(file.database.db, target.userId, 'user.enabled')).toMatchObject({ actor_kind: 'admin', actor_id: admin.userId });
-    const session = await file.app.caller().auth.login({ email: target.input.email, password: target.input.password });
+    const session = await signedIn(file.app.caller().auth.login({ email: target.input.email, password: target.input.password }));
     secrets.add(session.accessToken);
     await expect(file.app.caller({ accessToken: session.accessToken }).user.me()).resolves.toMatchObject({ id: target.userId });
     // Ended for good: no longer "disabled", just a token of an ended session.
@@ -223,7 +223,7 @@ describe('the admin API', () => {
       secrets.add(input.password);
       made.push(await file.app.caller().auth.register(input));
     }
-    await file.app.caller().auth.login({ email: `${tag}3@example.com`, password: `a long passphrase ${tag}` });
+    await signedIn(file.app.caller().auth.login({ email: `${tag}3@example.com`, password: `a long passphrase ${tag}` }));
     const seen: string[] = [];
     let cursor: string | undefined;
     for (;;) {
@@ -299,7 +299,7 @@ describe('the admin API', () => {
     const since = file.app.clock.now();
     for (let i = 0; i < 3; i++)
       await failure(file.app.caller().auth.login({ email: target.input.email, password: `wrong passphrase ${i}y` }));
-    await file.app.caller().auth.login({ email: target.input.email, password: target.input.password });
+    await signedIn(file.app.caller().auth.login({ email: target.input.email, password: target.input.password }));
     const failed = await admin.as().admin.events.list({ userId: target.userId, type: 'login.failed', limit: 2 });
     expect(failed.events.map((e) => e.type)).toEqual(['login.failed', 'login.failed']);
     expect(failed.events[0]).toMatchObject({ userId: target.userId, actorKind: 'user', details: { reason: 'bad_password' } });

@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newUser, type TestApp, testApp } from './helpers/app.js';
+import { newUser, signedIn, type TestApp, testApp } from './helpers/app.js';
 import { expectUnchanged, migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
 
@@ -34,7 +34,7 @@ describe('register, login, me', () => {
     expect(session.refreshTokenExpiresAt).toEqual(new Date(app.clock.now().getTime() + 7 * 86_400_000));
     expect(Object.keys(session.user)).not.toContain('password_hash');
 
-    const login = await app.caller().auth.login({ email: input.email.toUpperCase(), password: input.password });
+    const login = await signedIn(app.caller().auth.login({ email: input.email.toUpperCase(), password: input.password }));
     expect(login.user.id).toBe(session.user.id);
     expect(login.refreshToken).not.toBe(session.refreshToken);
 
@@ -257,7 +257,7 @@ describe('logout', () => {
   it("leaves the user's other sessions alone", async () => {
     const input = newUser();
     const first = await app.caller().auth.register(input);
-    const second = await app.caller().auth.login(input);
+    const second = await signedIn(app.caller().auth.login(input));
     await app.caller().auth.logout({ refreshToken: first.refreshToken });
     await expect(app.caller({ accessToken: second.accessToken }).user.me()).resolves.toMatchObject({ id: first.user.id });
   });
@@ -267,8 +267,8 @@ describe('logout everywhere', () => {
   it("revokes every session of the user, the calling one included, and no one else's", async () => {
     const input = newUser();
     const first = await app.caller().auth.register(input);
-    const second = await app.caller().auth.login(input);
-    const third = await app.caller().auth.login(input);
+    const second = await signedIn(app.caller().auth.login(input));
+    const third = await signedIn(app.caller().auth.login(input));
     await app.caller().auth.logout({ refreshToken: third.refreshToken });
     const stranger = await app.caller().auth.register(newUser());
 

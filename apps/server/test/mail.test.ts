@@ -8,7 +8,7 @@ import { createLogger } from '../src/lib/logger.js';
 import { createFileTransport, createSmtpTransport } from '../src/lib/mailer.js';
 import { FORGOT_PASSWORD_MESSAGE } from '../src/modules/account/account.service.js';
 import { createMailWorker, retryDelaySeconds } from '../src/modules/mail/mail.worker.js';
-import { newUser, type ServedApp, servedApp } from './helpers/app.js';
+import { newUser, type ServedApp, servedApp, signedIn } from './helpers/app.js';
 import { migratedTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp-sink.js';
@@ -149,7 +149,7 @@ describe('password reset', () => {
   it('resetting sets the password, ends every session and other reset link, and tells the owner', async () => {
     const input = newUser();
     const first = await app.caller().auth.register(input);
-    const second = await app.caller().auth.login(input);
+    const second = await signedIn(app.caller().auth.login(input));
     await app.caller().auth.forgotPassword({ email: input.email });
     await app.caller().auth.forgotPassword({ email: input.email });
     const [older, newer] = (await mailsTo(input.email)).filter((m) => m.kind === 'reset_password').map((m) => tokenOf(m.links[0]));

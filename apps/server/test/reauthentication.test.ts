@@ -5,7 +5,7 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../src/modules/throttle/throttle.policy.js';
-import { newUser, servedForFile } from './helpers/app.js';
+import { newUser, servedForFile, signedIn } from './helpers/app.js';
 import { expectUnchanged } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
 
@@ -173,7 +173,7 @@ describe('email change', () => {
     expect(await failure(file.app.caller().auth.verifyEmail({ token: tokenOf(toOwner?.links[0]) }))).toMatchObject({
       appCode: 'TOKEN_INVALID',
     });
-    const login = await file.app.caller().auth.login({ email: input.email, password: 'the owner is back in' });
+    const login = await signedIn(file.app.caller().auth.login({ email: input.email, password: 'the owner is back in' }));
     expect(login.user).toMatchObject({ email: input.email, pendingEmail: null });
   });
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { SECURITY_EVENT_TYPES } from '../src/modules/audit/audit.service.js';
-import { appForFile, newUser } from './helpers/app.js';
+import { appForFile, newUser, signedIn } from './helpers/app.js';
 import { eventsOf, eventsOfRequest, expectNoSecretsInLog, onlyEvent } from './helpers/events.js';
 import { failure } from './helpers/failure.js';
 
@@ -75,7 +75,7 @@ describe('one event per action, with who, from where, in which request', () => {
   it('login.succeeded: the session it started', async () => {
     const { input, userId } = await signedUp();
     const { requestId, caller } = request();
-    keep(await caller.auth.login({ email: input.email, password: input.password }));
+    keep(await signedIn(caller.auth.login({ email: input.email, password: input.password })));
     const event = await onlyEvent(file.database.db, userId, 'login.succeeded');
     expect(event).toMatchObject({ session_id: (await sessionIds(userId))[1], request_id: requestId, ip: CLIENT.ip });
   });
@@ -149,7 +149,7 @@ describe('one event per action, with who, from where, in which request', () => {
 
   it('session.revoked from the sessions list: the session ended, reason revoked', async () => {
     const { input, session, userId } = await signedUp();
-    keep(await file.app.caller().auth.login({ email: input.email, password: input.password }));
+    keep(await signedIn(file.app.caller().auth.login({ email: input.email, password: input.password })));
     const [, second] = await sessionIds(userId);
     const { caller } = request(session.accessToken);
     await caller.auth.revokeSession({ sessionId: second ?? '' });
@@ -161,7 +161,7 @@ describe('one event per action, with who, from where, in which request', () => {
 
   it('sessions.revoked_all: how many sessions logout-everywhere ended, from which session', async () => {
     const { input, session, userId } = await signedUp();
-    keep(await file.app.caller().auth.login({ email: input.email, password: input.password }));
+    keep(await signedIn(file.app.caller().auth.login({ email: input.email, password: input.password })));
     await request(session.accessToken).caller.auth.logoutAll();
     expect(await onlyEvent(file.database.db, userId, 'sessions.revoked_all')).toMatchObject({
       session_id: (await sessionIds(userId))[0],
@@ -171,7 +171,7 @@ describe('one event per action, with who, from where, in which request', () => {
 
   it('password.changed: by the session that changed it, with how many others it ended', async () => {
     const { input, session, userId } = await signedUp();
-    keep(await file.app.caller().auth.login({ email: input.email, password: input.password }));
+    keep(await signedIn(file.app.caller().auth.login({ email: input.email, password: input.password })));
     const newPassword = 'a brand new passphrase for events';
     secrets.add(newPassword);
     await request(session.accessToken).caller.user.changePassword({ currentPassword: input.password, newPassword });
@@ -280,7 +280,7 @@ describe('events live and die with their transaction', () => {
       expect(await eventsOf(file.database.db, userId)).toEqual(before);
       expect(await eventsOfRequest(file.database.db, 'req-rolled-back')).toEqual([]);
       // The password change was rolled back with its event: the old password still works.
-      keep(await file.app.caller().auth.login({ email: input.email, password: input.password }));
+      keep(await signedIn(file.app.caller().auth.login({ email: input.email, password: input.password })));
     } finally {
       await sql`drop trigger refuse_change_mail on mail_outbox`.execute(file.database.db);
       await sql`drop function refuse_change_mail()`.execute(file.database.db);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newUser, type TestApp, testApp } from './helpers/app.js';
+import { newUser, signedIn, type TestApp, testApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
 
@@ -20,8 +20,8 @@ describe('auth.sessions and auth.revokeSession', () => {
     const input = newUser();
     const first = await app.caller({ ip: '198.51.100.7', userAgent: 'Firefox' }).auth.register(input);
     app.clock.advance(60);
-    const second = await app.caller({ ip: '198.51.100.8', userAgent: 'Safari' }).auth.login(input);
-    const ended = await app.caller().auth.login(input);
+    const second = await signedIn(app.caller({ ip: '198.51.100.8', userAgent: 'Safari' }).auth.login(input));
+    const ended = await signedIn(app.caller().auth.login(input));
     await app.caller().auth.logout({ refreshToken: ended.refreshToken });
 
     const sessions = await app.caller({ accessToken: second.accessToken }).auth.sessions();
@@ -40,7 +40,7 @@ describe('auth.sessions and auth.revokeSession', () => {
   it("revokes one of the user's sessions: its tokens stop working, the others go on", async () => {
     const input = newUser();
     const phone = await app.caller().auth.register(input);
-    const laptop = await app.caller().auth.login(input);
+    const laptop = await signedIn(app.caller().auth.login(input));
     const [phoneSession] = (await app.caller({ accessToken: laptop.accessToken }).auth.sessions()).filter((s) => !s.current);
     await expect(
       app.caller({ accessToken: laptop.accessToken }).auth.revokeSession({ sessionId: phoneSession?.id ?? '' }),
@@ -103,7 +103,7 @@ describe('user.changePassword', () => {
   it('a wrong current password is refused and changes nothing', async () => {
     const input = newUser();
     const session = await app.caller().auth.register(input);
-    const other = await app.caller().auth.login(input);
+    const other = await signedIn(app.caller().auth.login(input));
     expect(
       await failure(
         app
@@ -118,7 +118,7 @@ describe('user.changePassword', () => {
   it('sets the new password and revokes every other session, keeping the current one', async () => {
     const input = newUser();
     const current = await app.caller().auth.register(input);
-    const other = await app.caller().auth.login(input);
+    const other = await signedIn(app.caller().auth.login(input));
     const newPassword = 'an entirely different passphrase';
     await expect(
       app.caller({ accessToken: current.accessToken }).user.changePassword({ currentPassword: input.password, newPassword }),

@@ -25,6 +25,11 @@ export const APP_CODES = {
   USER_NOT_FOUND: 'NOT_FOUND',
   ADMIN_SELF_CHANGE: 'FORBIDDEN',
   LAST_ADMIN: 'CONFLICT',
+  MFA_CODE_INVALID: 'UNAUTHORIZED',
+  MFA_TOKEN_INVALID: 'UNAUTHORIZED',
+  MFA_TOKEN_EXPIRED: 'UNAUTHORIZED',
+  FACTOR_NOT_FOUND: 'NOT_FOUND',
+  FACTOR_EXISTS: 'CONFLICT',
 } as const;
 
 export type AppCode = keyof typeof APP_CODES;
@@ -54,6 +59,11 @@ export const APP_CODE_MESSAGES: Readonly<Record<AppCode, string>> = {
   USER_NOT_FOUND: 'No such user',
   ADMIN_SELF_CHANGE: 'An administrator cannot disable or demote their own account',
   LAST_ADMIN: 'The last administrator cannot be demoted',
+  MFA_CODE_INVALID: 'The code is invalid',
+  MFA_TOKEN_INVALID: 'The sign-in attempt is invalid or was already used: sign in again',
+  MFA_TOKEN_EXPIRED: 'The sign-in attempt has expired: sign in again',
+  FACTOR_NOT_FOUND: 'No such factor',
+  FACTOR_EXISTS: 'An authenticator app is already set up (or being set up) for this account',
 };
 
 /**

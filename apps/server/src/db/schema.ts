@@ -101,6 +101,50 @@ export interface SecurityEventsTable {
   created_at: ColumnType<Date, Date, never>;
 }
 
+export interface MfaFactorsTable {
+  id: string;
+  user_id: string;
+  type: 'totp';
+  status: 'pending' | 'active';
+  secret_sealed: string;
+  /** bigint: read with Number() (time steps stay far below 2^53). */
+  last_used_step: ColumnType<string | number | bigint, number | undefined, number>;
+  created_at: Timestamp;
+  confirmed_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
+export interface MfaRecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_digest: string;
+  created_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+/** What a pending sign-in gives back to the throttle once its second factor succeeds. */
+export interface MfaLoginCounts {
+  /** The back-off counts the login took, with how each counts. */
+  counts: Array<[string, 'backoff' | 'cap']>;
+  /** The per-address failed-login count. */
+  address: string;
+  /** The account-wide count of consecutive failures. */
+  account: string;
+  /** The device of a valid device token the login carried. */
+  deviceId: string | null;
+}
+
+export interface MfaChallengesTable {
+  id: string;
+  user_id: string;
+  token_digest: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  login: ColumnType<MfaLoginCounts, string, never>;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -109,6 +153,9 @@ export interface Database {
   email_tokens: EmailTokensTable;
   mail_outbox: MailOutboxTable;
   security_events: SecurityEventsTable;
+  mfa_factors: MfaFactorsTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
 }
 
 export type EmailTokenRow = Selectable<EmailTokensTable>;
@@ -122,3 +169,5 @@ export type SessionRow = Selectable<SessionsTable>;
 export type NewSessionRow = Insertable<SessionsTable>;
 export type SecurityEventRow = Selectable<SecurityEventsTable>;
 export type NewSecurityEventRow = Insertable<SecurityEventsTable>;
+export type MfaFactorRow = Selectable<MfaFactorsTable>;
+export type MfaChallengeRow = Selectable<MfaChallengesTable>;

@@ -3,6 +3,7 @@ import type { Db } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { deleteEventsBefore } from '../modules/audit/audit.service.js';
+import { deleteExpiredChallenges } from '../modules/mfa/mfa.service.js';
 import { deleteEndedSessionsBefore } from '../modules/session/session.service.js';
 import { deleteStaleThrottles } from '../modules/throttle/throttle.service.js';
 
@@ -18,13 +19,14 @@ export async function cleanUp(
   db: Db,
   clock: Clock,
   securityEventRetentionSeconds: number,
-): Promise<{ sessions: number; rateLimits: number; loginFailures: number; securityEvents: number }> {
+): Promise<{ sessions: number; rateLimits: number; loginFailures: number; securityEvents: number; mfaChallenges: number }> {
   const now = clock.now().getTime();
   const before = new Date(now - RETENTION_SECONDS * 1000);
   const sessions = await deleteEndedSessionsBefore(db, before);
   const throttles = await deleteStaleThrottles(db, before);
   const securityEvents = await deleteEventsBefore(db, new Date(now - securityEventRetentionSeconds * 1000));
-  return { sessions, ...throttles, securityEvents };
+  const mfaChallenges = await deleteExpiredChallenges(db, before);
+  return { sessions, ...throttles, securityEvents, mfaChallenges };
 }
 
 /**

@@ -5,10 +5,31 @@ import {
   registerInput,
   resetPasswordInput,
   tokenInput,
+  verifyMfaInput,
 } from '../modules/account/account.schemas.js';
 import { activityInput } from '../modules/audit/audit.schemas.js';
+import { confirmTotpInput, removeFactorInput } from '../modules/mfa/mfa.schemas.js';
 import { refreshInput, revokeSessionInput } from '../modules/session/session.schemas.js';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.js';
+
+/** Second factors: an authenticator app (TOTP) and recovery codes; `verify` is a login's second step. */
+const mfaRouter = router({
+  totp: router({
+    enroll: authedProcedure.mutation(({ ctx }) => ctx.services.mfa.enrollTotp(ctx.auth)),
+    confirm: authedProcedure
+      .input(confirmTotpInput)
+      .mutation(({ ctx, input }) => ctx.services.mfa.confirmTotp(ctx.auth, input, ctx.request)),
+  }),
+  factors: authedProcedure.query(({ ctx }) => ctx.services.mfa.factors(ctx.auth.userId)),
+  remove: authedProcedure.input(removeFactorInput).mutation(async ({ ctx, input }) => {
+    await ctx.services.mfa.remove(ctx.auth, input.factorId, ctx.request);
+    return { success: true as const };
+  }),
+  recoveryCodes: router({
+    regenerate: authedProcedure.mutation(({ ctx }) => ctx.services.mfa.regenerateRecoveryCodes(ctx.auth, ctx.request)),
+  }),
+  verify: publicProcedure.input(verifyMfaInput).mutation(({ ctx, input }) => ctx.services.signIn.verifyMfa(input, ctx.request)),
+});
 
 export const authRouter = router({
   register: publicProcedure.input(registerInput).mutation(({ ctx, input }) => ctx.services.signIn.register(input, ctx.request)),
@@ -42,4 +63,5 @@ export const authRouter = router({
     await ctx.services.accounts.resetPassword(input.token, input.newPassword, ctx.request);
     return { success: true as const };
   }),
+  mfa: mfaRouter,
 });

@@ -108,3 +108,10 @@ export function servedOnBothTrpcPaths(env: Record<string, string> = {}): Record<
   });
   return apps;
 }
+
+/** A login's answer when it must have started a session (an account without a second factor). */
+export async function signedIn<T extends object>(login: Promise<T>): Promise<Exclude<T, { mfaRequired: true }>> {
+  const answer = await login;
+  if ('mfaRequired' in answer) throw new Error('the login asked for a second factor');
+  return answer as Exclude<T, { mfaRequired: true }>;
+}

@@ -13,7 +13,11 @@ export type MailKind =
   | 'email_change_current'
   | 'email_changed'
   | 'account_disabled'
-  | 'account_enabled';
+  | 'account_enabled'
+  | 'mfa_enabled'
+  | 'mfa_removed'
+  | 'recovery_code_used'
+  | 'recovery_codes_regenerated';
 
 export interface RenderedMail {
   subject: string;
@@ -33,6 +37,8 @@ export interface MailVars {
   validFor?: string;
   /** The address an email change moves the account to. */
   newEmail?: string;
+  /** Recovery codes left unused. */
+  remaining?: number;
 }
 
 const TEMPLATES: Record<MailKind, Template> = {
@@ -91,6 +97,34 @@ const TEMPLATES: Record<MailKind, Template> = {
     paragraphs: (v) => [
       `Hello ${v.username},`,
       'An administrator enabled your account again: you can sign in with your password. The sessions that were signed out stay signed out.',
+    ],
+  },
+  mfa_enabled: {
+    subject: 'Two-step sign-in is on',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      'An authenticator app was added to your account: signing in now asks for its code after your password. If this was not you, reset your password and contact us at once.',
+    ],
+  },
+  mfa_removed: {
+    subject: 'Two-step sign-in was turned off',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      'The authenticator app of your account was removed: signing in no longer asks for a code. If this was not you, reset your password and contact us at once.',
+    ],
+  },
+  recovery_code_used: {
+    subject: 'A recovery code was used',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      `One of your recovery codes was just used to confirm a sign-in to your account; ${v.remaining} unused codes are left. If this was not you, reset your password and create new recovery codes at once.`,
+    ],
+  },
+  recovery_codes_regenerated: {
+    subject: 'Your recovery codes were replaced',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      'New recovery codes were created for your account: the old ones no longer work. If this was not you, reset your password and contact us at once.',
     ],
   },
 };

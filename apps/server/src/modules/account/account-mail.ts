@@ -17,7 +17,7 @@ function humanDuration(seconds: number): string {
   return `${seconds} seconds`;
 }
 
-type Vars = { link?: string; validFor?: string; newEmail?: string };
+type Vars = { link?: string; validFor?: string; newEmail?: string; remaining?: number };
 
 /**
  * Only ever an address stored for the account, never one a request typed: the current one, or
@@ -101,4 +101,17 @@ export async function queueEmailChangedMail(trx: Db, user: UserRow, oldEmail: st
 /** Tells the owner that an administrator disabled, or enabled again, their account (no link in it). */
 export async function queueAccountStatusMail(trx: Db, user: UserRow, status: 'disabled' | 'enabled', now: Date): Promise<void> {
   await queue(trx, user, status === 'disabled' ? 'account_disabled' : 'account_enabled', now);
+}
+
+/** Second-factor notices (modules/mfa sends them through app.ts): to the account's own address. */
+export type SecondFactorNotice = 'mfa_enabled' | 'mfa_removed' | 'recovery_code_used' | 'recovery_codes_regenerated';
+
+export async function queueSecondFactorMail(
+  trx: Db,
+  user: UserRow,
+  kind: SecondFactorNotice,
+  now: Date,
+  vars: { remaining?: number } = {},
+): Promise<void> {
+  await queue(trx, user, kind, now, vars);
 }

@@ -6,6 +6,7 @@ import {
   PASSWORD_RAW_MAX_LENGTH,
   passwordProblems,
 } from '../../lib/password.js';
+import { recoveryCodeSchema, totpCodeSchema } from '../mfa/mfa.schemas.js';
 import { emailSchema, updateInput, usernameSchema } from '../user/user.schemas.js';
 
 const BLANK = "can't be blank";
@@ -46,10 +47,29 @@ export const resetPasswordInput = z.object({ token: tokenInput.shape.token, newP
 export const changePasswordInput = z.object({ currentPassword: existingPasswordSchema.optional(), newPassword: newPasswordSchema });
 /** A new address needs `currentPassword` or a re-authentication within REAUTH_MAX_AGE; the profile needs neither. */
 export const updateAccountInput = updateInput.extend({ currentPassword: existingPasswordSchema.optional() });
-/** Designed to grow: a second factor or a passkey will be other members of this union. */
-export const reauthenticateInput = z.object({ password: existingPasswordSchema });
+
+/** The proof of identity: the password, a code of the authenticator app, or a recovery code. */
+export const reauthenticateInput = z.union([
+  z.object({ password: existingPasswordSchema }),
+  z.object({ code: totpCodeSchema }),
+  z.object({ recoveryCode: recoveryCodeSchema }),
+]);
+
+/** The second step of a login: its pending sign-in's token and one code (authenticator app or recovery). */
+export const verifyMfaInput = z
+  .object({
+    mfaToken: z.string({ error: BLANK }).min(1, BLANK).max(256, 'is invalid'),
+    code: totpCodeSchema.optional(),
+    recoveryCode: recoveryCodeSchema.optional(),
+  })
+  .refine((input) => (input.code === undefined) !== (input.recoveryCode === undefined), {
+    message: 'give either code or recoveryCode',
+    path: ['code'],
+  });
 
 export type RegisterInput = z.output<typeof registerInput>;
 export type LoginInput = z.output<typeof loginInput>;
+export type VerifyMfaInput = z.output<typeof verifyMfaInput>;
+export type ReauthenticateInput = z.output<typeof reauthenticateInput>;
 
 export { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH };

@@ -7,10 +7,12 @@ import { AppError } from '../../lib/errors.js';
 import { digestOf } from '../../lib/opaque-token.js';
 import type { PasswordHasher } from '../../lib/password.js';
 import type { AuditService } from '../audit/audit.service.js';
-import type { Authenticated, ClientInfo, SessionService } from '../session/session.service.js';
+import type { MfaService } from '../mfa/mfa.service.js';
+import type { Authenticated, AuthProof, ClientInfo, SessionService } from '../session/session.service.js';
 import { LIMITS, throttleKey } from '../throttle/throttle.policy.js';
 import type { Throttle } from '../throttle/throttle.service.js';
 import { type User, type UserService, type UserUpdateInput, userRowToUser } from '../user/user.service.js';
+import type { ReauthenticateInput } from './account.schemas.js';
 import {
   queueEmailChangedMail,
   queueEmailChangeMails,
@@ -49,13 +51,14 @@ export interface AccountDeps {
   users: UserService;
   sessions: SessionService;
   audit: AuditService;
+  mfa: MfaService;
   /** Tells the mail worker something was queued (after the transaction committed). */
   mailQueued: () => void;
 }
 
 /** The account's credentials and address: email verification, password reset and change, profile and email change. */
 export function createAccountService(deps: AccountDeps) {
-  const { db, clock, config, hasher, throttle, users, sessions, audit, mailQueued } = deps;
+  const { db, clock, config, hasher, throttle, users, sessions, audit, mfa, mailQueued } = deps;
 
   /**
    * Counts a mailed token tried from the client's address before it is looked at, then looks it
@@ -118,6 +121,12 @@ export function createAccountService(deps: AccountDeps) {
    * alone is neither.
    */
   async function requireProof(auth: Authenticated, user: UserRow, currentPassword: string | undefined): Promise<void> {
+    // With a second factor, the password in the call is not enough: the factor must be in a recent proof.
+    if (await mfa.hasSecondFactor(user.id)) {
+      await mfa.requireRecentProof(auth);
+      if (currentPassword !== undefined) await checkPassword(user, currentPassword, 'currentPassword');
+      return;
+    }
     if (currentPassword !== undefined) return checkPassword(user, currentPassword, 'currentPassword');
     sessions.requireRecentProof(auth);
   }
@@ -237,8 +246,9 @@ export function createAccountService(deps: AccountDeps) {
           },
           trx,
         );
-        // Every other reset link and any email change die with this one.
+        // Every other reset link and any email change die with this one, and every pending sign-in.
         await useEmailTokens(trx, user.id, CREDENTIAL_LINKS, now);
+        await mfa.endPendingSignIns(trx, user.id);
         const revoked = await sessions.revokeWithin(trx, { userId: user.id }, 'password_changed');
         await queuePasswordChangedMail(trx, user, now);
         await audit.record(trx, { type: 'password.reset', userId: user.id, client, details: { sessionsRevoked: revoked.length } });
@@ -258,23 +268,44 @@ export function createAccountService(deps: AccountDeps) {
      */
     async reauthenticate(
       auth: Authenticated,
-      input: { password: string },
+      input: ReauthenticateInput,
       client: ClientInfo,
     ): Promise<{ accessToken: string; accessTokenExpiresAt: Date }> {
       const user = await users.load(auth.userId);
-      await checkPassword(user, input.password, 'password');
-      const methods = ['pwd'] as const;
-      return db.transaction().execute(async (trx) => {
-        const fresh = await sessions.reauthenticated(auth, { methods }, trx);
+      const record = async (trx: Db, proof: AuthProof) => {
+        const fresh = await sessions.reauthenticated(auth, proof, trx);
         await audit.record(trx, {
           type: 'reauthenticated',
           userId: auth.userId,
           sessionId: auth.sessionId,
           client,
-          details: { methods: [...methods] },
+          details: { methods: [...proof.methods] },
         });
         return fresh;
+      };
+      if ('password' in input) {
+        await checkPassword(user, input.password, 'password');
+        return db.transaction().execute((trx) => record(trx, { methods: ['pwd'] }));
+      }
+      // A code (of the authenticator app, or a recovery code): counted before it is checked.
+      const factor = mfa.secondFactorOf(input);
+      if (!(await mfa.hasSecondFactor(user.id))) throw new AppError('FACTOR_NOT_FOUND');
+      const key = throttleKey.secondFactorCheck(user.id);
+      const verdict = await throttle.hit(key, LIMITS.secondFactorChecksPerAccount, clock.now());
+      if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
+      // The session proved the password when it began; with the code now, it has both factors.
+      const proof: AuthProof = { methods: auth.authMethods.includes('pwd') ? ['pwd', 'otp', 'mfa'] : ['otp'] };
+      const fresh = await db.transaction().execute(async (trx) => {
+        if (!(await mfa.useSecondFactor(trx, user, factor, { client, sessionId: auth.sessionId }))) return undefined;
+        return record(trx, proof);
       });
+      if (!fresh) {
+        await mfa.failed(user.id, 'reauthentication', { client, sessionId: auth.sessionId });
+        throw new AppError('MFA_CODE_INVALID', { fields: { [factor.code !== undefined ? 'code' : 'recoveryCode']: ['is invalid'] } });
+      }
+      await throttle.release(key);
+      if (factor.recoveryCode !== undefined) mailQueued();
+      return fresh;
     },
 
     /**
@@ -315,6 +346,7 @@ export function createAccountService(deps: AccountDeps) {
           let revoked: string[] = [];
           if (passwordHash !== undefined) {
             await useEmailTokens(trx, userId, CREDENTIAL_LINKS, now);
+            await mfa.endPendingSignIns(trx, userId);
             revoked = await sessions.revokeWithin(trx, { userId, exceptSessionId: auth.sessionId }, 'password_changed');
             await queuePasswordChangedMail(trx, row, now);
             const details = { sessionsRevoked: revoked.length };

@@ -1,13 +1,16 @@
 /** Registration and login: proving who you are, answered with a new session. */
 import { randomUUID } from 'node:crypto';
+import type { Db } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/errors.js';
+import type { MfaLoginCounts, UserRow } from '../../db/schema.js';
 import type { DeviceTokenCodec } from '../../lib/device-token.js';
 import { AppError } from '../../lib/errors.js';
 import type { LoginFailure } from '../audit/audit.service.js';
-import type { ClientInfo, Tokens } from '../session/session.service.js';
+import type { FactorType, MfaService, SecondFactorInput } from '../mfa/mfa.service.js';
+import type { AuthProof, ClientInfo, Tokens } from '../session/session.service.js';
 import { LIMITS, throttleKey, type Verdict } from '../throttle/throttle.policy.js';
 import { type User, userRowToUser } from '../user/user.service.js';
-import type { LoginInput, RegisterInput } from './account.schemas.js';
+import type { LoginInput, RegisterInput, VerifyMfaInput } from './account.schemas.js';
 import type { AccountDeps } from './account.service.js';
 import { queueVerificationMail } from './account-mail.js';
 
@@ -17,16 +20,86 @@ export interface Session extends Tokens {
   deviceToken: string;
 }
 
+/** A login whose password was right, for an account with a second factor: continued by auth.mfa.verify. */
+export interface MfaRequired {
+  mfaRequired: true;
+  mfaToken: string;
+  factors: { id: string; type: FactorType }[];
+}
+
+const PASSWORD_METHODS: AuthProof = { methods: ['pwd'] };
+const TWO_FACTOR_METHODS: AuthProof = { methods: ['pwd', 'otp', 'mfa'] };
+
 function refuse(verdict: Verdict): void {
   if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
 }
 
-export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTokenCodec }) {
-  const { db, clock, config, hasher, throttle, users, sessions, audit, deviceTokens, mailQueued } = deps;
+export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTokenCodec; mfa: MfaService }) {
+  const { db, clock, config, hasher, throttle, users, sessions, audit, deviceTokens, mfa, mailQueued } = deps;
 
   /** A refused login is recorded on its own: there is no change whose transaction could hold it. */
   const failed = (userId: string | null, reason: LoginFailure, client: ClientInfo) =>
     audit.record(db, { type: 'login.failed', userId, client, details: { reason } });
+
+  /** A login that proved who it is ends every run of failures it took part in, and the account's consecutive count. */
+  async function succeeded(login: MfaLoginCounts): Promise<void> {
+    await throttle.loginSucceeded(...new Set([...login.counts.map(([key]) => key), login.account]));
+    await throttle.release(login.address);
+  }
+
+  /**
+   * Starts the session of a login, with its event, in one transaction; `before` runs first in it
+   * (a second factor being used up) and may refuse (false: no session, undefined is returned).
+   */
+  async function startSession(
+    user: UserRow,
+    client: ClientInfo,
+    login: MfaLoginCounts,
+    proof: AuthProof,
+    provenHash: string,
+  ): Promise<Session>;
+  async function startSession(
+    user: UserRow,
+    client: ClientInfo,
+    login: MfaLoginCounts,
+    proof: AuthProof,
+    provenHash: string | undefined,
+    before: (trx: Db) => Promise<boolean>,
+  ): Promise<Session | undefined>;
+  async function startSession(
+    user: UserRow,
+    client: ClientInfo,
+    login: MfaLoginCounts,
+    proof: AuthProof,
+    provenHash: string | undefined,
+    before?: (trx: Db) => Promise<boolean>,
+  ): Promise<Session | undefined> {
+    const now = clock.now();
+    let started: Awaited<ReturnType<typeof sessions.start>> | undefined;
+    try {
+      started = await db.transaction().execute(async (trx) => {
+        if (before && !(await before(trx))) return undefined;
+        // With provenHash: only while the password checked is still the account's (a change or
+        // reset may have committed meanwhile). A pending sign-in dies with such a change instead.
+        const session = await sessions.start(user.id, client, trx, proof, provenHash);
+        const details = { methods: [...proof.methods] };
+        await audit.record(trx, { type: 'login.succeeded', userId: user.id, sessionId: session.sessionId, client, details });
+        return session;
+      });
+    } catch (error) {
+      // Disabled while this login ran (sessions.start decided under the user's row lock).
+      if (error instanceof AppError && error.appCode === 'ACCOUNT_DISABLED') await failed(user.id, 'disabled', client);
+      // The password changed while this login checked the old one: that one no longer works.
+      if (error instanceof AppError && error.appCode === 'INVALID_CREDENTIALS') await failed(user.id, 'bad_password', client);
+      throw error;
+    }
+    if (!started) return undefined;
+    return {
+      user: userRowToUser(user),
+      ...started.tokens,
+      deviceToken: deviceTokens.issue(user.id, now, login.deviceId ?? undefined),
+    };
+  }
 
   return {
     async register(input: RegisterInput, client: ClientInfo): Promise<Session> {
@@ -72,7 +145,7 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
      * the owner's devices, and cost the owner elsewhere at most the cap's wait (OWASP's device
      * cookies; NIST 800-63B's 100 consecutive failures).
      */
-    async login(input: LoginInput, client: ClientInfo): Promise<Session> {
+    async login(input: LoginInput, client: ClientInfo): Promise<Session | MfaRequired> {
       const now = clock.now();
       const addressKey = throttleKey.loginAddress(client.ip);
       const perAddress = await throttle.hit(addressKey, LIMITS.loginFailuresPerAddress, now);
@@ -104,35 +177,72 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
         await failed(user?.id ?? null, user ? 'bad_password' : 'unknown_email', client);
         throw new AppError('INVALID_CREDENTIALS');
       }
-      // A success ends every run of failures it took part in, and the account's consecutive count.
-      // Also for a disabled account: the password was right, and the refusal below is not a guess.
-      await throttle.loginSucceeded(...new Set([...counts.map(([key]) => key), throttleKey.loginAccount(input.email)]));
-      await throttle.release(addressKey);
+      const login: MfaLoginCounts = {
+        counts: counts.map(([key, mode]) => [key, mode]),
+        address: addressKey,
+        account: throttleKey.loginAccount(input.email),
+        deviceId: device?.deviceId ?? null,
+      };
       // Said only to whoever knows the password: to anyone else a disabled account looks like any other.
       if (user.disabled_at !== null) {
+        await succeeded(login);
         await failed(user.id, 'disabled', client);
         throw new AppError('ACCOUNT_DISABLED');
       }
-      let started: Awaited<ReturnType<typeof sessions.start>>;
-      try {
-        started = await db.transaction().execute(async (trx) => {
-          // Only while the password checked above is still the account's (a change or reset may have committed meanwhile).
-          const session = await sessions.start(user.id, client, trx, undefined, user.password_hash);
-          await audit.record(trx, { type: 'login.succeeded', userId: user.id, sessionId: session.sessionId, client });
-          return session;
-        });
-      } catch (error) {
-        // Disabled while this login ran (sessions.start decided under the user's row lock).
-        if (error instanceof AppError && error.appCode === 'ACCOUNT_DISABLED') await failed(user.id, 'disabled', client);
-        // The password changed while this login checked the old one: that one no longer works.
-        if (error instanceof AppError && error.appCode === 'INVALID_CREDENTIALS') await failed(user.id, 'bad_password', client);
-        throw error;
+      // The password alone is not enough. Its attempt is given back, but the runs of failures go
+      // on: each code is counted in them (and per address) before it is checked, and only a right
+      // code ends them, so guessing codes behind a known password backs off like guessing passwords.
+      if (await mfa.hasSecondFactor(user.id)) {
+        if (account.allowed) await account.giveBack();
+        await throttle.release(addressKey);
+        return { mfaRequired: true, ...(await mfa.startChallenge(user.id, login)) };
       }
-      return {
-        user: userRowToUser(user),
-        ...started.tokens,
-        deviceToken: deviceTokens.issue(user.id, now, device?.deviceId),
-      };
+      await succeeded(login);
+      return startSession(user, client, login, PASSWORD_METHODS, user.password_hash);
+    },
+
+    /**
+     * Completes a login that asked for a second factor: the pending sign-in's token (single use,
+     * 5 minutes, 5 codes) with a code of the authenticator app or a recovery code. Each code is
+     * counted before it is checked, by the token and by the login's own back-off.
+     */
+    async verifyMfa(input: VerifyMfaInput, client: ClientInfo): Promise<Session> {
+      const now = clock.now();
+      // Unknown tokens are counted per address; a known one gives its hit back at once.
+      const tokenKey = throttleKey.mfaTokenAddress(client.ip);
+      refuse(await throttle.hit(tokenKey, LIMITS.mfaTokensPerAddress, now));
+      const challenge = await mfa.openChallenge(input.mfaToken);
+      await throttle.release(tokenKey);
+      const { login } = challenge;
+      const user = await users.findById(challenge.row.user_id);
+      if (!user) throw new AppError('MFA_TOKEN_INVALID');
+      // A malformed code is no guess: refused before it costs an attempt.
+      const factor: SecondFactorInput = mfa.secondFactorOf(input);
+      const perAddress = await throttle.hit(login.address, LIMITS.loginFailuresPerAddress, now);
+      if (!perAddress.allowed) {
+        await mfa.failed(user.id, 'login', { client });
+        refuse(perAddress);
+      }
+      const account = await throttle.reserveLogins(login.counts, now);
+      if (!account.allowed) {
+        await throttle.release(login.address);
+        refuse(account);
+      }
+      await mfa.takeAttempt(challenge.row);
+      const session = await startSession(user, client, login, TWO_FACTOR_METHODS, undefined, async (trx) => {
+        // A wrong code writes nothing; a right one uses the token too, or (another request used it
+        // first) rolls back with it.
+        if ((await mfa.useSecondFactor(trx, user, factor, { client })) === undefined) return false;
+        await mfa.useChallenge(trx, challenge.row);
+        return true;
+      });
+      if (!session) {
+        await mfa.failed(user.id, 'login', { client });
+        throw new AppError('MFA_CODE_INVALID');
+      }
+      await succeeded(login);
+      mailQueued();
+      return session;
     },
   };
 }

@@ -11,6 +11,7 @@ import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import { queueAccountStatusMail } from '../account/account-mail.js';
 import type { ActorKind, AuditService, EventClient, Role, SecurityEventType } from '../audit/audit.service.js';
+import type { MfaService } from '../mfa/mfa.service.js';
 import type { Authenticated, SessionInfo, SessionService } from '../session/session.service.js';
 import type { UserService } from '../user/user.service.js';
 
@@ -36,6 +37,8 @@ export interface AdminDeps {
   users: UserService;
   sessions: SessionService;
   audit: AuditService;
+  /** The recent-proof rule, which knows whether the admin has a second factor. */
+  mfa: Pick<MfaService, 'requireRecentProof'>;
   mailQueued: () => void;
 }
 
@@ -57,7 +60,7 @@ const NO_CLIENT: EventClient = { ip: undefined, userAgent: undefined };
 export type RoleChanger = { kind: 'admin'; auth: Authenticated } | { kind: 'system' };
 
 export function createAdminService(deps: AdminDeps) {
-  const { db, clock, users, sessions, audit, mailQueued } = deps;
+  const { db, clock, users, sessions, audit, mfa, mailQueued } = deps;
 
   /** ADMIN_ONLY unless the signed-in user is an enabled admin (also when their account is gone). */
   async function requireAdmin(auth: Pick<Authenticated, 'userId'>): Promise<void> {
@@ -138,7 +141,7 @@ export function createAdminService(deps: AdminDeps) {
 
     /** Disables the account: no login, no refresh, every session ended (on every instance within a second). */
     async disable(auth: Authenticated, input: { userId: string; reason: string }, client: EventClient): Promise<AdminUser> {
-      sessions.requireRecentProof(auth);
+      await mfa.requireRecentProof(auth);
       const now = clock.now();
       const { row, revoked, changed } = await db.transaction().execute(async (trx) => {
         const current = await target(trx, auth, input.userId, true);
@@ -161,7 +164,7 @@ export function createAdminService(deps: AdminDeps) {
 
     /** Enables the account again: login works again; the sessions ended by the disabling stay ended. */
     async enable(auth: Authenticated, input: { userId: string }, client: EventClient): Promise<AdminUser> {
-      sessions.requireRecentProof(auth);
+      await mfa.requireRecentProof(auth);
       const now = clock.now();
       const { row, changed } = await db.transaction().execute(async (trx) => {
         const current = await target(trx, auth, input.userId, false);
@@ -176,7 +179,7 @@ export function createAdminService(deps: AdminDeps) {
     },
 
     async revokeSessions(auth: Authenticated, input: { userId: string }, client: EventClient): Promise<{ revoked: number }> {
-      sessions.requireRecentProof(auth);
+      await mfa.requireRecentProof(auth);
       const revoked = await db.transaction().execute(async (trx) => {
         const current = await target(trx, auth, input.userId, false);
         const revoked = await sessions.revokeWithin(trx, { userId: current.id }, 'admin_revoked');
@@ -193,7 +196,7 @@ export function createAdminService(deps: AdminDeps) {
     },
 
     async setRole(auth: Authenticated, input: { userId: string; role: Role }, client: EventClient): Promise<AdminUser> {
-      sessions.requireRecentProof(auth);
+      await mfa.requireRecentProof(auth);
       // Promoting oneself changes nothing; demoting oneself could leave the server without admins.
       if (input.role !== 'admin' && input.userId === auth.userId) throw new AppError('ADMIN_SELF_CHANGE');
       const row = await db.transaction().execute((trx) => changeRole(trx, input.userId, input.role, { kind: 'admin', auth }, client));

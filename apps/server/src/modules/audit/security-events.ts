@@ -12,7 +12,8 @@ export type Role = 'user' | 'admin';
 /** What each type's `details` hold. */
 export interface SecurityEventDetails {
   'user.registered': Record<string, never>;
-  'login.succeeded': Record<string, never>;
+  /** The methods the login proved (RFC 8176). */
+  'login.succeeded': { methods: string[] };
   'login.failed': { reason: LoginFailure };
   /** The event's session is the one whose old refresh token came back; every session it names was revoked. */
   'session.reuse_detected': { revokedSessionIds: string[] };
@@ -29,6 +30,11 @@ export interface SecurityEventDetails {
   'user.enabled': Record<string, never>;
   'admin.sessions_revoked': { count: number };
   'admin.role_changed': { from: Role; to: Role };
+  'mfa.enrolled': { factorId: string; factorType: string };
+  'mfa.removed': { factorId: string; factorType: string };
+  'mfa.failed': { during: 'login' | 'reauthentication' | 'enrollment' };
+  'mfa.recovery_code_used': { remaining: number };
+  'mfa.recovery_codes_regenerated': { count: number };
 }
 
 export type SecurityEventType = keyof SecurityEventDetails;
@@ -52,6 +58,11 @@ export const SECURITY_EVENT_TYPES = {
   'user.enabled': 'An admin enabled the account again',
   'admin.sessions_revoked': "An admin ended the user's sessions",
   'admin.role_changed': "The user's role changed",
+  'mfa.enrolled': 'An authenticator app was set up as a second factor',
+  'mfa.removed': 'A second factor was removed',
+  'mfa.failed': 'A wrong second-factor code was given (at sign-in, re-authentication or set-up)',
+  'mfa.recovery_code_used': 'A recovery code was used (each works once)',
+  'mfa.recovery_codes_regenerated': 'The recovery codes were replaced by new ones',
 } as const satisfies Record<SecurityEventType, string>;
 
 export const EVENT_TYPE_NAMES = Object.keys(SECURITY_EVENT_TYPES) as [SecurityEventType, ...SecurityEventType[]];

@@ -49,6 +49,10 @@ export const LIMITS = {
   linkTokensPerAddress: { max: 20, windowSeconds: 60 * 60, perAddress: true },
   /** Wrong current passwords on a password change, per account. */
   passwordChecksPerAccount: { max: 10, windowSeconds: 15 * 60 },
+  /** Codes checked for a signed-in account (setting up a factor, re-authenticating with one), per account. */
+  secondFactorChecksPerAccount: { max: 10, windowSeconds: 15 * 60 },
+  /** Unknown pending-sign-in tokens (mfaToken) tried from one address. */
+  mfaTokensPerAddress: { max: 20, windowSeconds: 60 * 60, perAddress: true },
 } as const satisfies Record<string, Limit>;
 
 /**
@@ -69,6 +73,8 @@ export const throttleKey = {
   /** Mailed tokens (verification, reset) tried from one address, counted before they are checked. */
   linkTokenAddress: (ip: string | undefined) => `link-token:address:${addressBucket(ip)}`,
   passwordCheck: (userId: string) => `password-check:user:${userId}`,
+  secondFactorCheck: (userId: string) => `second-factor-check:user:${userId}`,
+  mfaTokenAddress: (ip: string | undefined) => `mfa-token:address:${addressBucket(ip)}`,
   resetAddress: (ip: string | undefined) => `reset:address:${addressBucket(ip)}`,
   resetAccount: (email: string) => `reset:account:${email.trim().toLowerCase()}`,
   verificationResend: (userId: string) => `verify-resend:user:${userId}`,

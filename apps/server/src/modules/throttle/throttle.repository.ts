@@ -40,9 +40,15 @@ export type LoginCountMode = 'backoff' | 'cap';
 
 /**
  * Counts one more login failure for `key` unless its wait is still running, in one statement.
- * True when the attempt was taken.
+ * Undefined when refused; else when the count's last failure was before this one (null for a
+ * new count), so that an attempt given back can leave the count as it found it.
  */
-export async function takeLoginAttempt(db: Db, key: string, now: Date, mode: LoginCountMode = 'backoff'): Promise<boolean> {
+export async function takeLoginAttempt(
+  db: Db,
+  key: string,
+  now: Date,
+  mode: LoginCountMode = 'backoff',
+): Promise<{ previousFailedAt: Date | null } | undefined> {
   const wait =
     mode === 'cap'
       ? sql<number>`case when login_failures.failures >= ${LOGIN_BACKOFF.hardLimit} then ${LOGIN_BACKOFF.hardLimitWaitSeconds} else 0 end`
@@ -52,6 +58,8 @@ export async function takeLoginAttempt(db: Db, key: string, now: Date, mode: Log
     else least(${LOGIN_BACKOFF.maxWaitSeconds}, ${LOGIN_BACKOFF.firstWaitSeconds} * power(2, login_failures.failures - ${LOGIN_BACKOFF.freeFailures}))
   end`;
   const taken = await db
+    // The row as the statement found it (every part of one statement sees the same snapshot).
+    .with('previous', (q) => q.selectFrom('login_failures').select('last_failed_at').where('key', '=', key))
     .insertInto('login_failures')
     .values({ key, failures: 1, last_failed_at: now })
     .onConflict((oc) =>
@@ -60,9 +68,9 @@ export async function takeLoginAttempt(db: Db, key: string, now: Date, mode: Log
         .doUpdateSet({ failures: sql`login_failures.failures + 1`, last_failed_at: now })
         .where(sql<boolean>`login_failures.last_failed_at + make_interval(secs => ${wait}) <= ${now}`),
     )
-    .returning('failures')
+    .returning(['failures', sql<Date | null>`(select last_failed_at from previous)`.as('previous_failed_at')])
     .executeTakeFirst();
-  return taken !== undefined;
+  return taken === undefined ? undefined : { previousFailedAt: taken.previous_failed_at };
 }
 
 export async function findLoginFailures(db: Db, key: string): Promise<{ failures: number; last_failed_at: Date } | undefined> {
@@ -73,9 +81,19 @@ export async function clearLoginFailures(db: Db, keys: readonly string[]): Promi
   if (keys.length > 0) await db.deleteFrom('login_failures').where('key', 'in', keys).execute();
 }
 
-/** Gives back an attempt `takeLoginAttempt` took (another count of the same login refused it). */
-export async function giveBackLoginAttempt(db: Db, key: string): Promise<void> {
-  await db.updateTable('login_failures').set({ failures: sql`greatest(failures - 1, 0)` }).where('key', '=', key).execute();
+/**
+ * Gives back an attempt `takeLoginAttempt` took (another count of the same login refused it, or
+ * it was no failure); with `previousFailedAt`, the count's last failure is again the one before.
+ */
+export async function giveBackLoginAttempt(db: Db, key: string, previousFailedAt?: Date | null): Promise<void> {
+  await db
+    .updateTable('login_failures')
+    .set({
+      failures: sql`greatest(failures - 1, 0)`,
+      ...(previousFailedAt && { last_failed_at: sql<Date>`least(last_failed_at, ${previousFailedAt}::timestamptz)` }),
+    })
+    .where('key', '=', key)
+    .execute();
 }
 
 /** Deletes windows and failure counts older than `before`. Idempotent: every instance may run it at once. */

@@ -23,6 +23,9 @@ import {
  * not stay locked through a WAL flush, or those requests run one at a time.
  * `addressScale` multiplies the per-address limits (RATE_LIMIT_SCALE).
  */
+/** A login attempt taken from its counts, or refused; one taken can be given back. */
+export type Reservation = { allowed: true; giveBack(): Promise<void> } | { allowed: false; retryAfterSeconds: number };
+
 export function createThrottle(db: Db, addressScale = 1, bufferOptions: BufferOptions = {}) {
   const maxOf = (limit: Limit) => (limit.perAddress ? Math.max(1, Math.round(limit.max * addressScale)) : limit.max);
 
@@ -39,10 +42,11 @@ export function createThrottle(db: Db, addressScale = 1, bufferOptions: BufferOp
    * attempts (a batch of logins, several instances) cannot all pass the check together; a
    * success clears the count.
    */
-  async function reserveLogin(key: string, now: Date, mode: LoginCountMode = 'backoff'): Promise<Verdict> {
-    if (await takeLoginAttempt(db, key, now, mode)) return { allowed: true };
+  async function reserveLogin(key: string, now: Date, mode: LoginCountMode = 'backoff'): Promise<Reservation> {
+    const taken = await takeLoginAttempt(db, key, now, mode);
+    if (taken) return { allowed: true, giveBack: () => giveBackLoginAttempt(db, key, taken.previousFailedAt) };
     const row = await findLoginFailures(db, key);
-    if (!row) return { allowed: true };
+    if (!row) return { allowed: true, giveBack: async () => {} };
     const wait = mode === 'cap' ? LOGIN_BACKOFF.hardLimitWaitSeconds : backoffSeconds(row.failures);
     const until = new Date(row.last_failed_at.getTime() + wait * 1000);
     return { allowed: false, retryAfterSeconds: secondsUntil(until, now) };
@@ -85,17 +89,22 @@ export function createThrottle(db: Db, addressScale = 1, bufferOptions: BufferOp
      * Takes one attempt from every count, in order, or none: a count that refuses gives back the
      * attempts the ones before it took. `keys` pairs each key with how it counts.
      */
-    async reserveLogins(keys: ReadonlyArray<readonly [string, LoginCountMode]>, now: Date): Promise<Verdict> {
-      const taken: string[] = [];
+    async reserveLogins(keys: ReadonlyArray<readonly [string, LoginCountMode]>, now: Date): Promise<Reservation> {
+      const taken: Array<() => Promise<void>> = [];
+      const giveBack = async () => {
+        for (const each of taken) await each();
+      };
       for (const [key, mode] of keys) {
         const verdict = await reserveLogin(key, now, mode);
         if (!verdict.allowed) {
-          for (const earlier of taken) await giveBackLoginAttempt(db, earlier);
+          await giveBack();
           return verdict;
         }
-        taken.push(key);
+        taken.push(verdict.giveBack);
       }
-      return { allowed: true };
+      // An attempt that turns out to be no failure (a right password still waiting for its second
+      // factor) is given back without ending the runs of failures: they stay as they were found.
+      return { allowed: true, giveBack };
     },
 
     /** A login succeeded: these counts of consecutive failures start again. */

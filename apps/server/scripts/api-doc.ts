@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ACCESS_TOKEN_REFUSALS, APP_CODE_MESSAGES, APP_CODES, type AppCode } from '@latchkey/protocol';
-import type { inferRouterOutputs } from '@trpc/server';
+import type { AnyTRPCProcedure, inferRouterOutputs } from '@trpc/server';
 import { z } from 'zod';
 import { buildOpenApiDocument, type OpenApiDocument, type Operation } from '../src/http/openapi.js';
 import { fromAppError } from '../src/http/rest/errors.js';
@@ -28,27 +28,37 @@ const ROOT = join(import.meta.dirname, '..', '..', '..');
 export const API_DOC_PATH = join(ROOT, 'docs', 'api.md');
 
 type Outputs = inferRouterOutputs<AppRouter>;
-/** `admin` nests its routers one level deeper (`admin.users.list`); `auth` and `user` hold procedures. */
-type Flat = Exclude<keyof Outputs, 'admin'>;
-type Admin = Outputs['admin'];
-type ProcedurePath =
-  | { [N in Flat]: `${N & string}.${keyof Outputs[N] & string}` }[Flat]
-  | { [G in keyof Admin]: `admin.${G & string}.${keyof Admin[G] & string}` }[keyof Admin];
-type OutputOf<P extends ProcedurePath> = P extends `admin.${infer G extends keyof Admin & string}.${infer K}`
-  ? K extends keyof Admin[G]
-    ? Admin[G][K]
+/**
+ * The dotted path of every procedure, however deep its routers nest (`user.me`, `admin.users.list`,
+ * `auth.mfa.totp.enroll`): a leaf of the router's record is a procedure, anything else a router.
+ */
+type PathsOf<R, Prefix extends string = ''> = {
+  [K in keyof R & string]: R[K] extends AnyTRPCProcedure ? `${Prefix}${K}` : PathsOf<R[K], `${Prefix}${K}.`>;
+}[keyof R & string];
+type ProcedurePath = PathsOf<AppRouter['_def']['record']>;
+/** What the router's inferred outputs hold at a dotted path. */
+type At<T, P extends string> = P extends `${infer Head}.${infer Rest}`
+  ? Head extends keyof T
+    ? At<T[Head], Rest>
     : never
-  : P extends `${infer N extends Flat & string}.${infer K}`
-    ? K extends keyof Outputs[N]
-      ? Outputs[N][K]
+  : P extends keyof T
+    ? T[P]
+    : never;
+type OutputOf<P extends ProcedurePath> = At<Outputs, P>;
+
+/** The field names of an output (of its elements, for a list; of every member, for a union), which the catalogue must match exactly. */
+type FieldsOf<T> = T extends readonly (infer E)[] ? keyof E : keyof T;
+/** The member of an output (of its elements, for a list) that has all these fields: the output itself, when it is no union. */
+type MemberWith<O, K extends PropertyKey> = O extends readonly (infer E)[]
+  ? MemberWith<E, K>
+  : O extends unknown
+    ? [K] extends [keyof O]
+      ? O
       : never
     : never;
-
-/** The field names of an output (of its elements, for a list), which the catalogue must match exactly. */
-type FieldsOf<T> = T extends readonly (infer E)[] ? keyof E : keyof T;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
-/** Named output shapes, each pinned to the procedure whose output it is. */
+/** Named output shapes, each pinned to the procedure whose output (or one member of whose output) it is. */
 const TYPES = {
   User: {
     of: 'user.me',
@@ -65,6 +75,7 @@ const TYPES = {
   },
   Session: {
     of: 'auth.login',
+    when: ' when the account has no second factor, and of `auth.mfa.verify`',
     fields: {
       user: 'User',
       accessToken: 'string (a JWT)',
@@ -72,6 +83,15 @@ const TYPES = {
       accessTokenExpiresAt: 'Date',
       refreshTokenExpiresAt: 'Date',
       deviceToken: 'string (opaque; keep it across logouts and send it with every login)',
+    },
+  },
+  MfaRequired: {
+    of: 'auth.login',
+    when: ' when the account has a second factor (continue with `auth.mfa.verify`)',
+    fields: {
+      mfaRequired: 'true',
+      mfaToken: 'string (opaque; single use, 5 minutes, 5 codes)',
+      factors: '{ id: string; type: "totp" }[]',
     },
   },
   Tokens: {
@@ -97,6 +117,7 @@ const TYPES = {
   },
   SessionInfo: {
     of: 'auth.sessions',
+    when: ', one element',
     fields: {
       id: 'string (uuid)',
       createdAt: 'Date',
@@ -107,14 +128,24 @@ const TYPES = {
       current: 'boolean (the session of this call)',
     },
   },
+  Factor: {
+    of: 'auth.mfa.factors',
+    when: ', one element',
+    fields: {
+      id: 'string (uuid)',
+      type: '"totp"',
+      createdAt: 'Date',
+      lastUsedAt: 'Date | null (the last code accepted)',
+    },
+  },
 } as const;
 type TypeName = keyof typeof TYPES;
 
 interface ProcedureDoc {
   /** `admin`: signed in with the role admin (others get ADMIN_ONLY). */
   access: 'public' | 'signed in' | 'admin';
-  /** A named type, a list of one (`SessionInfo[]`), or the fields of an inline object. */
-  output: TypeName | `${TypeName}[]` | Readonly<Record<string, string>>;
+  /** A named type, a list of one (`SessionInfo[]`), one of two (`Session | MfaRequired`), or the fields of an inline object. */
+  output: TypeName | `${TypeName}[]` | `${TypeName} | ${TypeName}` | Readonly<Record<string, string>>;
   /** The appCodes of the procedure's own rules; VALIDATION_FAILED (with an input) and the access-token refusals (signed in) are added. */
   appCodes: readonly AppCode[];
   note: string;
@@ -129,15 +160,15 @@ const PROCEDURES = {
   },
   'auth.login': {
     access: 'public',
-    output: 'Session',
-    appCodes: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
-    note: "An unknown email and a wrong password answer alike, after the same work. `deviceToken` (from an earlier login on this device) keeps strangers' failures from locking the device out.",
+    output: 'Session | MfaRequired',
+    appCodes: ['INVALID_CREDENTIALS', 'ACCOUNT_DISABLED', 'RATE_LIMITED'],
+    note: "An unknown email and a wrong password answer alike, after the same work. `deviceToken` (from an earlier login on this device) keeps strangers' failures from locking the device out. For an account with a second factor, the right password answers `MfaRequired` instead of a session: continue with `auth.mfa.verify`.",
   },
   'auth.reauthenticate': {
     access: 'signed in',
     output: { accessToken: 'string (a JWT whose auth_time is now)', accessTokenExpiresAt: 'Date' },
-    appCodes: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
-    note: 'Proves again who is signed in: with the token it answers, for `REAUTH_MAX_AGE`, a new email or password needs no `currentPassword`.',
+    appCodes: ['INVALID_CREDENTIALS', 'MFA_CODE_INVALID', 'FACTOR_NOT_FOUND', 'RATE_LIMITED'],
+    note: 'Proves again who is signed in, with `{ password }`, `{ code }` (the authenticator app) or `{ recoveryCode }`: with the token it answers, for `REAUTH_MAX_AGE`, a new email or password needs no `currentPassword`. For an account with a second factor, the sensitive actions need a re-authentication with a code (the password alone is not enough); a code for an account without one is `FACTOR_NOT_FOUND`.',
   },
   'auth.refresh': {
     access: 'public',
@@ -194,18 +225,54 @@ const PROCEDURES = {
     appCodes: [],
     note: "The user's own security events, newest first; pass `nextCursor` back as `cursor` for older ones.",
   },
+  'auth.mfa.totp.enroll': {
+    access: 'signed in',
+    output: { factorId: 'string (uuid)', secret: 'string (base32; shown this once)', otpauthUri: 'string (otpauth://totp/...)' },
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'FACTOR_EXISTS'],
+    note: 'Starts setting up an authenticator app (TOTP: SHA-1, 6 digits, 30 s): a pending factor whose secret is shown this once. Needs a recent proof of identity (one with a code, once the account has a factor); one app per account, and an unconfirmed set-up makes way for another after 10 minutes.',
+  },
+  'auth.mfa.totp.confirm': {
+    access: 'signed in',
+    output: { recoveryCodes: 'string[] (10, shown this once; empty when the account already has codes)' },
+    appCodes: ['FACTOR_NOT_FOUND', 'MFA_CODE_INVALID', 'RATE_LIMITED'],
+    note: "Activates the pending factor with a code of the app; from then on, logins ask for a code. The account's first factor also gets 10 recovery codes.",
+  },
+  'auth.mfa.factors': {
+    access: 'signed in',
+    output: 'Factor[]',
+    appCodes: [],
+    note: 'The active second factors of the user, oldest first.',
+  },
+  'auth.mfa.remove': {
+    access: 'signed in',
+    output: { success: 'true' },
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'FACTOR_NOT_FOUND'],
+    note: 'Removes an active or pending factor; the last active one takes the recovery codes with it. Needs a re-authentication within `REAUTH_MAX_AGE` that included a code.',
+  },
+  'auth.mfa.recoveryCodes.regenerate': {
+    access: 'signed in',
+    output: { recoveryCodes: 'string[] (10, shown this once)' },
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'FACTOR_NOT_FOUND'],
+    note: 'Replaces every recovery code with 10 new ones. Needs a re-authentication within `REAUTH_MAX_AGE` that included a code; `FACTOR_NOT_FOUND` without an active factor.',
+  },
+  'auth.mfa.verify': {
+    access: 'public',
+    output: 'Session',
+    appCodes: ['MFA_TOKEN_INVALID', 'MFA_TOKEN_EXPIRED', 'MFA_CODE_INVALID', 'ACCOUNT_DISABLED', 'RATE_LIMITED'],
+    note: "The second step of a login: its `mfaToken` with `code` or `recoveryCode`, answering the session (`amr` pwd, otp, mfa; `aal` 2). The token is single use, lives 5 minutes and dies after 5 wrong codes; wrong codes count in the login's back-off.",
+  },
   'user.me': { access: 'signed in', output: 'User', appCodes: [], note: 'The signed-in user.' },
   'user.update': {
     access: 'signed in',
     output: 'User',
     appCodes: ['EMAIL_TAKEN', 'USERNAME_TAKEN', 'REAUTHENTICATION_REQUIRED', 'INVALID_CREDENTIALS', 'RATE_LIMITED'],
-    note: '`bio` and `image`: `""` or `null` clears them. A new email needs `currentPassword` or a recent re-authentication, and stays `pendingEmail` until the links mailed to it and (when verified) to the current address are both used.',
+    note: '`bio` and `image`: `""` or `null` clears them. A new email needs `currentPassword` or a recent re-authentication (for an account with a second factor, a recent re-authentication with a code, whether or not `currentPassword` is sent), and stays `pendingEmail` until the links mailed to it and (when verified) to the current address are both used.',
   },
   'user.changePassword': {
     access: 'signed in',
     output: { success: 'true' },
     appCodes: ['INVALID_CREDENTIALS', 'REAUTHENTICATION_REQUIRED', 'RATE_LIMITED'],
-    note: 'Needs `currentPassword` or a recent re-authentication (`REAUTH_MAX_AGE`). A wrong `currentPassword` is `INVALID_CREDENTIALS` with `fields.currentPassword`. Ends every other session of the user.',
+    note: 'Needs `currentPassword` or a recent re-authentication (`REAUTH_MAX_AGE`; for an account with a second factor, a recent re-authentication with a code, whether or not `currentPassword` is sent). A wrong `currentPassword` is `INVALID_CREDENTIALS` with `fields.currentPassword`. Ends every other session of the user.',
   },
   'admin.users.list': {
     access: 'admin',
@@ -253,15 +320,22 @@ const PROCEDURES = {
 
 // The compiler keeps the catalogue true to the router: every procedure is listed (`satisfies`
 // above), and each output lists exactly the fields the procedure returns.
-type OutputFields<O> = O extends `${infer T extends TypeName}[]`
-  ? keyof (typeof TYPES)[T]['fields']
-  : O extends TypeName
-    ? keyof (typeof TYPES)[O]['fields']
-    : keyof O;
+type OutputFields<O> = O extends `${infer A extends TypeName} | ${infer B extends TypeName}`
+  ? keyof (typeof TYPES)[A]['fields'] | keyof (typeof TYPES)[B]['fields']
+  : O extends `${infer T extends TypeName}[]`
+    ? keyof (typeof TYPES)[T]['fields']
+    : O extends TypeName
+      ? keyof (typeof TYPES)[O]['fields']
+      : keyof O;
 type CatalogueMatches = {
   [P in ProcedurePath]: Same<FieldsOf<OutputOf<P>>, OutputFields<(typeof PROCEDURES)[P]['output']>>;
 };
-type TypesMatch = { [T in TypeName]: Same<FieldsOf<OutputOf<(typeof TYPES)[T]['of']>>, keyof (typeof TYPES)[T]['fields']> };
+type TypesMatch = {
+  [T in TypeName]: Same<
+    FieldsOf<MemberWith<OutputOf<(typeof TYPES)[T]['of']>, keyof (typeof TYPES)[T]['fields']>>,
+    keyof (typeof TYPES)[T]['fields']
+  >;
+};
 /** `true` only when every member is: a single mismatch makes it `never`, and the line below an error. */
 type All<T extends boolean> = false extends T ? never : true;
 const outputsMatch: All<CatalogueMatches[ProcedurePath] | TypesMatch[TypeName]> = true;
@@ -377,7 +451,7 @@ function proceduresSection(): string[] {
 function typesSection(): string[] {
   return Object.entries(TYPES).map(
     ([name, type]) =>
-      `- \`${name}\` (the output of \`${type.of}\`${type.of === 'auth.sessions' ? ', one element' : ''}): ${code(
+      `- \`${name}\` (the output of \`${type.of}\`${'when' in type ? type.when : ''}): ${code(
         `{ ${Object.entries(type.fields)
           .map(([field, fieldType]) => `${field}: ${fieldType}`)
           .join('; ')} }`,
@@ -396,8 +470,19 @@ function restSection(document: OpenApiDocument): string[] {
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item) as [string, Operation][]) {
       const body = referenceName(operation.requestBody?.content['application/json']?.schema);
-      const query = operation.parameters?.map((p) => `${p.name}${p.required ? '' : '?'}=`).join('&');
-      const request = body ? `body \`${body}\`` : query ? `query \`?${query}\`` : 'none';
+      const parameters = operation.parameters ?? [];
+      const query = parameters
+        .filter((p) => p.in === 'query')
+        .map((p) => `${p.name}${p.required ? '' : '?'}=`)
+        .join('&');
+      const inPath = parameters.filter((p) => p.in === 'path').map((p) => `{${p.name}}`);
+      const request = body
+        ? `body \`${body}\``
+        : query
+          ? `query \`?${query}\``
+          : inPath.length > 0
+            ? `path ${inPath.map((name) => `\`${name}\``).join(', ')}`
+            : 'none';
       const [successStatus, success] = Object.entries(operation.responses).find(([status]) => status.startsWith('2')) ?? [];
       const successSchema = success && 'content' in success ? referenceName(success.content?.['application/json']?.schema) : undefined;
       const others = Object.keys(operation.responses).filter((status) => !status.startsWith('2'));
@@ -479,8 +564,9 @@ function unformattedApiDoc(): string {
     '',
     'Under `/api`, JSON in snake_case ([rest.md](rest.md)). Errors are `{ "errors": { "<field>": ["<message>"] }, "code":',
     '"<appCode>" }`, with the status of the appCode below; 400 (not JSON), 413 (over 1 MB) and 415 (not',
-    '`application/json`) come before any other check. A route answers the appCodes of the procedure it calls, except that',
-    '`PUT /api/user` answers a wrong `current_password` with 422, not 401 (the session is fine).',
+    '`application/json`; a POST without a body included) come before any other check. A route answers the appCodes of the',
+    'procedure it calls, except that a wrong password or code on a signed-in route (`current_password` of `PUT /api/user`,',
+    '`POST /api/auth/reauthenticate`, `POST /api/user/mfa/totp/confirm`) is 422, not 401 (the session is fine).',
     '',
     ...restSection(document),
     '',

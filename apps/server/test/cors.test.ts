@@ -42,7 +42,7 @@ describe('CORS preflight', () => {
       expect(await response.text()).toBe('');
       const headers = corsHeaders(response);
       expect(headers['access-control-allow-origin']).toBe(APP);
-      expect(headers['access-control-allow-methods']?.split(/,\s*/)).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT']));
+      expect(headers['access-control-allow-methods']?.split(/,\s*/)).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT', 'DELETE']));
       expect(headers['access-control-allow-headers']?.split(/,\s*/)).toEqual(
         expect.arrayContaining(['authorization', 'content-type', 'trpc-accept']),
       );

@@ -102,7 +102,7 @@ function chunks(text: string): ReadableStream<Uint8Array> {
   });
 }
 
-const MINTED = new Set(['accessToken', 'refreshToken', 'id', 'deviceToken']);
+const MINTED = new Set(['accessToken', 'refreshToken', 'id', 'deviceToken', 'factorId', 'secret', 'otpauthUri']);
 
 /**
  * Status, every header but Date, and the body with `replace`'s values (what differs between the
@@ -164,6 +164,8 @@ interface Account {
 }
 
 const NEW_PASSWORD = 'another long passphrase, for the parity test';
+/** A factor id no account has: the procedures that take one answer FACTOR_NOT_FOUND alike on both sides. */
+const NO_FACTOR = '00000000-0000-4000-8000-000000000000';
 
 const CASES: Record<string, Case> = {
   'auth.register': {
@@ -183,6 +185,13 @@ const CASES: Record<string, Case> = {
   'auth.resendVerification': { authed: true, valid: () => undefined, invalid: undefined },
   'auth.forgotPassword': { authed: false, valid: (a) => ({ email: a.email }), invalid: { email: 'no' } },
   'auth.resetPassword': { authed: false, valid: () => ({ token: 'not-a-token-we-sent', newPassword: NEW_PASSWORD }), invalid: {} },
+  // A fresh account: enrolling answers a new secret (minted, so compared by name), the rest refuse alike.
+  'auth.mfa.totp.enroll': { authed: true, valid: () => undefined, invalid: undefined },
+  'auth.mfa.totp.confirm': { authed: true, valid: () => ({ factorId: NO_FACTOR, code: '123456' }), invalid: { factorId: 'x' } },
+  'auth.mfa.factors': { authed: true, valid: () => undefined, invalid: undefined },
+  'auth.mfa.remove': { authed: true, valid: () => ({ factorId: NO_FACTOR }), invalid: { factorId: 7 } },
+  'auth.mfa.recoveryCodes.regenerate': { authed: true, valid: () => undefined, invalid: undefined },
+  'auth.mfa.verify': { authed: false, valid: () => ({ mfaToken: 'not-a-token-we-sent', code: '123456' }), invalid: { code: '123456' } },
   'user.me': { authed: true, valid: () => undefined, invalid: undefined },
   'user.update': { authed: true, valid: () => ({ bio: 'parity' }), invalid: { image: 3 } },
   'user.changePassword': { authed: true, valid: (a) => ({ currentPassword: a.password, newPassword: NEW_PASSWORD }), invalid: {} },

@@ -6,8 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** Methods of the REST routes and the tRPC adapter (GET queries, POST mutations). */
-export const CORS_ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'OPTIONS'] as const;
+/** Methods of the REST routes (DELETE removes a second factor) and the tRPC adapter (GET queries, POST mutations). */
+export const CORS_ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'] as const;
 /** Authorization and JSON bodies, plus what tRPC's links send (`trpc-accept` for streaming) and our request ids. */
 export const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'trpc-accept', 'x-trpc-source', 'x-request-id'] as const;
 /** Headers a page may read: when to come back after a 429, and the id to quote in a bug report. */

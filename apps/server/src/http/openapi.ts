@@ -27,7 +27,7 @@ interface Reference {
 
 interface Parameter {
   name: string;
-  in: 'query';
+  in: 'query' | 'path';
   required: boolean;
   schema: JsonSchema;
   description?: string;
@@ -72,22 +72,37 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
     name: 'Unauthorized',
     description:
       'Authentication failed; `code` says how (ACCESS_TOKEN_MISSING, ACCESS_TOKEN_EXPIRED, ACCESS_TOKEN_INVALID, SESSION_REVOKED, ' +
-      'INVALID_CREDENTIALS, REFRESH_TOKEN_INVALID, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REUSED). After ACCESS_TOKEN_EXPIRED, refresh.',
+      'INVALID_CREDENTIALS, REFRESH_TOKEN_INVALID, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REUSED, and at the second step of a login ' +
+      'MFA_CODE_INVALID, MFA_TOKEN_INVALID, MFA_TOKEN_EXPIRED). After ACCESS_TOKEN_EXPIRED, refresh; after MFA_TOKEN_*, log in again.',
   },
   403: {
     name: 'Forbidden',
     description:
       'Signed in, but not allowed as things stand: REAUTHENTICATION_REQUIRED asks for `current_password` in the request, or a ' +
-      're-authentication (`POST /api/auth/reauthenticate`) within REAUTH_MAX_AGE first.',
+      're-authentication (`POST /api/auth/reauthenticate`) within REAUTH_MAX_AGE first; for an account with a second factor, ' +
+      'a re-authentication with a code (`code` or `recovery_code`), the password alone being no longer enough.',
   },
-  404: { name: 'NotFound', description: 'The token is unknown (TOKEN_INVALID).' },
-  409: { name: 'Conflict', description: 'Already taken: `{ "errors": { "email": ["has already been taken"] } }` (or `username`).' },
+  404: {
+    name: 'NotFound',
+    description: 'Not found: an unknown token (TOKEN_INVALID), user (USER_NOT_FOUND) or second factor of this user (FACTOR_NOT_FOUND).',
+  },
+  409: {
+    name: 'Conflict',
+    description:
+      'Already taken: `{ "errors": { "email": ["has already been taken"] } }` (or `username`); FACTOR_EXISTS when an authenticator ' +
+      'app is already set up or being set up.',
+  },
   410: { name: 'Gone', description: 'The token has expired (TOKEN_EXPIRED).' },
   413: { name: 'PayloadTooLarge', description: 'The body is larger than 1 MB.' },
-  415: { name: 'UnsupportedMediaType', description: 'The body is not sent as `Content-Type: application/json`.' },
+  415: {
+    name: 'UnsupportedMediaType',
+    description: 'The request is not sent as `Content-Type: application/json` (a POST without a body included).',
+  },
   422: {
     name: 'ValidationFailed',
-    description: 'Invalid input, with messages per field as RealWorld gives them: `{ "errors": { "email": ["can\'t be blank"] } }`.',
+    description:
+      'Invalid input, with messages per field as RealWorld gives them: `{ "errors": { "email": ["can\'t be blank"] } }`. On a ' +
+      'signed-in route, also a wrong password or code (INVALID_CREDENTIALS, MFA_CODE_INVALID): the session itself is fine.',
   },
   429: { name: 'TooManyRequests', description: 'Too many attempts (RATE_LIMITED); try again after `Retry-After` seconds.' },
   500: { name: 'InternalError', description: 'Something failed on the server; the answer carries no detail.' },
@@ -97,7 +112,8 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
 function statusesOf(route: RestRoute): number[] {
   const statuses = new Set<number>(route.errors);
   if (route.input?.from === 'body') for (const status of [400, 413, 415, 422]) statuses.add(status);
-  if (route.input?.from === 'query') statuses.add(422);
+  else if (route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH') statuses.add(415);
+  if (route.input?.from === 'query' || route.input?.from === 'path') statuses.add(422);
   if (route.auth) statuses.add(401);
   statuses.add(500);
   return [...statuses].sort((a, b) => a - b);
@@ -186,8 +202,9 @@ function operationOf(route: RestRoute, requests: ReadonlyMap<z.ZodType, z.ZodTyp
     ...(route.description !== undefined && { description: route.description }),
     tags: [route.tag],
     ...(route.auth && { security: [{ [SECURITY_SCHEME]: [] }] }),
-    // Each query parameter is a string: the object's shape is the parameter list.
+    // Each query or path parameter is a string: the object's shape is the parameter list.
     ...(route.input?.from === 'query' && { requestParams: { query: route.input.schema as ZodObjectInput } }),
+    ...(route.input?.from === 'path' && { requestParams: { path: route.input.schema as ZodObjectInput } }),
     ...(route.input?.from === 'body' && {
       requestBody: { required: true, content: { 'application/json': { schema: requests.get(route.input.schema) ?? route.input.schema } } },
     }),
@@ -301,5 +318,6 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   user: 'The signed-in user (RealWorld)',
   auth: 'Tokens and sessions (the tutorial)',
   keys: 'The public keys that verify access tokens',
+  mfa: 'Second factors of the signed-in user: an authenticator app (TOTP) and recovery codes',
   admin: 'Administration: users, disabling, roles and the security event log (role admin)',
 };

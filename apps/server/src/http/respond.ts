@@ -48,7 +48,7 @@ export class BodyError extends Error {
   }
 }
 
-function isJsonMediaType(contentType: string | undefined): boolean {
+export function isJsonMediaType(contentType: string | undefined): boolean {
   return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
 }
 

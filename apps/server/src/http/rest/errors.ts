@@ -86,6 +86,14 @@ const RULES = {
   USER_NOT_FOUND: { field: 'user_id', message: 'not found' },
   ADMIN_SELF_CHANGE: { field: 'user_id', message: 'is your own account' },
   LAST_ADMIN: { field: 'role', message: 'is held by no other administrator' },
+  // Second factors. A wrong code is a failed sign-in (401) at the second step of a login; the
+  // signed-in routes that check one answer 422 instead (statusOverrides), as for a wrong password.
+  MFA_CODE_INVALID: { field: 'code', message: 'is invalid' },
+  // The pending sign-in is a credential like a refresh token: gone means sign in again, hence 401.
+  MFA_TOKEN_INVALID: { field: 'mfa_token', message: 'is invalid or was already used' },
+  MFA_TOKEN_EXPIRED: { field: 'mfa_token', message: 'has expired' },
+  FACTOR_NOT_FOUND: { field: 'factor', message: 'not found' },
+  FACTOR_EXISTS: { field: 'factor', message: 'is already set up (or being set up)' },
 } satisfies Partial<Record<AppCode, CodeRule>>;
 /** Looked up by plain string: an error's code may be newer than this table. */
 const BY_APP_CODE: Readonly<Record<string, CodeRule>> = RULES;

@@ -6,9 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.js';
 import { type Runtime, requestInfo } from '../../trpc/context.js';
-import { BodyError, readJsonBody, sendError, sendJson } from '../respond.js';
+import { BodyError, isJsonMediaType, readJsonBody, sendError, sendJson } from '../respond.js';
 import { RestError, toRestError } from './errors.js';
-import type { RestRoute } from './route.js';
+import { pathParameters, type RestRoute } from './route.js';
 
 export interface RestHandlerOptions {
   routes: readonly RestRoute[];
@@ -42,6 +42,33 @@ async function jsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   }
 }
 
+/** A path with parameters (`/api/user/mfa/factors/{factor_id}`) as a pattern: each parameter one whole segment. */
+interface PathPattern {
+  regex: RegExp;
+  names: string[];
+  methods: Map<string, RestRoute>;
+}
+
+function patternOf(path: string, methods: Map<string, RestRoute>): PathPattern {
+  const source = path
+    .split(/\{[^/{}]+\}/)
+    .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('([^/]+)');
+  return { regex: new RegExp(`^${source}$`), names: pathParameters(path), methods };
+}
+
+/** A path segment as sent, decoded; kept as sent when its escapes are malformed (the route's schema then refuses it). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** A POST or PUT without a body still declares JSON, as every POST to /api must (the tRPC paths ask the same). */
+const DECLARES_BODY = new Set(['POST', 'PUT', 'PATCH']);
+
 export function createRestHandler(options: RestHandlerOptions): RestHandler {
   const { runtime, logger, maxBodyBytes } = options;
   const byPath = new Map<string, Map<string, RestRoute>>();
@@ -51,14 +78,31 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     methods.set(route.method, route);
     byPath.set(route.path, methods);
   }
+  // Literal paths are found by lookup; those with parameters are tried in order after them.
+  const patterns = [...byPath].filter(([path]) => pathParameters(path).length > 0).map(([path, methods]) => patternOf(path, methods));
+  for (const path of [...byPath.keys()]) if (pathParameters(path).length > 0) byPath.delete(path);
+
+  function find(pathname: string): { methods: Map<string, RestRoute>; params: Record<string, string> } | undefined {
+    const methods = byPath.get(pathname);
+    if (methods) return { methods, params: {} };
+    for (const pattern of patterns) {
+      const match = pattern.regex.exec(pathname);
+      if (match) {
+        const params = Object.fromEntries(pattern.names.map((name, i) => [name, decodeSegment(match[i + 1] ?? '')]));
+        return { methods: pattern.methods, params };
+      }
+    }
+    return undefined;
+  }
 
   return async function handleRest(req, res, requestId) {
     // Answers carry tokens and personal data: no cache may keep them.
     res.setHeader('cache-control', 'no-store');
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      const methods = byPath.get(url.pathname);
-      if (!methods) throw new RestError(404, { route: ['not found'] });
+      const found = find(url.pathname);
+      if (!found) throw new RestError(404, { route: ['not found'] });
+      const { methods, params } = found;
       const allow = [...methods.keys(), 'OPTIONS'].join(', ');
       const method = req.method ?? 'GET';
       if (method === 'OPTIONS') {
@@ -72,6 +116,11 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       let raw: unknown;
       if (route.input?.from === 'body') raw = await jsonBody(req, maxBodyBytes);
       else if (route.input?.from === 'query') raw = Object.fromEntries(url.searchParams);
+      else if (route.input?.from === 'path') raw = params;
+      // A route that reads no body ignores what is sent, but not a media type other than JSON.
+      if (route.input?.from !== 'body' && DECLARES_BODY.has(method) && !isJsonMediaType(req.headers['content-type'])) {
+        throw new RestError(415, { body: ['must be JSON (Content-Type: application/json)'] }, { headers: CLOSE });
+      }
 
       // The same request info as the tRPC adapter's, so throttles see the same client address.
       const ctx = { services: runtime.services, request: requestInfo(req, runtime.config.trustProxy, requestId) };

@@ -4,7 +4,7 @@
  * table of these is the whole REST API; the dispatcher and the document are derived from it.
  */
 import { bearerToken } from '@latchkey/protocol';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AppError } from '../../lib/errors.js';
 import type { Authenticated } from '../../modules/session/session.service.js';
 import type { Context } from '../../trpc/context.js';
@@ -22,8 +22,11 @@ export interface SignedIn {
 }
 
 export interface RouteInput<S extends z.ZodType> {
-  /** A JSON body, or the query string (each parameter a string). */
-  from: 'body' | 'query';
+  /**
+   * A JSON body, the query string, or the parameters of the path (`/api/user/mfa/factors/{factor_id}`):
+   * each parameter of the last two a string.
+   */
+  from: 'body' | 'query' | 'path';
   /** The schema's name in the OpenAPI document. */
   name: string;
   schema: S;
@@ -33,6 +36,7 @@ export interface RouteInput<S extends z.ZodType> {
 
 export interface RouteSpec<In extends z.ZodType, Out extends z.ZodType, Auth extends boolean> {
   method: HttpMethod;
+  /** A parameter is a whole segment in braces, `{factor_id}`, read with `input.from: 'path'`. */
   path: `/api/${string}`;
   operationId: string;
   summary: string;
@@ -72,9 +76,23 @@ async function signIn(ctx: Context): Promise<SignedIn> {
   return { auth: await ctx.services.sessions.authenticate(ctx.request.authorization), accessToken };
 }
 
+/** The names of a path's parameters: `/api/user/mfa/factors/{factor_id}` has `factor_id`. */
+export function pathParameters(path: string): string[] {
+  return [...path.matchAll(/\{([^/{}]+)\}/g)].map((match) => match[1] as string);
+}
+
 export function defineRoute<In extends z.ZodType = z.ZodUndefined, Out extends z.ZodType = z.ZodType, Auth extends boolean = boolean>(
   spec: RouteSpec<In, Out, Auth>,
 ): RestRoute {
+  // A path with parameters reads them, and only them, as its input: the document then lists each.
+  const parameters = pathParameters(spec.path);
+  const readsPath = spec.input?.from === 'path';
+  const shape = spec.input?.schema instanceof z.ZodObject ? Object.keys(spec.input.schema.shape).sort() : undefined;
+  if (parameters.length > 0 || readsPath) {
+    if (!readsPath || shape === undefined || shape.join() !== [...parameters].sort().join()) {
+      throw new Error(`${spec.method} ${spec.path}: its input must be an object of exactly its path parameters (from: 'path')`);
+    }
+  }
   return {
     method: spec.method,
     path: spec.path,

@@ -9,19 +9,28 @@ import { defineRoute, type RestRoute } from './route.js';
 import {
   activityQuery,
   activityResponse,
+  confirmTotpBody,
   dropBlankPassword,
+  factorPath,
+  factorsResponse,
   forgotPasswordBody,
   loginBody,
+  loginMfaBody,
+  loginResponse,
   messageResponse,
   reauthenticateBody,
   reauthenticateResponse,
+  recoveryCodesResponse,
   refreshTokenBody,
   registerBody,
   resetPasswordBody,
   sessionResponse,
   toActivityJson,
+  toFactorsJson,
   tokensResponse,
+  toMfaRequiredJson,
   toSessionJson,
+  totpEnrollmentResponse,
   toUserJson,
   updateUserBody,
   userResponse,
@@ -52,16 +61,47 @@ export const restRoutes: readonly RestRoute[] = [
     path: '/api/users/login',
     operationId: 'login',
     summary: 'Log in',
-    description:
+    description: [
       'Starts a session (auth.login). An unknown email and a wrong password get the same 401; repeated failures are throttled (429).',
+      'For an account with a second factor, the right password answers `{ mfa_required: true, mfa_token, factors }` instead of a',
+      'session: send the token with a code to `POST /api/users/login/mfa`.',
+    ].join(' '),
     tag: 'users',
     auth: false,
     input: { from: 'body', name: 'LoginRequest', schema: loginBody },
-    success: { status: 200, description: 'The user, signed in', name: 'SessionResponse', schema: sessionResponse },
+    success: {
+      status: 200,
+      description: 'The user, signed in; or, for an account with a second factor, the pending sign-in that asks for a code',
+      name: 'LoginResponse',
+      schema: loginResponse,
+    },
     errors: [401, 429],
     async handle({ input, ctx }) {
       const { device_token: deviceToken, ...credentials } = input.user;
-      return toSessionJson(await ctx.services.signIn.login({ ...credentials, deviceToken }, ctx.request));
+      const answer = await ctx.services.signIn.login({ ...credentials, deviceToken }, ctx.request);
+      return 'mfaRequired' in answer ? toMfaRequiredJson(answer) : toSessionJson(answer);
+    },
+  }),
+
+  defineRoute({
+    method: 'POST',
+    path: '/api/users/login/mfa',
+    operationId: 'loginMfa',
+    summary: 'Log in: the second factor',
+    description: [
+      'Completes a login that answered `mfa_required` (auth.mfa.verify): its `mfa_token` with `code` (the authenticator app) or',
+      '`recovery_code`, and answers the session as a login does. The token is single use, lives 5 minutes and dies after 5 wrong',
+      'codes (401 MFA_TOKEN_INVALID / MFA_TOKEN_EXPIRED: log in again); a wrong code is 401 MFA_CODE_INVALID, and counts in the',
+      "login's back-off (429).",
+    ].join(' '),
+    tag: 'users',
+    auth: false,
+    input: { from: 'body', name: 'LoginMfaRequest', schema: loginMfaBody },
+    success: { status: 200, description: 'The user, signed in', name: 'SessionResponse', schema: sessionResponse },
+    errors: [401, 429],
+    async handle({ input, ctx }) {
+      const { mfa_token: mfaToken, code, recovery_code: recoveryCode } = input;
+      return toSessionJson(await ctx.services.signIn.verifyMfa({ mfaToken, code, recoveryCode }, ctx.request));
     },
   }),
 
@@ -128,18 +168,23 @@ export const restRoutes: readonly RestRoute[] = [
     path: '/api/auth/reauthenticate',
     operationId: 'reauthenticate',
     summary: 'Confirm who is signed in',
-    description:
-      'Checks the password of the signed-in user (auth.reauthenticate) and answers a fresh access token whose `auth_time` is now: ' +
-      `with it, for REAUTH_MAX_AGE, a new email or password needs no \`current_password\`. A wrong password is a 422. ${TOKEN_SCHEMES}`,
+    description: [
+      'Checks the password of the signed-in user, a code of their authenticator app (`code`) or one of their recovery codes',
+      '(`recovery_code`) (auth.reauthenticate) and answers a fresh access token whose `auth_time` is now: with it, for',
+      'REAUTH_MAX_AGE, a new email or password needs no `current_password`. For an account with a second factor, the sensitive',
+      'actions need a re-authentication with a code: the password alone is not enough. A wrong password or code is a 422; a code',
+      `for an account without a second factor is 404 FACTOR_NOT_FOUND. ${TOKEN_SCHEMES}`,
+    ].join(' '),
     tag: 'auth',
     auth: true,
     input: { from: 'body', name: 'ReauthenticateRequest', schema: reauthenticateBody },
     success: { status: 200, description: 'A fresh access token', name: 'ReauthenticateResponse', schema: reauthenticateResponse },
-    errors: [429],
-    // A wrong password is a form error, not the end of the session.
-    statusOverrides: { INVALID_CREDENTIALS: 422 },
+    errors: [404, 429],
+    // A wrong password or code is a form error, not the end of the session.
+    statusOverrides: { INVALID_CREDENTIALS: 422, MFA_CODE_INVALID: 422 },
     async handle({ input, ctx, signedIn }) {
-      const fresh = await ctx.services.accounts.reauthenticate(signedIn.auth, input, ctx.request);
+      const proof = 'recovery_code' in input ? { recoveryCode: input.recovery_code } : input;
+      const fresh = await ctx.services.accounts.reauthenticate(signedIn.auth, proof, ctx.request);
       return { access_token: fresh.accessToken, access_token_expires_at: fresh.accessTokenExpiresAt.toISOString() };
     },
   }),
@@ -236,6 +281,119 @@ export const restRoutes: readonly RestRoute[] = [
     async handle({ input, ctx }) {
       await ctx.services.accounts.resetPassword(input.token, input.new_password, ctx.request);
       return { message: 'Password changed; every session was signed out' };
+    },
+  }),
+
+  defineRoute({
+    method: 'POST',
+    path: '/api/user/mfa/totp',
+    operationId: 'enrollTotp',
+    summary: 'Set up an authenticator app',
+    description: [
+      'Starts setting up a TOTP factor (auth.mfa.totp.enroll): a new secret, shown this once, and its `otpauth://` URI for a QR',
+      'code. The factor is pending until `POST /api/user/mfa/totp/confirm`; an unconfirmed one makes way for another after 10',
+      'minutes. Needs a sign-in or re-authentication within REAUTH_MAX_AGE (403 REAUTHENTICATION_REQUIRED); 409 FACTOR_EXISTS',
+      `while an authenticator app is set up or being set up. No body (send \`Content-Type: application/json\`). ${TOKEN_SCHEMES}`,
+    ].join(' '),
+    tag: 'mfa',
+    auth: true,
+    success: {
+      status: 201,
+      description: 'The pending factor and its secret',
+      name: 'TotpEnrollmentResponse',
+      schema: totpEnrollmentResponse,
+    },
+    errors: [403, 409],
+    async handle({ ctx, signedIn }) {
+      const enrolled = await ctx.services.mfa.enrollTotp(signedIn.auth);
+      return { factor_id: enrolled.factorId, secret: enrolled.secret, otpauth_uri: enrolled.otpauthUri };
+    },
+  }),
+
+  defineRoute({
+    method: 'POST',
+    path: '/api/user/mfa/totp/confirm',
+    operationId: 'confirmTotp',
+    summary: 'Activate the authenticator app',
+    description: [
+      'Activates the pending factor with a code the app shows (auth.mfa.totp.confirm); from then on, logins ask for a code. The',
+      "account's first factor also gets 10 recovery codes, answered this once. A wrong code is 422 MFA_CODE_INVALID; an unknown,",
+      `active or abandoned factor 404 FACTOR_NOT_FOUND. ${TOKEN_SCHEMES}`,
+    ].join(' '),
+    tag: 'mfa',
+    auth: true,
+    input: { from: 'body', name: 'ConfirmTotpRequest', schema: confirmTotpBody },
+    success: { status: 200, description: 'The recovery codes, shown once', name: 'RecoveryCodesResponse', schema: recoveryCodesResponse },
+    errors: [404, 429],
+    // A wrong code is a form error, not the end of the session.
+    statusOverrides: { MFA_CODE_INVALID: 422 },
+    async handle({ input, ctx, signedIn }) {
+      const { recoveryCodes } = await ctx.services.mfa.confirmTotp(
+        signedIn.auth,
+        { factorId: input.factor_id, code: input.code },
+        ctx.request,
+      );
+      return { recovery_codes: recoveryCodes };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/api/user/mfa/factors',
+    operationId: 'listFactors',
+    summary: "The current user's second factors",
+    description: `The active second factors of the signed-in user, oldest first (auth.mfa.factors). ${TOKEN_SCHEMES}`,
+    tag: 'mfa',
+    auth: true,
+    success: { status: 200, description: 'The active factors', name: 'FactorsResponse', schema: factorsResponse },
+    async handle({ ctx, signedIn }) {
+      return toFactorsJson(await ctx.services.mfa.factors(signedIn.auth.userId));
+    },
+  }),
+
+  defineRoute({
+    method: 'DELETE',
+    path: '/api/user/mfa/factors/{factor_id}',
+    operationId: 'removeFactor',
+    summary: 'Remove a second factor',
+    description: [
+      'Removes an active or pending factor of the signed-in user (auth.mfa.remove); the last active one takes the recovery codes',
+      'with it. Needs a re-authentication within REAUTH_MAX_AGE that included a code (403 REAUTHENTICATION_REQUIRED); 404',
+      `FACTOR_NOT_FOUND for a factor that is not the user's. ${TOKEN_SCHEMES}`,
+    ].join(' '),
+    tag: 'mfa',
+    auth: true,
+    input: { from: 'path', name: 'FactorPath', schema: factorPath },
+    success: { status: 200, description: 'The factor is removed', name: 'MessageResponse', schema: messageResponse },
+    errors: [403, 404],
+    async handle({ input, ctx, signedIn }) {
+      await ctx.services.mfa.remove(signedIn.auth, input.factor_id, ctx.request);
+      return { message: 'Factor removed' };
+    },
+  }),
+
+  defineRoute({
+    method: 'POST',
+    path: '/api/user/mfa/recovery-codes',
+    operationId: 'regenerateRecoveryCodes',
+    summary: 'Replace the recovery codes',
+    description: [
+      'Replaces every recovery code with 10 new ones, answered this once (auth.mfa.recoveryCodes.regenerate). Needs a',
+      're-authentication within REAUTH_MAX_AGE that included a code (403 REAUTHENTICATION_REQUIRED); 404 FACTOR_NOT_FOUND',
+      `without an active factor. No body (send \`Content-Type: application/json\`). ${TOKEN_SCHEMES}`,
+    ].join(' '),
+    tag: 'mfa',
+    auth: true,
+    success: {
+      status: 200,
+      description: 'The new recovery codes, shown once',
+      name: 'RecoveryCodesResponse',
+      schema: recoveryCodesResponse,
+    },
+    errors: [403, 404],
+    async handle({ ctx, signedIn }) {
+      const { recoveryCodes } = await ctx.services.mfa.regenerateRecoveryCodes(signedIn.auth, ctx.request);
+      return { recovery_codes: recoveryCodes };
     },
   }),
   ...adminRoutes,

@@ -9,13 +9,15 @@ import {
   existingPasswordSchema,
   loginInput,
   newPasswordSchema,
-  reauthenticateInput,
   registerInput,
   tokenInput,
+  verifyMfaInput,
 } from '../../modules/account/account.schemas.js';
-import type { Session } from '../../modules/account/sign-in.service.js';
+import type { MfaRequired, Session } from '../../modules/account/sign-in.service.js';
 import { eventCursorSchema, pageSizeSchema } from '../../modules/audit/audit.schemas.js';
 import type { ActivityEntry, Page } from '../../modules/audit/audit.service.js';
+import { confirmTotpInput, recoveryCodeSchema, removeFactorInput, totpCodeSchema } from '../../modules/mfa/mfa.schemas.js';
+import type { Factor } from '../../modules/mfa/mfa.service.js';
 import { refreshTokenSchema } from '../../modules/session/session.schemas.js';
 import { emailSchema, updateInput } from '../../modules/user/user.schemas.js';
 import type { User } from '../../modules/user/user.service.js';
@@ -30,7 +32,12 @@ export const loginBody = z.object({
   }),
 });
 export const refreshTokenBody = z.object({ refresh_token: refreshTokenSchema });
-export const reauthenticateBody = reauthenticateInput;
+/** auth.reauthenticate's proofs, in snake_case: the password, a code of the authenticator app, or a recovery code. */
+export const reauthenticateBody = z.union([
+  z.object({ password: existingPasswordSchema }),
+  z.object({ code: totpCodeSchema.meta({ description: 'A code of the authenticator app: six digits' }) }),
+  z.object({ recovery_code: recoveryCodeSchema.meta({ description: 'One of the recovery codes (ten characters), used up by this' }) }),
+]);
 export const verifyEmailQuery = z.object({ token: tokenInput.shape.token });
 export const forgotPasswordBody = z.object({ email: emailSchema });
 export const resetPasswordBody = z.object({ token: tokenInput.shape.token, new_password: newPasswordSchema });
@@ -44,6 +51,30 @@ export const pageSizeParam = z
   .meta({ description: 'How many to answer, 1 to 100 (default 20)' });
 export const cursorParam = eventCursorSchema.meta({ description: 'The `next_cursor` of the previous page' });
 export const activityQuery = z.object({ cursor: cursorParam.optional(), limit: pageSizeParam.optional() });
+
+/** Whether `body[key]` of a body that may be anything (a refinement that always runs sees invalid bodies too) is present. */
+function has(body: unknown, key: string): boolean {
+  return typeof body === 'object' && body !== null && Object.entries(body).some(([name, value]) => name === key && value !== undefined);
+}
+
+/** The second step of a login (auth.mfa.verify): the pending sign-in's `mfa_token` and one code. */
+export const loginMfaBody = z
+  .object({
+    mfa_token: verifyMfaInput.shape.mfaToken.meta({ description: 'The `mfa_token` of the login that answered `mfa_required`' }),
+    code: totpCodeSchema.optional().meta({ description: 'A code of the authenticator app: six digits' }),
+    recovery_code: recoveryCodeSchema.optional().meta({ description: 'Instead of `code`: one of the recovery codes, used up by this' }),
+  })
+  .refine((body) => has(body, 'code') !== has(body, 'recovery_code'), {
+    when: () => true,
+    path: ['code'],
+    message: 'give either code or recovery_code',
+  });
+
+export const confirmTotpBody = z.object({
+  factor_id: confirmTotpInput.shape.factorId.meta({ description: 'The `factor_id` the enrolment answered' }),
+  code: confirmTotpInput.shape.code.meta({ description: 'A code the authenticator app shows for the new secret' }),
+});
+export const factorPath = z.object({ factor_id: removeFactorInput.shape.factorId });
 
 /** Whether `user[key]` of a body that may be anything (refinements below also run on invalid bodies) is present. */
 function userHas(body: unknown, key: 'password' | 'current_password' | 'email'): boolean {
@@ -121,6 +152,56 @@ export const reauthenticateResponse = z.object({
   access_token: z.string().meta({ description: 'An access token whose `auth_time` is now: send it with the sensitive request.' }),
   access_token_expires_at: z.string().meta({ description: 'ISO 8601' }),
 });
+/** What `POST /api/users/login` answers instead of a session when the account has a second factor. */
+export const mfaRequiredResponse = z.object({
+  mfa_required: z.literal(true),
+  mfa_token: z.string().meta({
+    description: 'Opaque; send it with a code to `POST /api/users/login/mfa`. Single use, valid 5 minutes and for 5 codes.',
+  }),
+  factors: z
+    .array(z.object({ id: z.string(), type: z.string().meta({ description: '`totp`: an authenticator app' }) }))
+    .meta({ description: 'The factors the sign-in may continue with' }),
+});
+export const loginResponse = z.union([sessionResponse, mfaRequiredResponse]);
+export const totpEnrollmentResponse = z.object({
+  factor_id: z.string().meta({ description: 'The new factor, pending until confirmed with a code' }),
+  secret: z.string().meta({ description: 'The secret (base32), shown this once; the authenticator app takes it or the URI' }),
+  otpauth_uri: z.string().meta({ description: 'An `otpauth://totp/...` URI, for a QR code' }),
+});
+export const recoveryCodesResponse = z.object({
+  recovery_codes: z.array(z.string()).meta({
+    description: 'Shown this once; each works once. Empty when confirming a factor of an account that already has codes.',
+  }),
+});
+export const factorsResponse = z.object({
+  factors: z.array(
+    z.object({
+      id: z.string(),
+      type: z.string().meta({ description: '`totp`: an authenticator app' }),
+      created_at: z.string().meta({ description: 'ISO 8601' }),
+      last_used_at: z
+        .string()
+        .nullable()
+        .meta({ description: 'ISO 8601: when a code of it was last accepted (its confirmation, at first)' }),
+    }),
+  ),
+});
+
+export function toMfaRequiredJson(answer: MfaRequired): z.input<typeof mfaRequiredResponse> {
+  return { mfa_required: true, mfa_token: answer.mfaToken, factors: answer.factors.map(({ id, type }) => ({ id, type })) };
+}
+
+export function toFactorsJson(factors: readonly Factor[]): z.input<typeof factorsResponse> {
+  return {
+    factors: factors.map((factor) => ({
+      id: factor.id,
+      type: factor.type,
+      created_at: factor.createdAt.toISOString(),
+      last_used_at: factor.lastUsedAt?.toISOString() ?? null,
+    })),
+  };
+}
+
 export const nextCursorJson = z
   .string()
   .nullable()
@@ -163,6 +244,7 @@ export const errorResponse = z.object({
 /** Schemas the document names and the routes share. */
 export const SHARED_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
   ['UserJson', userJson],
+  ['MfaRequiredResponse', mfaRequiredResponse],
   ['ErrorResponse', errorResponse],
 ];
 

@@ -153,7 +153,7 @@ describe('the packed SDK in a project outside the repository', () => {
     );
   });
 
-  it('type-checks under strict: user.me returns User with createdAt: Date, and a wrong login input is an error', () => {
+  it("type-checks under strict: user.me returns User with createdAt: Date, login's answer is the union, and wrong inputs are errors", () => {
     const tsc = join(workspace.resolve('typescript/package.json'), '..', 'bin', 'tsc');
     const result = (() => {
       try {
@@ -220,8 +220,15 @@ describe('the packed SDK in a project outside the repository', () => {
         ),
       ) as Record<string, unknown>;
     const first = run();
-    expect(first).toEqual({ resumed: false, email: 'node@example.com', createdAtIsDate: true, hasAccessToken: true, verifier: 'function' });
-    expect(run()).toMatchObject({ resumed: true, email: 'node@example.com', createdAtIsDate: true });
+    expect(first).toEqual({
+      resumed: false,
+      status: 'signed-in',
+      email: 'node@example.com',
+      createdAtIsDate: true,
+      hasAccessToken: true,
+      verifier: 'function',
+    });
+    expect(run()).toMatchObject({ resumed: true, status: null, email: 'node@example.com', createdAtIsDate: true });
   });
 });
 

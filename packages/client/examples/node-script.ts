@@ -7,8 +7,12 @@
  *
  * A session file left by an earlier run (against another database, or signed out since) is
  * handled as docs/client.md recommends: the call fails, the session is gone, so sign in again.
+ *
+ * With LATCHKEY_EMAIL and LATCHKEY_PASSWORD it signs in as that user; when the account has an
+ * authenticator app, it asks for the app's code (or takes LATCHKEY_MFA_CODE, or a recovery code).
  */
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline/promises';
 import { createAuthClient } from '@latchkey/client';
 import { fileStorage } from '@latchkey/client/node';
 
@@ -23,10 +27,25 @@ async function signIn(): Promise<void> {
   const email = process.env.LATCHKEY_EMAIL;
   const password = process.env.LATCHKEY_PASSWORD;
   if (email && password) {
-    await auth.login({ email, password });
+    const result = await auth.login({ email, password });
+    // The password was right, and the account has a second factor: the sign-in needs its code too.
+    if (result.status === 'mfa-required') {
+      const typed = (process.env.LATCHKEY_MFA_CODE ?? (await ask('Code from your authenticator app (or a recovery code): '))).trim();
+      const { mfaToken } = result;
+      await auth.verifyMfa(/^[\d\s]+$/.test(typed) ? { mfaToken, code: typed } : { mfaToken, recoveryCode: typed });
+    }
   } else {
     const name = `demo${randomUUID().slice(0, 8)}`;
     await auth.register({ username: name, email: `${name}@example.com`, password: `demo passphrase ${randomUUID()}` });
+  }
+}
+
+async function ask(question: string): Promise<string> {
+  const terminal = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await terminal.question(question);
+  } finally {
+    terminal.close();
   }
 }
 

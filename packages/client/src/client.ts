@@ -4,7 +4,7 @@ import superjson from 'superjson';
 import { refreshLink } from './refresh-link.js';
 import { type SessionListener, SessionManager } from './session-manager.js';
 import { memoryStorage, type SessionStorage } from './storage.js';
-import type { AppRouter, RouterInputs, SignedIn, StoredSession } from './types.js';
+import type { AppRouter, LoginResult, RouterInputs, Session, SignedIn, StoredSession, VerifyMfaInput } from './types.js';
 
 type HeadersInit = Record<string, string>;
 
@@ -33,8 +33,20 @@ export interface AuthClientOptions {
 }
 
 export interface AuthMethods {
+  /** Creates the account and signs in: stores the session, resolves to the server's answer marked `signed-in`. */
   register(input: RouterInputs['auth']['register']): Promise<SignedIn>;
-  login(input: RouterInputs['auth']['login']): Promise<SignedIn>;
+  /**
+   * Signs in with the password. Resolves to `{ status: 'signed-in', user, ... }` with the session
+   * stored, or, for an account with a second factor, to `{ status: 'mfa-required', mfaToken,
+   * factors }` with nothing stored (the current session, if any, stays): continue with `verifyMfa`.
+   */
+  login(input: RouterInputs['auth']['login']): Promise<LoginResult>;
+  /**
+   * A login's second step: its `mfaToken` with a code of the authenticator app or a recovery code.
+   * Stores the session as a login does and resolves to `{ status: 'signed-in', user, ... }`; a
+   * wrong code rejects with the server's error (`MFA_CODE_INVALID`) and stores nothing.
+   */
+  verifyMfa(input: VerifyMfaInput): Promise<SignedIn>;
   /**
    * Forgets the session here, always, and ends it on the server if the server can be reached.
    * `serverConfirmed` is false when the server could not be told (network, 429, 5xx): the
@@ -99,10 +111,10 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   const api = createTRPCClient<AppRouter>({ links: [refreshLink<AppRouter>(sessions), transport] });
 
   // The device token is the storage's, not the session's: it is kept across logouts.
-  const signIn = async (result: SignedIn): Promise<SignedIn> => {
+  const signIn = async (result: Session): Promise<SignedIn> => {
     const { deviceToken, ...session } = result;
     await sessions.set(session, deviceToken);
-    return result;
+    return { status: 'signed-in', ...result };
   };
 
   const methods: AuthMethods = {
@@ -110,8 +122,16 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     // Every login carries the device token of this storage's earlier sign-in, unless given one.
     login: async (input) => {
       const deviceToken = input.deviceToken ?? (await sessions.deviceToken());
-      return signIn(await direct.auth.login.mutate({ ...input, ...(deviceToken !== undefined && { deviceToken }) }));
+      const answer = await direct.auth.login.mutate({ ...input, ...(deviceToken !== undefined && { deviceToken }) });
+      // A second factor is needed: nothing is stored until verifyMfa completes the sign-in.
+      if ('mfaRequired' in answer) {
+        const { mfaRequired: _, ...challenge } = answer;
+        return { status: 'mfa-required', ...challenge };
+      }
+      return signIn(answer);
     },
+    // Outside the refresh link, as login: a wrong code is the server's answer, never a reason to refresh.
+    verifyMfa: async (input) => signIn(await direct.auth.mfa.verify.mutate(input)),
     async logout() {
       await sessions.ready();
       const known = sessions.peek();

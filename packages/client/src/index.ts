@@ -8,4 +8,16 @@ export {
   SessionManager,
 } from './session-manager.js';
 export { decodeState, encodeState, localStorageStorage, memoryStorage, type SessionStorage, type StoredState } from './storage.js';
-export type { AppRouter, RouterInputs, RouterOutputs, SignedIn, StoredSession, Tokens, User } from './types.js';
+export type {
+  AppRouter,
+  LoginResult,
+  MfaRequired,
+  RouterInputs,
+  RouterOutputs,
+  Session,
+  SignedIn,
+  StoredSession,
+  Tokens,
+  User,
+  VerifyMfaInput,
+} from './types.js';

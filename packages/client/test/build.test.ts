@@ -16,6 +16,14 @@ const SERVER_ONLY = [
   'zod',
 ];
 
+/** The packages a file under dist imports (bare specifiers, reduced to the package's name). */
+function packagesImportedBy(file: string): string[] {
+  const text = readFileSync(join(dist, file), 'utf8').replace(/\/\*[\s\S]*?\*\/|^\s*\/\/.*$/gm, '');
+  return [...text.matchAll(/(?:\bfrom|\bimport)\s*\(?\s*['"]([^'"./][^'"]*)['"]/g)].map(
+    (m) => (m[1] ?? '').match(/^(?:@[^/]+\/)?[^/]+/)?.[0] ?? '',
+  );
+}
+
 function importsOf(file: string): string[] {
   const text = readFileSync(join(dist, file), 'utf8');
   return [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '');
@@ -42,6 +50,25 @@ describe('the built package', () => {
     for (const name of SERVER_ONLY) expect(external.has(name)).toBe(false);
     // Only the Node entry touches the file system.
     expect(files.filter((f) => importsOf(f).some((s) => s.startsWith('node:')))).toEqual(['node.js']);
+  });
+
+  it("its declarations, the router's included, name only packages its manifest makes installed (no kysely, no server)", () => {
+    const manifest = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      peerDependencies: Record<string, string>;
+    };
+    const installed = new Set([...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies)]);
+    const declarations = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
+    expect(declarations).toContain(join('vendor', 'server', 'router.d.ts'));
+    // A type the router names that reaches a server dependency (a database row typed with
+    // kysely's Selectable, say) would be unresolved in a consumer's project: an error under
+    // skipLibCheck: false, and `any` otherwise.
+    const missing = declarations.flatMap((file) =>
+      packagesImportedBy(file)
+        .filter((name) => !name.startsWith('node:') && !installed.has(name))
+        .map((name) => `${file} imports ${name}`),
+    );
+    expect(missing).toEqual([]);
   });
 
   it('bundles for the browser with no server module inside', async () => {

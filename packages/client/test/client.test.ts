@@ -69,14 +69,18 @@ describe('signing in and out', () => {
     const states: (string | null)[] = [];
     auth.onSessionChange((session) => states.push(session ? (session.user?.email ?? 'tokens') : null));
     const input = newUser('sdk');
-    await auth.register(input);
+    await expect(auth.register(input)).resolves.toMatchObject({ status: 'signed-in', user: { email: input.email } });
     expect((await auth.user.me.query()).email).toBe(input.email);
     const session = await auth.session();
     expect(session?.accessTokenExpiresAt).toBeInstanceOf(Date);
     await auth.logout();
     expect(await auth.session()).toBeNull();
     await expect(auth.user.me.query()).rejects.toMatchObject({ data: { appCode: 'ACCESS_TOKEN_MISSING' } });
-    await auth.login({ email: input.email, password: input.password });
+    await expect(auth.login({ email: input.email, password: input.password })).resolves.toMatchObject({
+      status: 'signed-in',
+      user: { email: input.email },
+      accessToken: expect.any(String),
+    });
     expect(states).toEqual([input.email, null, input.email]);
     // The logged-out refresh token is dead on the server too.
     await expect(client().auth.refresh.mutate({ refreshToken: session?.refreshToken ?? '' })).rejects.toMatchObject({
@@ -107,7 +111,7 @@ describe('device tokens', () => {
     for (let i = 0; i < 6; i += 1) await stranger.login({ email: input.email, password: `guess ${i}` }).catch(() => undefined);
     await expect(stranger.login(input)).rejects.toMatchObject({ data: { appCode: 'RATE_LIMITED' } });
     // This device signs in at once, and keeps the token it is given.
-    await expect(auth.login(input)).resolves.toHaveProperty('accessToken');
+    await expect(auth.login(input)).resolves.toMatchObject({ status: 'signed-in', accessToken: expect.any(String) });
     expect((await storage.get())?.deviceToken).toEqual(expect.any(String));
     expect((await auth.session()) ?? {}).not.toHaveProperty('deviceToken');
   });

@@ -6,12 +6,13 @@ import { createVerifier } from '@latchkey/verify';
 const [url, file, email, password] = process.argv.slice(2);
 const auth = createAuthClient({ url, storage: fileStorage(file) });
 const resumed = (await auth.session()) !== null;
-if (!resumed) await auth.login({ email, password });
+const login = resumed ? null : await auth.login({ email, password });
 const me = await auth.user.me.query();
 const session = await auth.session();
 console.log(
   JSON.stringify({
     resumed,
+    status: login?.status ?? null,
     email: me.email,
     createdAtIsDate: me.createdAt instanceof Date,
     hasAccessToken: typeof session?.accessToken === 'string',

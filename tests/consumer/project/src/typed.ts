@@ -1,5 +1,5 @@
 // Type-checked under strict, with skipLibCheck off, in a project that installed only the tarballs.
-import { type AuthClient, createAuthClient, type User } from '@latchkey/client';
+import { type AuthClient, createAuthClient, type LoginResult, type MfaRequired, type SignedIn, type User } from '@latchkey/client';
 import { fileStorage } from '@latchkey/client/node';
 import { type Claims, createVerifier } from '@latchkey/verify';
 
@@ -12,10 +12,31 @@ type Me = Awaited<ReturnType<typeof auth.user.me.query>>;
 // Not `any`: user.me returns the server's User, whose createdAt is a Date (superjson).
 export type Checks = [Assert<Equal<Me, User>>, Assert<Equal<User['createdAt'], Date>>, Assert<Equal<User['bio'], string | null>>];
 
-export async function signIn(email: string, password: string): Promise<User> {
-  await auth.login({ email, password });
+// login answers signed-in (with the user) or mfa-required (with the factors): the router's types, not `any`.
+type Login = Awaited<ReturnType<typeof auth.login>>;
+export type LoginChecks = [
+  Assert<Equal<Login, LoginResult>>,
+  Assert<Equal<Login['status'], 'signed-in' | 'mfa-required'>>,
+  Assert<Equal<Extract<Login, { status: 'signed-in' }>['user'], User>>,
+  Assert<Equal<MfaRequired['mfaToken'], string>>,
+  Assert<Equal<MfaRequired['factors'][number], { id: string; type: 'totp' }>>,
+  Assert<Equal<Awaited<ReturnType<typeof auth.verifyMfa>>, SignedIn>>,
+];
+
+export async function signIn(email: string, password: string, askForCode: () => Promise<string>): Promise<User> {
+  const result = await auth.login({ email, password });
   // @ts-expect-error login takes an email and a password, not a username
   await auth.login({ username: 'alice', password });
+  // @ts-expect-error there is no user before the status says signed-in
+  void result.user;
+  if (result.status === 'mfa-required') {
+    // @ts-expect-error the second step takes a code or a recovery code, not the password
+    await auth.verifyMfa({ mfaToken: result.mfaToken, password });
+    // @ts-expect-error and not both
+    await auth.verifyMfa({ mfaToken: result.mfaToken, code: '123456', recoveryCode: 'ABCDEFGHIJ' });
+    const signedIn = await auth.verifyMfa({ mfaToken: result.mfaToken, code: await askForCode() });
+    return signedIn.user;
+  }
   // @ts-expect-error user.me is a query, not a mutation
   await auth.user.me.mutate();
   return auth.user.me.query();

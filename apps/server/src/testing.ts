@@ -4,7 +4,7 @@
  * process's one in-memory PGlite (started by the first kit; every later kit costs milliseconds),
  * a low bcrypt cost and a clock that only moves when told to.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { PGlite } from '@electric-sql/pglite';
 import { DEFAULT_MAX_BATCH_SIZE } from '@latchkey/protocol';
@@ -491,4 +491,39 @@ export function newUser(prefix = 'user') {
   counter += 1;
   const id = `${prefix}${counter}${Math.random().toString(36).slice(2, 8)}`;
   return { username: id, email: `${id}@example.com`, password: `a long passphrase for ${id}` };
+}
+
+/** RFC 4648 base32 (the encoding of `auth.mfa.totp.enroll`'s `secret`) to bytes. */
+export function fromBase32(text: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const char of text.replace(/=+$/, '').toUpperCase()) {
+    const index = alphabet.indexOf(char);
+    if (index < 0) throw new Error(`not base32: ${char}`);
+    value = ((value << 5) | index) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+/**
+ * The code an authenticator app shows at `at` (`offsetSteps` 30-second steps away) for a secret,
+ * base32 as enrolment returns it or raw bytes: RFC 6238 with SHA-1 and dynamic truncation
+ * (RFC 4226 5.3), on node:crypto, independent of the server's otplib. Pass the server's clock
+ * (`kit.clock.now()`); a factor accepts each step once.
+ */
+export function totpCode(secret: string | Uint8Array, at: Date, options: { offsetSteps?: number; digits?: number } = {}): string {
+  const digits = options.digits ?? 6;
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at.getTime() / 1000 / 30) + (options.offsetSteps ?? 0)));
+  const key = typeof secret === 'string' ? fromBase32(secret) : secret;
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = (mac.at(-1) ?? 0) & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 10 ** digits).padStart(digits, '0');
 }

@@ -4,12 +4,12 @@
  * with a code. Codes are computed here by an RFC 6238 of this file's own (node:crypto), as
  * test/mfa.test.ts does, never by otplib.
  */
-import { createHmac } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '../src/http/openapi.js';
 import { restRoutes } from '../src/http/rest/routes.js';
 import { errorResponse, sessionResponse } from '../src/http/rest/schemas.js';
+import { fromBase32, totpCode } from '../src/testing.js';
 import { newUser, servedForFile } from './helpers/app.js';
 import type { Answer, CallOptions } from './helpers/rest.js';
 
@@ -17,33 +17,11 @@ import type { Answer, CallOptions } from './helpers/rest.js';
 // per-(account, address) counts of one test never meet another's.
 const file = servedForFile({ env: { TRUST_PROXY: 'true' } });
 
-// --- An independent RFC 6238 (SHA-1, 6 digits, 30 s) -------------------------------------------
-
-function hotp(secret: Buffer, counter: number, digits = 6): string {
-  const message = Buffer.alloc(8);
-  message.writeBigUInt64BE(BigInt(counter));
-  const mac = createHmac('sha1', secret).update(message).digest();
-  const offset = (mac[mac.length - 1] ?? 0) & 0x0f;
-  const binary = (mac.readUInt32BE(offset) & 0x7fffffff) % 10 ** digits;
-  return String(binary).padStart(digits, '0');
-}
-
-const stepAt = (epochSeconds: number) => Math.floor(epochSeconds / 30);
-
-function decodeBase32(text: string): Buffer {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const char of text.replace(/=+$/, '')) bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(Number.parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
 // --- Helpers -------------------------------------------------------------------------------------
 
 const now = () => Math.floor(file.app.clock.now().getTime() / 1000);
 /** The code of the authenticator app `offset` steps from now. */
-const codeFor = (secret: Buffer, offset = 0) => hotp(secret, stepAt(now()) + offset);
+const codeFor = (secret: Buffer, offset = 0) => totpCode(secret, file.app.clock.now(), { offsetSteps: offset });
 /** A well-formed code that no step the server accepts now (one either side) gives. */
 function wrongCodeFor(secret: Buffer): string {
   const accepted = new Set([-1, 0, 1].map((offset) => codeFor(secret, offset)));
@@ -81,7 +59,7 @@ async function withTotp(label: string) {
   const enrolled = await post('/api/user/mfa/totp', token);
   expect(enrolled.status).toBe(201);
   const { factor_id: factorId, secret: base32 } = enrolled.body as Enrolment;
-  const secret = decodeBase32(base32);
+  const secret = fromBase32(base32);
   const confirmed = await call('POST', '/api/user/mfa/totp/confirm', { token, json: { factor_id: factorId, code: codeFor(secret) } });
   expect(confirmed.status).toBe(200);
   nextStep();
@@ -117,7 +95,7 @@ describe('setting up an authenticator app over REST', () => {
     expect(parsed.protocol).toBe('otpauth:');
     expect(decodeURIComponent(parsed.pathname)).toBe(`/Latchkey:${input.email}`);
     expect(parsed.searchParams.get('secret')).toBe(base32);
-    const secret = decodeBase32(base32);
+    const secret = fromBase32(base32);
     // Pending: not listed yet, and a second set-up meanwhile is a conflict.
     expect(await call('GET', '/api/user/mfa/factors', { token })).toMatchObject({ status: 200, body: { factors: [] } });
     expectErrors(await post('/api/user/mfa/totp', token), 409, { factor: ['is already set up (or being set up)'] }, 'FACTOR_EXISTS');

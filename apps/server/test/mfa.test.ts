@@ -1,44 +1,22 @@
 /**
  * The second factor (issue 17): TOTP with recovery codes, the login that asks for it, and the
- * re-authentication that needs it. Codes are computed here by an implementation of RFC 6238 of
- * this file's own (node:crypto), checked against the RFC's test vectors, never by otplib.
+ * re-authentication that needs it. Codes are computed by the test kit's RFC 6238 (`totpCode`,
+ * node:crypto), checked here against the RFC's test vectors, never by otplib.
  */
-import { createHmac } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { matchTotp } from '../src/lib/totp.js';
+import { fromBase32, totpCode } from '../src/testing.js';
 import { newUser, servedForFile } from './helpers/app.js';
 import { failure } from './helpers/failure.js';
 
 const file = servedForFile();
 
-// --- An independent RFC 6238 (SHA-1, 6 digits, 30 s) -------------------------------------------
-
-function hotp(secret: Buffer, counter: number, digits = 6): string {
-  const message = Buffer.alloc(8);
-  message.writeBigUInt64BE(BigInt(counter));
-  const mac = createHmac('sha1', secret).update(message).digest();
-  const offset = (mac[mac.length - 1] ?? 0) & 0x0f;
-  const binary = (mac.readUInt32BE(offset) & 0x7fffffff) % 10 ** digits;
-  return String(binary).padStart(digits, '0');
-}
-
-const stepAt = (epochSeconds: number) => Math.floor(epochSeconds / 30);
-
-function decodeBase32(text: string): Buffer {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const char of text.replace(/=+$/, '')) bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(Number.parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
 // --- Helpers -------------------------------------------------------------------------------------
 
 const now = () => Math.floor(file.app.clock.now().getTime() / 1000);
 /** The code of the authenticator app `offset` steps from now. */
-const codeFor = (secret: Buffer, offset = 0) => hotp(secret, stepAt(now()) + offset);
+const codeFor = (secret: Buffer, offset = 0) => totpCode(secret, file.app.clock.now(), { offsetSteps: offset });
 /** Moves the clock to the start of the next step: a code of a step not used yet. */
 const nextStep = () => file.app.clock.advance(30 - (now() % 30));
 
@@ -52,7 +30,7 @@ async function withTotp(label = 'mfa') {
   const session = await file.app.caller().auth.register(input);
   const as = (accessToken = session.accessToken) => file.app.caller({ accessToken });
   const enrolled = await as().auth.mfa.totp.enroll();
-  const secret = decodeBase32(enrolled.secret);
+  const secret = fromBase32(enrolled.secret);
   const { recoveryCodes } = await as().auth.mfa.totp.confirm({ factorId: enrolled.factorId, code: codeFor(secret) });
   nextStep();
   return { input, session, as, secret, factorId: enrolled.factorId, recoveryCodes, enrolled };
@@ -72,7 +50,7 @@ async function mfaTokenOf(input: { email: string; password: string }, ip = anAdd
 }
 
 describe('TOTP codes', () => {
-  it("this file's RFC 6238 matches the RFC's Appendix B vectors, and the server accepts those codes", async () => {
+  it("the kit's RFC 6238 matches the RFC's Appendix B vectors, and the server accepts those codes", async () => {
     const secret = Buffer.from('12345678901234567890');
     const vectors: Array<[number, string]> = [
       [59, '94287082'],
@@ -83,10 +61,14 @@ describe('TOTP codes', () => {
       [20000000000, '65353130'],
     ];
     for (const [time, code] of vectors) {
-      expect(hotp(secret, stepAt(time), 8)).toBe(code);
+      expect(totpCode(secret, new Date(time * 1000), { digits: 8 })).toBe(code);
       // The server's 6-digit codes are the same truncation, modulo 10^6.
-      await expect(matchTotp(secret, code.slice(2), new Date(time * 1000), -1)).resolves.toBe(stepAt(time));
+      await expect(matchTotp(secret, code.slice(2), new Date(time * 1000), -1)).resolves.toBe(Math.floor(time / 30));
     }
+    // The same secret as enrolment shows it: base32.
+    const base32 = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+    expect(fromBase32(base32)).toEqual(secret);
+    expect(totpCode(base32, new Date(59_000), { digits: 8 })).toBe('94287082');
   });
 
   it('enrolment gives an otpauth URI that parses, whose codes the server accepts; confirming it creates 10 recovery codes, once', async () => {
@@ -100,7 +82,7 @@ describe('TOTP codes', () => {
     expect(decodeURIComponent(uri.pathname)).toBe(`/Latchkey:${input.email}`);
     expect(uri.searchParams.get('secret')).toBe(enrolled.secret);
     expect(uri.searchParams.get('issuer')).toBe('Latchkey');
-    const secret = decodeBase32(enrolled.secret);
+    const secret = fromBase32(enrolled.secret);
     expect(secret).toHaveLength(20);
     // Pending: not listed, and the login does not ask for it yet.
     expect(await as.auth.mfa.factors()).toEqual([]);

@@ -2,10 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase } from '@latchkey/server/testing';
+import { migratedTestDatabase, newUser, type ServedApp, servedApp, type TestDatabase, totpCode } from '@latchkey/server/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fileStorage } from '../src/node.js';
-import { totp } from './totp.js';
 
 let database: TestDatabase;
 let server: ServedApp;
@@ -65,7 +64,7 @@ it('signs in as a user with an authenticator app: login asks for the second fact
   const registered = await server.client().auth.register.mutate(input);
   const as = server.client(() => registered.accessToken);
   const { factorId, secret } = await as.auth.mfa.totp.enroll.mutate();
-  await as.auth.mfa.totp.confirm.mutate({ factorId, code: totp(secret, server.clock.now()) });
+  await as.auth.mfa.totp.confirm.mutate({ factorId, code: totpCode(secret, server.clock.now()) });
   server.requests.length = 0;
 
   const { code, output } = await runExample(freshSessionFile(), {
@@ -73,7 +72,7 @@ it('signs in as a user with an authenticator app: login asks for the second fact
     LATCHKEY_PASSWORD: input.password,
     // The next time step's code (one step either side is accepted): the step confirm used is not
     // accepted again, and moving the server's clock would lengthen the example's wait.
-    LATCHKEY_MFA_CODE: totp(secret, new Date(server.clock.now().getTime() + 30_000)),
+    LATCHKEY_MFA_CODE: totpCode(secret, new Date(server.clock.now().getTime() + 30_000)),
   });
   expect(output).toContain(`signed in as ${input.username}`);
   expect(output).toContain(`still signed in as ${input.username} (refreshed transparently)`);

@@ -123,7 +123,7 @@ export function createAccountService(deps: AccountDeps) {
   async function requireProof(auth: Authenticated, user: UserRow, currentPassword: string | undefined): Promise<void> {
     // With a second factor, the password in the call is not enough: the factor must be in a recent proof.
     if (await mfa.hasSecondFactor(user.id)) {
-      await mfa.requireRecentProof(auth);
+      mfa.requireRecentFactorProof(auth);
       if (currentPassword !== undefined) await checkPassword(user, currentPassword, 'currentPassword');
       return;
     }

@@ -49,36 +49,21 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
 
   /**
    * Starts the session of a login, with its event, in one transaction; `before` runs first in it
-   * (a second factor being used up) and may refuse (false: no session, undefined is returned).
+   * (a second factor being used up), and what it throws rolls the whole back.
    */
   async function startSession(
     user: UserRow,
     client: ClientInfo,
     login: MfaLoginCounts,
     proof: AuthProof,
-    provenHash: string,
-  ): Promise<Session>;
-  async function startSession(
-    user: UserRow,
-    client: ClientInfo,
-    login: MfaLoginCounts,
-    proof: AuthProof,
     provenHash: string | undefined,
-    before: (trx: Db) => Promise<boolean>,
-  ): Promise<Session | undefined>;
-  async function startSession(
-    user: UserRow,
-    client: ClientInfo,
-    login: MfaLoginCounts,
-    proof: AuthProof,
-    provenHash: string | undefined,
-    before?: (trx: Db) => Promise<boolean>,
-  ): Promise<Session | undefined> {
+    before?: (trx: Db) => Promise<void>,
+  ): Promise<Session> {
     const now = clock.now();
-    let started: Awaited<ReturnType<typeof sessions.start>> | undefined;
+    let started: Awaited<ReturnType<typeof sessions.start>>;
     try {
       started = await db.transaction().execute(async (trx) => {
-        if (before && !(await before(trx))) return undefined;
+        await before?.(trx);
         // With provenHash: only while the password checked is still the account's (a change or
         // reset may have committed meanwhile). A pending sign-in dies with such a change instead.
         const session = await sessions.start(user.id, client, trx, proof, provenHash);
@@ -93,7 +78,6 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
       if (error instanceof AppError && error.appCode === 'INVALID_CREDENTIALS') await failed(user.id, 'bad_password', client);
       throw error;
     }
-    if (!started) return undefined;
     return {
       user: userRowToUser(user),
       ...started.tokens,
@@ -192,10 +176,11 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
       // The password alone is not enough. Its attempt is given back, but the runs of failures go
       // on: each code is counted in them (and per address) before it is checked, and only a right
       // code ends them, so guessing codes behind a known password backs off like guessing passwords.
-      if (await mfa.hasSecondFactor(user.id)) {
+      const factors = await mfa.factors(user.id);
+      if (factors.length > 0) {
         if (account.allowed) await account.giveBack();
         await throttle.release(addressKey);
-        return { mfaRequired: true, ...(await mfa.startChallenge(user.id, login)) };
+        return { mfaRequired: true, ...(await mfa.startChallenge(user.id, login, factors)) };
       }
       await succeeded(login);
       return startSession(user, client, login, PASSWORD_METHODS, user.password_hash);
@@ -214,7 +199,7 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
       const challenge = await mfa.openChallenge(input.mfaToken);
       await throttle.release(tokenKey);
       const { login } = challenge;
-      const user = await users.findById(challenge.row.user_id);
+      const user = await users.findById(challenge.user_id);
       if (!user) throw new AppError('MFA_TOKEN_INVALID');
       // A malformed code is no guess: refused before it costs an attempt.
       const factor: SecondFactorInput = mfa.secondFactorOf(input);
@@ -228,17 +213,18 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
         await throttle.release(login.address);
         refuse(account);
       }
-      await mfa.takeAttempt(challenge.row);
-      const session = await startSession(user, client, login, TWO_FACTOR_METHODS, undefined, async (trx) => {
-        // A wrong code writes nothing; a right one uses the token too, or (another request used it
-        // first) rolls back with it.
-        if ((await mfa.useSecondFactor(trx, user, factor, { client })) === undefined) return false;
-        await mfa.useChallenge(trx, challenge.row);
-        return true;
-      });
-      if (!session) {
-        await mfa.failed(user.id, 'login', { client });
-        throw new AppError('MFA_CODE_INVALID');
+      await mfa.takeAttempt(challenge);
+      let session: Session;
+      try {
+        session = await startSession(user, client, login, TWO_FACTOR_METHODS, undefined, async (trx) => {
+          // A wrong code writes nothing; a right one uses the token too, or (another request used
+          // it first) rolls back with it.
+          if ((await mfa.useSecondFactor(trx, user, factor, { client })) === undefined) throw new AppError('MFA_CODE_INVALID');
+          await mfa.useChallenge(trx, challenge);
+        });
+      } catch (error) {
+        if (error instanceof AppError && error.appCode === 'MFA_CODE_INVALID') await mfa.failed(user.id, 'login', { client });
+        throw error;
       }
       await succeeded(login);
       mailQueued();

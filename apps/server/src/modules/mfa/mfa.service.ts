@@ -67,14 +67,23 @@ export interface Factor {
   lastUsedAt: Date | null;
 }
 
-/** A second factor as presented: a code of the authenticator app, or a recovery code. */
-export type SecondFactorInput = { code: string; recoveryCode?: undefined } | { recoveryCode: string; code?: undefined };
+declare const checkedShape: unique symbol;
+/**
+ * A second factor as presented, in its checked form (only `secondFactorOf` makes one): six
+ * digits of the authenticator app, or a recovery code in its stored form.
+ */
+export type SecondFactorInput = ({ code: string; recoveryCode?: undefined } | { recoveryCode: string; code?: undefined }) & {
+  readonly [checkedShape]: true;
+};
 
 /** Which factor passed. */
 export type SecondFactorKind = 'totp' | 'recovery_code';
 
 /** Methods (RFC 8176) that are a second factor: a one-time code, or a key held in hardware. */
 const SECOND_FACTOR_METHODS: readonly AuthMethod[] = ['otp', 'hwk'];
+
+const includesSecondFactor = (auth: Pick<Authenticated, 'authMethods'>) =>
+  auth.authMethods.some((method) => SECOND_FACTOR_METHODS.includes(method));
 
 /** Sends a second-factor notice to the account's own address, inside the caller's transaction (app.ts wires the mail). */
 export type SecondFactorNotifier = (
@@ -98,12 +107,6 @@ export interface MfaDeps {
   recoveryCodeMac: RotatingMac;
   notify: SecondFactorNotifier;
   mailQueued: () => void;
-}
-
-/** A pending sign-in, opened for its code. */
-export interface OpenedChallenge {
-  row: MfaChallengeRow;
-  login: MfaLoginCounts;
 }
 
 export function createMfaService(deps: MfaDeps) {
@@ -153,8 +156,13 @@ export function createMfaService(deps: MfaDeps) {
      */
     async requireRecentProof(auth: Pick<Authenticated, 'userId' | 'authTime' | 'authMethods'>): Promise<void> {
       sessions.requireRecentProof(auth);
-      if (auth.authMethods.some((method) => SECOND_FACTOR_METHODS.includes(method))) return;
-      if (await hasActiveFactor(db, auth.userId)) throw new AppError('REAUTHENTICATION_REQUIRED');
+      if (!includesSecondFactor(auth) && (await hasActiveFactor(db, auth.userId))) throw new AppError('REAUTHENTICATION_REQUIRED');
+    },
+
+    /** The same rule for an account known to have a second factor: the recent proof must have included it. */
+    requireRecentFactorProof(auth: Pick<Authenticated, 'authTime' | 'authMethods'>): void {
+      sessions.requireRecentProof(auth);
+      if (!includesSecondFactor(auth)) throw new AppError('REAUTHENTICATION_REQUIRED');
     },
 
     /** Whether the account has an active second factor (a login then asks for it). */
@@ -298,17 +306,17 @@ export function createMfaService(deps: MfaDeps) {
       if (input.code !== undefined) {
         const code = totpCodeOf(input.code);
         if (code === undefined) throw new AppError('MFA_CODE_INVALID', { fields: { code: ['is invalid'] } });
-        return { code };
+        return { code } as SecondFactorInput;
       }
       const recoveryCode = recoveryCodeOf(input.recoveryCode ?? '');
       if (recoveryCode === undefined) throw new AppError('MFA_CODE_INVALID', { fields: { recoveryCode: ['is invalid'] } });
-      return { recoveryCode };
+      return { recoveryCode } as SecondFactorInput;
     },
 
     /**
      * Checks a second factor of the user inside the caller's transaction, using it up: a TOTP
      * step or a recovery code passes once. A used recovery code is recorded and its owner told.
-     * Undefined for a wrong code (nothing is written then); MFA_CODE_INVALID for a malformed one.
+     * Undefined for a wrong code (nothing is written then).
      */
     async useSecondFactor(
       trx: Db,
@@ -318,15 +326,11 @@ export function createMfaService(deps: MfaDeps) {
     ): Promise<SecondFactorKind | undefined> {
       const now = clock.now();
       if (input.code !== undefined) {
-        const code = totpCodeOf(input.code);
-        if (code === undefined) throw new AppError('MFA_CODE_INVALID', { fields: { code: ['is invalid'] } });
         const factor = await activeFactor(user.id, trx);
         if (!factor) return undefined;
-        return (await acceptTotp(trx, factor, code, now)) ? 'totp' : undefined;
+        return (await acceptTotp(trx, factor, input.code, now)) ? 'totp' : undefined;
       }
-      const code = recoveryCodeOf(input.recoveryCode);
-      if (code === undefined) throw new AppError('MFA_CODE_INVALID', { fields: { recoveryCode: ['is invalid'] } });
-      if (!(await useRecoveryCode(trx, user.id, recoveryDigests(user.id, code), now))) return undefined;
+      if (!(await useRecoveryCode(trx, user.id, recoveryDigests(user.id, input.recoveryCode), now))) return undefined;
       const remaining = await countRecoveryCodes(trx, user.id);
       await audit.record(trx, {
         type: 'mfa.recovery_code_used',
@@ -357,6 +361,7 @@ export function createMfaService(deps: MfaDeps) {
     async startChallenge(
       userId: string,
       login: MfaLoginCounts,
+      active: readonly Factor[],
     ): Promise<{ mfaToken: string; factors: { id: string; type: FactorType }[] }> {
       const now = clock.now();
       const { token, digest } = newOpaqueToken();
@@ -368,16 +373,15 @@ export function createMfaService(deps: MfaDeps) {
         now,
         expiresAt: new Date(now.getTime() + MFA_TOKEN_TTL_SECONDS * 1000),
       });
-      const factors = (await service.factors(userId)).map((factor) => ({ id: factor.id, type: factor.type }));
-      return { mfaToken: token, factors };
+      return { mfaToken: token, factors: active.map((factor) => ({ id: factor.id, type: factor.type })) };
     },
 
     /** The pending sign-in of this token: MFA_TOKEN_INVALID when unknown or used, MFA_TOKEN_EXPIRED past its time. */
-    async openChallenge(mfaToken: string): Promise<OpenedChallenge> {
+    async openChallenge(mfaToken: string): Promise<MfaChallengeRow> {
       const row = await findChallenge(db, digestOf(mfaToken));
       if (!row || row.used_at !== null || row.attempts >= MFA_TOKEN_MAX_ATTEMPTS) throw new AppError('MFA_TOKEN_INVALID');
       if (row.expires_at.getTime() <= clock.now().getTime()) throw new AppError('MFA_TOKEN_EXPIRED');
-      return { row, login: row.login };
+      return row;
     },
 
     /** Takes one of the challenge's attempts before its code is checked (5 in all, counted atomically). */

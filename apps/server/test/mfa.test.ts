@@ -17,6 +17,11 @@ const file = servedForFile();
 const now = () => Math.floor(file.app.clock.now().getTime() / 1000);
 /** The code of the authenticator app `offset` steps from now. */
 const codeFor = (secret: Buffer, offset = 0) => totpCode(secret, file.app.clock.now(), { offsetSteps: offset });
+/** A well-formed code that none of the steps the server accepts now (one either side) gives. */
+const wrongCode = (secret: Buffer) => {
+  const accepted = new Set([-1, 0, 1].map((offset) => codeFor(secret, offset)));
+  return ['000000', '111111', '222222', '333333'].find((code) => !accepted.has(code)) ?? '444444';
+};
 /** Moves the clock to the start of the next step: a code of a step not used yet. */
 const nextStep = () => file.app.clock.advance(30 - (now() % 30));
 
@@ -234,7 +239,7 @@ describe('login with a second factor', () => {
 
     // Five wrong codes (from a device the back-off does not stop: each from its own address).
     const dying = await mfaTokenOf(input, '198.51.100.1');
-    const wrong = codeFor(secret) === '000000' ? '111111' : '000000';
+    const wrong = wrongCode(secret);
     for (let i = 0; i < 5; i += 1) {
       file.app.clock.advance(16 * 60);
       expect(await failure(file.app.caller().auth.mfa.verify({ mfaToken: dying, code: wrong }))).toMatchObject({
@@ -260,7 +265,7 @@ describe('login with a second factor', () => {
     expect(await failure(file.app.caller().auth.mfa.verify({ mfaToken, code: '123456', recoveryCode: 'AAAAAAAAAA' }))).toMatchObject({
       code: 'BAD_REQUEST',
     });
-    const wrong = codeFor(secret) === '000000' ? '111111' : '000000';
+    const wrong = wrongCode(secret);
     const outcomes = await Promise.all(
       Array.from({ length: 8 }, () => failure(file.app.caller().auth.mfa.verify({ mfaToken, code: wrong }))),
     );
@@ -273,9 +278,23 @@ describe('login with a second factor', () => {
     expect((await eventsOf(session.user.id, 'mfa.failed')).length).toBeGreaterThan(0);
   });
 
+  it('the sixth code for one mfaToken is refused even when right, while the token is young and the back-off has passed', async () => {
+    const { input, secret } = await withTotp('sixth');
+    const mfaToken = await mfaTokenOf(input);
+    const wrong = wrongCode(secret);
+    for (let i = 0; i < 5; i += 1) {
+      expect(await failure(file.app.caller().auth.mfa.verify({ mfaToken, code: wrong }))).toMatchObject({ appCode: 'MFA_CODE_INVALID' });
+    }
+    // Past the back-off's first wait (1 s after five failures), well within the token's 5 minutes.
+    file.app.clock.advance(20);
+    expect(await failure(file.app.caller().auth.mfa.verify({ mfaToken, code: codeFor(secret) }))).toMatchObject({
+      appCode: 'MFA_TOKEN_INVALID',
+    });
+  });
+
   it('wrong codes count in the login back-off: the password step and the codes after it are refused with RATE_LIMITED', async () => {
     const { input, secret } = await withTotp('backoff');
-    const wrong = codeFor(secret) === '000000' ? '111111' : '000000';
+    const wrong = wrongCode(secret);
     const outcomes: string[] = [];
     for (let round = 0; round < 3; round += 1) {
       const answer = await file.app

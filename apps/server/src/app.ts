@@ -8,7 +8,7 @@ import { createDatabase, type DatabaseHandle, type Db, migrateToLatest } from '.
 import { type Clock, systemClock } from './lib/clock.js';
 import { createDeviceTokenCodec, type DeviceTokenCodec } from './lib/device-token.js';
 import { type AccessTokens, createAccessTokens } from './lib/jwt.js';
-import { accessTokenKeys, type RotatingMac, rotatingMac } from './lib/keys.js';
+import { accessTokenKeys, rotatingMac } from './lib/keys.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { createFileTransport, createSmtpTransport, type MailTransport } from './lib/mailer.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/password.js';
@@ -36,10 +36,8 @@ export interface ServiceParts {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
   deviceTokens: DeviceTokenCodec;
-  /** Seals TOTP secrets at rest. */
+  /** Seals TOTP secrets and recovery keys at rest. */
   secretBox: SecretBox;
-  /** Keys the digests of recovery codes. */
-  recoveryCodeMac: RotatingMac;
   throttle: Throttle;
   revocations: Revocations;
   /** Called after a transaction that queued mail committed: wakes the mail worker, if this process runs one. */
@@ -69,7 +67,6 @@ export function createServices(parts: ServiceParts) {
     throttle,
     audit,
     secretBox: parts.secretBox,
-    recoveryCodeMac: parts.recoveryCodeMac,
     notify: queueSecondFactorMail,
     mailQueued,
   });
@@ -121,7 +118,6 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
   const refreshTokens = createRefreshTokenCodec(rotatingMac(secrets, 'refresh-token'));
   const deviceTokens = createDeviceTokenCodec(rotatingMac(secrets, 'device-token'));
   const secretBox = createSecretBox(secrets, 'totp-secret');
-  const recoveryCodeMac = rotatingMac(secrets, 'recovery-code');
 
   // db: opened and migrated.
   const ownsDatabase = overrides.database === undefined;
@@ -180,7 +176,6 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     refreshTokens,
     deviceTokens,
     secretBox,
-    recoveryCodeMac,
     throttle,
     revocations,
     mailQueued: () => worker?.nudge(),

@@ -20,6 +20,7 @@ async function serve(config: Readonly<Config>, logger: Logger): Promise<void> {
     clock: app.clock,
     logger,
     securityEventRetentionSeconds: config.securityEventRetentionSeconds,
+    reseal: app.services.mfa.resealUnderCurrentSecret,
   });
   const http = createHttpServer({ runtime: app, database: app.database, logger });
   const { port } = await http.listen(config.port, config.host);

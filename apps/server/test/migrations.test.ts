@@ -42,6 +42,7 @@ describe('migrations', () => {
       'mfa_challenges',
       'mfa_factors',
       'mfa_recovery_codes',
+      'mfa_recovery_keys',
       'rate_limits',
       'security_events',
       'sessions',

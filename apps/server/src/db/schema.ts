@@ -114,6 +114,12 @@ export interface MfaFactorsTable {
   last_used_at: Timestamp | null;
 }
 
+export interface MfaRecoveryKeysTable {
+  user_id: string;
+  key_sealed: string;
+  created_at: Timestamp;
+}
+
 export interface MfaRecoveryCodesTable {
   id: string;
   user_id: string;
@@ -154,6 +160,7 @@ export interface Database {
   mail_outbox: MailOutboxTable;
   security_events: SecurityEventsTable;
   mfa_factors: MfaFactorsTable;
+  mfa_recovery_keys: MfaRecoveryKeysTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;
 }

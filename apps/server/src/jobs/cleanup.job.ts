@@ -12,21 +12,31 @@ export const RETENTION_SECONDS = 24 * 60 * 60;
 
 /**
  * One pass: deletes what has been dead for longer than the retention, and the security events
- * older than SECURITY_EVENT_RETENTION (in batches: see deleteEventsBefore). Safe on every
+ * older than SECURITY_EVENT_RETENTION (in batches: see deleteEventsBefore); during a rotation of
+ * JWT_SECRET, `reseal` seals second factors again under the current secret. Safe on every
  * instance at once.
  */
 export async function cleanUp(
   db: Db,
   clock: Clock,
   securityEventRetentionSeconds: number,
-): Promise<{ sessions: number; rateLimits: number; loginFailures: number; securityEvents: number; mfaChallenges: number }> {
+  reseal: () => Promise<number> = async () => 0,
+): Promise<{
+  sessions: number;
+  rateLimits: number;
+  loginFailures: number;
+  securityEvents: number;
+  mfaChallenges: number;
+  resealed: number;
+}> {
   const now = clock.now().getTime();
   const before = new Date(now - RETENTION_SECONDS * 1000);
   const sessions = await deleteEndedSessionsBefore(db, before);
   const throttles = await deleteStaleThrottles(db, before);
   const securityEvents = await deleteEventsBefore(db, new Date(now - securityEventRetentionSeconds * 1000));
   const mfaChallenges = await deleteExpiredChallenges(db, before);
-  return { sessions, ...throttles, securityEvents, mfaChallenges };
+  const resealed = await reseal();
+  return { sessions, ...throttles, securityEvents, mfaChallenges, resealed };
 }
 
 /**
@@ -39,6 +49,8 @@ export function startCleanupJob(options: {
   clock: Clock;
   logger: Logger;
   securityEventRetentionSeconds: number;
+  /** Seals second factors again under the current secret (mfa's resealUnderCurrentSecret). */
+  reseal?: () => Promise<number>;
   intervalMs?: number;
 }): () => void {
   const interval = options.intervalMs ?? 10 * 60_000;
@@ -50,7 +62,7 @@ export function startCleanupJob(options: {
     timer.unref();
   };
   const run = () => {
-    cleanUp(options.db, options.clock, options.securityEventRetentionSeconds)
+    cleanUp(options.db, options.clock, options.securityEventRetentionSeconds, options.reseal)
       .then((deleted) => options.logger.info({ deleted }, 'cleanup'))
       .catch((error: unknown) => options.logger.warn({ err: error }, 'cleanup failed'))
       .finally(schedule);

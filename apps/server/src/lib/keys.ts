@@ -36,8 +36,6 @@ export interface RotatingMac {
   sign(data: Buffer): Buffer;
   /** True if `tag` is the MAC of `data` under the current or the previous secret's key; compared in constant time. */
   verify(data: Buffer, tag: Buffer): boolean;
-  /** The MAC of `data` under each accepted key, current first: what a lookup by MAC matches against. */
-  signAll(data: Buffer): Buffer[];
 }
 
 /** A `RotatingMac` for one purpose (`label`), e.g. `refresh-token` or `device-token`. */
@@ -48,7 +46,6 @@ export function rotatingMac(secrets: Secrets, label: string): RotatingMac {
   if (current === undefined) throw new Error('no current secret');
   return {
     sign: (data) => mac(current, data),
-    signAll: (data) => keys.map((key) => mac(key, data)),
     verify(data, tag) {
       // Which key matched may show in the timing; the tag itself never does.
       return keys.some((key) => {

@@ -12,6 +12,8 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 export interface SecretBox {
+  /** A previous secret is set (a rotation runs): values it sealed are due to be sealed again. */
+  readonly rotating: boolean;
   /** `v1` | iv | tag | ciphertext, base64url. */
   seal(plaintext: Buffer, associatedData: string): string;
   /** The plaintext, or undefined when no accepted key opens it for this associated data. */
@@ -25,6 +27,7 @@ export function createSecretBox(secrets: Secrets, label: string): SecretBox {
   const [current] = keys;
   if (current === undefined) throw new Error('no current secret');
   return {
+    rotating: keys.length > 1,
     seal(plaintext, associatedData) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', current, iv);

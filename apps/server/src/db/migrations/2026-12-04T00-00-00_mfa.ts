@@ -24,11 +24,20 @@ export async function up(db: Kysely<any>): Promise<void> {
   // One authenticator app per account: active or being set up.
   await db.schema.createIndex('mfa_factors_user_type_idx').on('mfa_factors').columns(['user_id', 'type']).unique().execute();
 
+  // Each account's recovery codes are MAC'd with a random key of its own, sealed like the TOTP
+  // secrets: a rotation of JWT_SECRET seals the key again, and the codes survive it.
+  await db.schema
+    .createTable('mfa_recovery_keys')
+    .addColumn('user_id', 'uuid', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+    .addColumn('key_sealed', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+    .execute();
+
   await db.schema
     .createTable('mfa_recovery_codes')
     .addColumn('id', 'uuid', (c) => c.primaryKey())
     .addColumn('user_id', 'uuid', (c) => c.notNull().references('users.id').onDelete('cascade'))
-    // HMAC-SHA256 under a key derived from JWT_SECRET: the table alone yields no code.
+    // HMAC-SHA256 under the account's sealed recovery key: the tables alone yield no code.
     .addColumn('code_digest', 'text', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .addColumn('used_at', 'timestamptz')
@@ -60,5 +69,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('mfa_challenges').execute();
   await db.schema.dropTable('mfa_recovery_codes').execute();
+  await db.schema.dropTable('mfa_recovery_keys').execute();
   await db.schema.dropTable('mfa_factors').execute();
 }

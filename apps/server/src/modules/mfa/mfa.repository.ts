@@ -79,27 +79,65 @@ export async function countRecoveryCodes(db: Db, userId: string): Promise<number
   return Number(row.count);
 }
 
-/** Replaces the user's recovery codes with these digests (none: removes them all). */
-export async function replaceRecoveryCodes(trx: Db, userId: string, digests: readonly string[], now: Date): Promise<void> {
+/**
+ * Replaces the user's recovery codes: the new key (sealed) and the digests of the new codes, or
+ * none at all.
+ */
+export async function replaceRecoveryCodes(
+  trx: Db,
+  userId: string,
+  set: { keySealed: string; digests: readonly string[] } | undefined,
+  now: Date,
+): Promise<void> {
   await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
-  if (digests.length === 0) return;
+  await trx.deleteFrom('mfa_recovery_keys').where('user_id', '=', userId).execute();
+  if (!set) return;
+  await trx.insertInto('mfa_recovery_keys').values({ user_id: userId, key_sealed: set.keySealed, created_at: now }).execute();
   await trx
     .insertInto('mfa_recovery_codes')
-    .values(digests.map((digest) => ({ id: randomUUID(), user_id: userId, code_digest: digest, created_at: now })))
+    .values(set.digests.map((digest) => ({ id: randomUUID(), user_id: userId, code_digest: digest, created_at: now })))
     .execute();
 }
 
-/** Uses the unused code with one of these digests, in one statement: a code passes once, even twice at once. */
-export async function useRecoveryCode(db: Db, userId: string, digests: readonly string[], now: Date): Promise<boolean> {
-  if (digests.length === 0) return false;
+export async function findRecoveryKey(db: Db, userId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('mfa_recovery_keys').select('key_sealed').where('user_id', '=', userId).executeTakeFirst();
+  return row?.key_sealed;
+}
+
+/** Uses the unused code with this digest, in one statement: a code passes once, even twice at once. */
+export async function useRecoveryCode(db: Db, userId: string, digest: string, now: Date): Promise<boolean> {
   const result = await db
     .updateTable('mfa_recovery_codes')
     .set({ used_at: now })
     .where('user_id', '=', userId)
-    .where('code_digest', 'in', digests)
+    .where('code_digest', '=', digest)
     .where('used_at', 'is', null)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/** A page of sealed values, in key order after `after`: TOTP secrets by factor id, recovery keys by user id. */
+export async function sealedPage(
+  db: Db,
+  table: 'factors' | 'recovery_keys',
+  after: string | undefined,
+  limit: number,
+): Promise<{ id: string; userId: string; sealed: string }[]> {
+  if (table === 'factors') {
+    let query = db.selectFrom('mfa_factors').select(['id', 'user_id', 'secret_sealed']).orderBy('id').limit(limit);
+    if (after !== undefined) query = query.where('id', '>', after);
+    return (await query.execute()).map((row) => ({ id: row.id, userId: row.user_id, sealed: row.secret_sealed }));
+  }
+  let query = db.selectFrom('mfa_recovery_keys').select(['user_id', 'key_sealed']).orderBy('user_id').limit(limit);
+  if (after !== undefined) query = query.where('user_id', '>', after);
+  return (await query.execute()).map((row) => ({ id: row.user_id, userId: row.user_id, sealed: row.key_sealed }));
+}
+
+/** Replaces a sealed value, only if it is still the one that was read (a use may have sealed it again meanwhile). */
+export async function replaceSealed(db: Db, table: 'factors' | 'recovery_keys', id: string, from: string, to: string): Promise<void> {
+  if (table === 'factors')
+    await db.updateTable('mfa_factors').set({ secret_sealed: to }).where('id', '=', id).where('secret_sealed', '=', from).execute();
+  else await db.updateTable('mfa_recovery_keys').set({ key_sealed: to }).where('user_id', '=', id).where('key_sealed', '=', from).execute();
 }
 
 export async function insertChallenge(

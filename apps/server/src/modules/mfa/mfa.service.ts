@@ -4,13 +4,12 @@
  * pending sign-ins that wait for a code, and the rule that a recent proof of identity for an
  * account with a second factor must have included it.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { AuthMethod } from '@latchkey/protocol';
 import type { Db } from '../../db/database.js';
 import type { MfaChallengeRow, MfaFactorRow, MfaLoginCounts, UserRow } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
-import type { RotatingMac } from '../../lib/keys.js';
 import { digestOf, newOpaqueToken } from '../../lib/opaque-token.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import {
@@ -35,10 +34,13 @@ import {
   findChallenge,
   findFactor,
   findFactors,
+  findRecoveryKey,
   hasActiveFactor,
   insertChallenge,
   insertFactor,
   replaceRecoveryCodes,
+  replaceSealed,
+  sealedPage,
   stepOf,
   takeChallengeAttempt,
   useChallenge,
@@ -101,31 +103,32 @@ export interface MfaDeps {
   sessions: SessionService;
   throttle: Throttle;
   audit: AuditService;
-  /** Seals TOTP secrets at rest (key: HKDF of JWT_SECRET, label totp-secret). */
+  /** Seals TOTP secrets and recovery keys at rest (key: HKDF of JWT_SECRET, label totp-secret). */
   secretBox: SecretBox;
-  /** Keys recovery-code digests (label recovery-code). */
-  recoveryCodeMac: RotatingMac;
   notify: SecondFactorNotifier;
   mailQueued: () => void;
 }
 
 export function createMfaService(deps: MfaDeps) {
-  const { db, clock, users, sessions, throttle, audit, secretBox, recoveryCodeMac, notify, mailQueued } = deps;
+  const { db, clock, users, sessions, throttle, audit, secretBox, notify, mailQueued } = deps;
 
   /** The sealed secret is bound to its factor and user: copied to another row, it does not open. */
   const secretContext = (factor: Pick<MfaFactorRow, 'id' | 'user_id'>) => `mfa-factor:${factor.id}:${factor.user_id}`;
 
-  /** The digests a recovery code may be stored under (current, then previous secret), bound to its user. */
-  const recoveryDigests = (userId: string, code: string) =>
-    recoveryCodeMac.signAll(Buffer.from(`${userId}:${code}`, 'utf8')).map((tag) => tag.toString('base64url'));
+  /** The account's recovery key is sealed to the account. */
+  const recoveryKeyContext = (userId: string) => `mfa-recovery-key:${userId}`;
+  /** What is stored of a recovery code: its HMAC-SHA256 under the account's recovery key. */
+  const recoveryDigest = (key: Buffer, code: string) => createHmac('sha256', key).update(code, 'utf8').digest('base64url');
 
   const liveFactor = (factor: MfaFactorRow, now: Date) =>
     factor.status === 'active' || now.getTime() - factor.created_at.getTime() < PENDING_FACTOR_TTL_SECONDS * 1000;
 
-  /** A fresh set of recovery codes: the codes to show once, their digests to store. */
-  function newRecoveryCodes(userId: string): { codes: string[]; digests: string[] } {
+  /** A fresh set of recovery codes: the codes to show once; a new key (sealed) and their digests to store. */
+  function newRecoveryCodes(userId: string): { codes: string[]; set: { keySealed: string; digests: string[] } } {
+    const key = randomBytes(32);
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-    return { codes, digests: codes.map((code) => recoveryCodeMac.sign(Buffer.from(`${userId}:${code}`, 'utf8')).toString('base64url')) };
+    const keySealed = secretBox.seal(key, recoveryKeyContext(userId));
+    return { codes, set: { keySealed, digests: codes.map((code) => recoveryDigest(key, code)) } };
   }
 
   /**
@@ -218,7 +221,7 @@ export function createMfaService(deps: MfaDeps) {
         const user = await users.load(auth.userId, trx);
         if (!(await acceptTotp(trx, factor, code, now, true))) return undefined;
         const fresh = (await countRecoveryCodes(trx, user.id)) === 0 ? newRecoveryCodes(user.id) : undefined;
-        if (fresh) await replaceRecoveryCodes(trx, user.id, fresh.digests, now);
+        if (fresh) await replaceRecoveryCodes(trx, user.id, fresh.set, now);
         await audit.record(trx, {
           type: 'mfa.enrolled',
           userId: user.id,
@@ -257,7 +260,7 @@ export function createMfaService(deps: MfaDeps) {
         const row = await deleteFactor(trx, user.id, factorId);
         if (!row) return undefined;
         if (row.status === 'active') {
-          if (!(await hasActiveFactor(trx, user.id))) await replaceRecoveryCodes(trx, user.id, [], now);
+          if (!(await hasActiveFactor(trx, user.id))) await replaceRecoveryCodes(trx, user.id, undefined, now);
           await audit.record(trx, {
             type: 'mfa.removed',
             userId: user.id,
@@ -281,7 +284,7 @@ export function createMfaService(deps: MfaDeps) {
         const user = await users.lock(auth.userId, trx);
         if (!user || !(await hasActiveFactor(trx, user.id))) return undefined;
         const fresh = newRecoveryCodes(user.id);
-        await replaceRecoveryCodes(trx, user.id, fresh.digests, now);
+        await replaceRecoveryCodes(trx, user.id, fresh.set, now);
         await audit.record(trx, {
           type: 'mfa.recovery_codes_regenerated',
           userId: user.id,
@@ -330,7 +333,12 @@ export function createMfaService(deps: MfaDeps) {
         if (!factor) return undefined;
         return (await acceptTotp(trx, factor, input.code, now)) ? 'totp' : undefined;
       }
-      if (!(await useRecoveryCode(trx, user.id, recoveryDigests(user.id, input.recoveryCode), now))) return undefined;
+      const keySealed = await findRecoveryKey(trx, user.id);
+      const key = keySealed === undefined ? undefined : secretBox.openDetailed(keySealed, recoveryKeyContext(user.id));
+      if (!key || !(await useRecoveryCode(trx, user.id, recoveryDigest(key.plaintext, input.recoveryCode), now))) return undefined;
+      // Sealed under JWT_SECRET_PREVIOUS: sealed again under the current secret, as a factor's secret is.
+      if (!key.current && keySealed !== undefined)
+        await replaceSealed(trx, 'recovery_keys', user.id, keySealed, secretBox.seal(key.plaintext, recoveryKeyContext(user.id)));
       const remaining = await countRecoveryCodes(trx, user.id);
       await audit.record(trx, {
         type: 'mfa.recovery_code_used',
@@ -394,6 +402,33 @@ export function createMfaService(deps: MfaDeps) {
     /** Uses the challenge in the caller's transaction: MFA_TOKEN_INVALID when another request used it first. */
     async useChallenge(trx: Db, challenge: MfaChallengeRow): Promise<void> {
       if (!(await useChallenge(trx, challenge.id, clock.now()))) throw new AppError('MFA_TOKEN_INVALID');
+    },
+
+    /**
+     * During a rotation of JWT_SECRET: seals again under the current secret every TOTP secret and
+     * recovery key still sealed under the previous one, so that removing JWT_SECRET_PREVIOUS
+     * ends no second factor. Idempotent, in pages; a value changed meanwhile is left to its use
+     * (which seals it again itself). Returns how many were sealed again; none without a rotation.
+     */
+    async resealUnderCurrentSecret(): Promise<number> {
+      if (!secretBox.rotating) return 0;
+      let resealed = 0;
+      for (const table of ['factors', 'recovery_keys'] as const) {
+        let after: string | undefined;
+        for (;;) {
+          const page = await sealedPage(db, table, after, 500);
+          for (const row of page) {
+            const context = table === 'factors' ? secretContext({ id: row.id, user_id: row.userId }) : recoveryKeyContext(row.userId);
+            const opened = secretBox.openDetailed(row.sealed, context);
+            if (!opened || opened.current) continue;
+            await replaceSealed(db, table, row.id, row.sealed, secretBox.seal(opened.plaintext, context));
+            resealed += 1;
+          }
+          if (page.length < 500) break;
+          after = page.at(-1)?.id;
+        }
+      }
+      return resealed;
     },
 
     /** Ends the user's pending sign-ins (a password change or reset: the password they proved is gone). */

@@ -75,7 +75,7 @@ const TYPES = {
   },
   Session: {
     of: 'auth.login',
-    when: ' when the account has no second factor, and of `auth.mfa.verify`',
+    when: ' when the account has no second factor, and of `auth.mfa.verify` and `auth.passkeys.authenticate`',
     fields: {
       user: 'User',
       accessToken: 'string (a JWT)',
@@ -90,8 +90,8 @@ const TYPES = {
     when: ' when the account has a second factor (continue with `auth.mfa.verify`)',
     fields: {
       mfaRequired: 'true',
-      mfaToken: 'string (opaque; single use, 5 minutes, 5 codes)',
-      factors: '{ id: string; type: "totp" }[]',
+      mfaToken: 'string (opaque; single use, 5 minutes, 5 attempts)',
+      factors: '{ id: string; type: "totp" | "passkey" }[]',
     },
   },
   Tokens: {
@@ -132,10 +132,39 @@ const TYPES = {
     of: 'auth.mfa.factors',
     when: ', one element',
     fields: {
-      id: 'string (uuid)',
-      type: '"totp"',
+      id: 'string (uuid; of the passkey, for a passkey)',
+      type: '"totp" | "passkey"',
       createdAt: 'Date',
-      lastUsedAt: 'Date | null (the last code accepted)',
+      lastUsedAt: 'Date | null (the last code or assertion accepted)',
+    },
+  },
+  Passkey: {
+    of: 'auth.passkeys.list',
+    when: ', one element',
+    fields: {
+      id: 'string (uuid)',
+      name: 'string',
+      createdAt: 'Date',
+      lastUsedAt: 'Date | null (its last accepted assertion)',
+      backedUp: 'boolean (the authenticator says it is synced now)',
+      deviceType: '"singleDevice" | "multiDevice" (multiDevice: backup-eligible, a synced passkey)',
+    },
+  },
+  PublicKeyCredentialCreationOptionsJSON: {
+    of: 'auth.passkeys.registrationOptions',
+    when: "; WebAuthn's JSON, for `startRegistration({ optionsJSON })` of @simplewebauthn/browser",
+    fields: {
+      rp: '{ name: string; id: string }',
+      user: '{ id: string (the random user handle, base64url); name: string (the email); displayName: string (the username) }',
+      challenge: 'string (base64url)',
+      pubKeyCredParams: '{ alg: number; type: "public-key" }[] (Ed25519, ES256, RS256)',
+      timeout: 'number (ms)',
+      excludeCredentials: '{ id: string; type: "public-key"; transports?: string[] }[] (the account\'s passkeys)',
+      authenticatorSelection: '{ residentKey: "required"; requireResidentKey: true; userVerification: "required" }',
+      hints: 'string[] (empty)',
+      attestation: '"none"',
+      attestationFormats: 'string[] (not sent: any)',
+      extensions: '{ credProps: true }',
     },
   },
 } as const;
@@ -162,13 +191,13 @@ const PROCEDURES = {
     access: 'public',
     output: 'Session | MfaRequired',
     appCodes: ['INVALID_CREDENTIALS', 'ACCOUNT_DISABLED', 'RATE_LIMITED'],
-    note: "An unknown email and a wrong password answer alike, after the same work. `deviceToken` (from an earlier login on this device) keeps strangers' failures from locking the device out. For an account with a second factor, the right password answers `MfaRequired` instead of a session: continue with `auth.mfa.verify`.",
+    note: "An unknown email and a wrong password answer alike, after the same work. `deviceToken` (from an earlier login on this device) keeps strangers' failures from locking the device out. For an account with a second factor (an authenticator app or a passkey), the right password answers `MfaRequired` instead of a session, its `factors` listing them: continue with `auth.mfa.verify`.",
   },
   'auth.reauthenticate': {
     access: 'signed in',
     output: { accessToken: 'string (a JWT whose auth_time is now)', accessTokenExpiresAt: 'Date' },
-    appCodes: ['INVALID_CREDENTIALS', 'MFA_CODE_INVALID', 'FACTOR_NOT_FOUND', 'RATE_LIMITED'],
-    note: 'Proves again who is signed in, with `{ password }`, `{ code }` (the authenticator app) or `{ recoveryCode }`: with the token it answers, for `REAUTH_MAX_AGE`, a new email or password needs no `currentPassword`. For an account with a second factor, the sensitive actions need a re-authentication with a code (the password alone is not enough); a code for an account without one is `FACTOR_NOT_FOUND`.',
+    appCodes: ['INVALID_CREDENTIALS', 'MFA_CODE_INVALID', 'FACTOR_NOT_FOUND', 'PASSKEY_INVALID', 'CHALLENGE_EXPIRED', 'RATE_LIMITED'],
+    note: "Proves again who is signed in, with `{ password }`, `{ code }` (the authenticator app), `{ recoveryCode }` or `{ passkey }` (an assertion for the options of `auth.passkeys.authenticationOptions({ reauthenticate: true })`, asked for with this session's token): with the token it answers, for `REAUTH_MAX_AGE`, a new email or password needs no `currentPassword`. For an account with a second factor, the sensitive actions need a re-authentication with a code or a passkey (the password alone is not enough); a code for an account without one is `FACTOR_NOT_FOUND`. A passkey proves both factors when the session began with the password (`amr` pwd, hwk, mfa), `hwk` otherwise; one that does not verify is `PASSKEY_INVALID`, a challenge unknown, used or expired `CHALLENGE_EXPIRED`.",
   },
   'auth.refresh': {
     access: 'public',
@@ -258,8 +287,58 @@ const PROCEDURES = {
   'auth.mfa.verify': {
     access: 'public',
     output: 'Session',
-    appCodes: ['MFA_TOKEN_INVALID', 'MFA_TOKEN_EXPIRED', 'MFA_CODE_INVALID', 'ACCOUNT_DISABLED', 'RATE_LIMITED'],
-    note: "The second step of a login: its `mfaToken` with `code` or `recoveryCode`, answering the session (`amr` pwd, otp, mfa; `aal` 2). The token is single use, lives 5 minutes and dies after 5 wrong codes; wrong codes count in the login's back-off.",
+    appCodes: [
+      'MFA_TOKEN_INVALID',
+      'MFA_TOKEN_EXPIRED',
+      'MFA_CODE_INVALID',
+      'PASSKEY_INVALID',
+      'CHALLENGE_EXPIRED',
+      'ACCOUNT_DISABLED',
+      'RATE_LIMITED',
+    ],
+    note: "The second step of a login: its `mfaToken` with `code`, `recoveryCode` or `passkey` (an assertion for the options of `auth.passkeys.authenticationOptions({ mfaToken })`), answering the session (`amr` pwd, otp, mfa with a code, pwd, hwk, mfa with a passkey; `aal` 2). The token is single use, lives 5 minutes and dies after 5 wrong attempts; wrong codes and passkeys that do not verify (`PASSKEY_INVALID`) count in the login's back-off.",
+  },
+  'auth.passkeys.registrationOptions': {
+    access: 'signed in',
+    output: 'PublicKeyCredentialCreationOptionsJSON',
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'RATE_LIMITED'],
+    note: "Starts registering a passkey: options for `startRegistration` (a discoverable credential, user verification required, the account's passkeys excluded, `user.id` a random handle of the account). Needs a recent proof of identity (one that included the second factor, once the account has one). A mutation: it stores a challenge, single use, for 5 minutes, bound to this session; ceremonies started are limited per address.",
+  },
+  'auth.passkeys.register': {
+    access: 'signed in',
+    output: { passkey: 'Passkey', recoveryCodes: "string[] (10 with the account's first second factor, shown this once; else empty)" },
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'PASSKEY_INVALID', 'CHALLENGE_EXPIRED'],
+    note: "Verifies `response` (the browser's answer to `registrationOptions`) and stores the passkey under `name` (default `Passkey`); from then on it signs in alone, and a password login asks for it as the second factor. `PASSKEY_INVALID` when it does not verify (another origin or RP ID, no user verification, a challenge of another session) or its credential is registered already (to anyone); `CHALLENGE_EXPIRED` when its challenge is unknown, used or expired; `VALIDATION_FAILED` past 20 passkeys per account. Needs a recent proof of identity, as the options do.",
+  },
+  'auth.passkeys.list': {
+    access: 'signed in',
+    output: 'Passkey[]',
+    appCodes: [],
+    note: "The user's passkeys, oldest first (no key material).",
+  },
+  'auth.passkeys.rename': {
+    access: 'signed in',
+    output: 'Passkey',
+    appCodes: ['PASSKEY_NOT_FOUND'],
+    note: "Renames one of the user's passkeys (1 to 64 characters, trimmed); `PASSKEY_NOT_FOUND` for one that is not theirs. Needs no recent proof.",
+  },
+  'auth.passkeys.remove': {
+    access: 'signed in',
+    output: { success: 'true' },
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'PASSKEY_NOT_FOUND', 'LAST_SIGN_IN_METHOD'],
+    note: "Removes one of the user's passkeys; the last second factor takes the recovery codes with it. Needs a re-authentication within `REAUTH_MAX_AGE` that included the second factor; `LAST_SIGN_IN_METHOD` when the account would be left with no way in (no password and no other passkey).",
+  },
+  'auth.passkeys.authenticationOptions': {
+    access: 'public',
+    output: { challengeId: 'string (uuid)', options: "PublicKeyCredentialRequestOptionsJSON (WebAuthn's JSON, for startAuthentication)" },
+    appCodes: ['MFA_TOKEN_INVALID', 'MFA_TOKEN_EXPIRED', ...ACCESS_TOKEN_REFUSALS, 'RATE_LIMITED'],
+    note: "Options for an assertion, user verification required. Without input (or `{}`): any passkey (usernameless, conditional UI; `allowCredentials` empty); `{ email }`: only that account's, with the same answer whether or not it exists; `{ mfaToken }`: a passkey of the pending login's account, for `auth.mfa.verify`; `{ reauthenticate: true }`: the signed-in user's (the access token is then required: its refusals), for `auth.reauthenticate`. A mutation: it stores a challenge, single use, for 5 minutes; ceremonies started are limited per address.",
+  },
+  'auth.passkeys.authenticate': {
+    access: 'public',
+    output: 'Session',
+    appCodes: ['PASSKEY_INVALID', 'CHALLENGE_EXPIRED', 'ACCOUNT_DISABLED', 'RATE_LIMITED'],
+    note: "Signs in with a passkey alone: `response` is the browser's answer to the options of `authenticationOptions` whose `challengeId` it gives. A user-verified passkey is two factors: the session's `amr` is hwk and its `aal` 2. `PASSKEY_INVALID` when it does not verify (unknown credential, another account's than the email asked for, another origin, no user verification, a signature count that did not go up, a change of backup eligibility); `CHALLENGE_EXPIRED` when the challenge is unknown, used or expired, or not the one of `challengeId`. Counted in the login's per-address limit.",
   },
   'user.me': { access: 'signed in', output: 'User', appCodes: [], note: 'The signed-in user.' },
   'user.update': {
@@ -476,13 +555,10 @@ function restSection(document: OpenApiDocument): string[] {
         .map((p) => `${p.name}${p.required ? '' : '?'}=`)
         .join('&');
       const inPath = parameters.filter((p) => p.in === 'path').map((p) => `{${p.name}}`);
-      const request = body
-        ? `body \`${body}\``
-        : query
-          ? `query \`?${query}\``
-          : inPath.length > 0
-            ? `path ${inPath.map((name) => `\`${name}\``).join(', ')}`
-            : 'none';
+      const pathText = inPath.length > 0 ? `path ${inPath.map((name) => `\`${name}\``).join(', ')}` : undefined;
+      const bodyText = body ? `body \`${body}\`` : undefined;
+      const queryText = query ? `query \`?${query}\`` : undefined;
+      const request = [pathText, bodyText, queryText].filter((part) => part !== undefined).join(', ') || 'none';
       const [successStatus, success] = Object.entries(operation.responses).find(([status]) => status.startsWith('2')) ?? [];
       const successSchema = success && 'content' in success ? referenceName(success.content?.['application/json']?.schema) : undefined;
       const others = Object.keys(operation.responses).filter((status) => !status.startsWith('2'));
@@ -565,8 +641,9 @@ function unformattedApiDoc(): string {
     'Under `/api`, JSON in snake_case ([rest.md](rest.md)). Errors are `{ "errors": { "<field>": ["<message>"] }, "code":',
     '"<appCode>" }`, with the status of the appCode below; 400 (not JSON), 413 (over 1 MB) and 415 (not',
     '`application/json`; a POST without a body included) come before any other check. A route answers the appCodes of the',
-    'procedure it calls, except that a wrong password or code on a signed-in route (`current_password` of `PUT /api/user`,',
-    '`POST /api/auth/reauthenticate`, `POST /api/user/mfa/totp/confirm`) is 422, not 401 (the session is fine).',
+    'procedure it calls, except that a wrong password or code, or a passkey that does not verify, on a signed-in route',
+    '(`current_password` of `PUT /api/user`, `POST /api/auth/reauthenticate`, `POST /api/user/mfa/totp/confirm`, `POST',
+    '/api/user/passkeys`) is 422, not 401 (the session is fine).',
     '',
     ...restSection(document),
     '',

@@ -21,6 +21,7 @@ import { createAdminService } from './modules/admin/admin.service.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { createMailWorker } from './modules/mail/mail.worker.js';
 import { createMfaService } from './modules/mfa/mfa.service.js';
+import { createPasskeyService } from './modules/mfa/passkey.service.js';
 import { createRevocations, probeListen, type Revocations } from './modules/session/revocations.js';
 import { createSessionService } from './modules/session/session.service.js';
 import { createThrottle, type Throttle } from './modules/throttle/throttle.service.js';
@@ -70,10 +71,35 @@ export function createServices(parts: ServiceParts) {
     notify: queueSecondFactorMail,
     mailQueued,
   });
-  const signIn = createSignInService({ db, clock, config, hasher, throttle, users, sessions, audit, mfa, deviceTokens, mailQueued });
-  const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, audit, mfa, mailQueued });
+  const passkeys = createPasskeyService({
+    db,
+    clock,
+    config,
+    users,
+    sessions,
+    throttle,
+    audit,
+    mfa,
+    notify: queueSecondFactorMail,
+    mailQueued,
+  });
+  const signIn = createSignInService({
+    db,
+    clock,
+    config,
+    hasher,
+    throttle,
+    users,
+    sessions,
+    audit,
+    mfa,
+    passkeys,
+    deviceTokens,
+    mailQueued,
+  });
+  const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, audit, mfa, passkeys, mailQueued });
   const admin = createAdminService({ db, clock, users, sessions, audit, mfa, mailQueued });
-  return { users, audit, sessions, mfa, signIn, accounts, admin };
+  return { users, audit, sessions, mfa, passkeys, signIn, accounts, admin };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -38,7 +38,8 @@ const ROOM_EDGES: Record<string, readonly string[]> = {
   migrate: ['config', 'db'],
   'admin-grant': ['app', 'config', 'lib', 'modules'],
   'admin-grant-cli': ['admin-grant', 'config'],
-  testing: ['app', 'config', 'db', 'http', 'lib', 'modules', 'router', 'trpc'],
+  testing: ['app', 'config', 'db', 'http', 'lib', 'modules', 'router', 'trpc', 'testing-authenticator'],
+  'testing-authenticator': [],
 };
 
 interface Edge {

@@ -191,6 +191,12 @@ describe('loadConfig refuses a bad value with one line naming the variable', () 
     ['BASE_URL', 'ftp://x'],
     ['CORS_ORIGINS', 'not a url'],
     ['CORS_ORIGINS', 'https://app.example.com/path'],
+    ['WEBAUTHN_RP_ID', 'https://example.com'],
+    ['WEBAUTHN_RP_ID', 'example.com:443'],
+    ['WEBAUTHN_RP_NAME', 'x'.repeat(65)],
+    ['WEBAUTHN_ORIGINS', 'http://app.example.com'],
+    ['WEBAUTHN_ORIGINS', 'https://app.example.com/path'],
+    ['WEBAUTHN_ORIGINS', 'https://evil.example.net'],
     ['LOG_LEVEL', 'loud'],
     ['SMTP_URL', 'http://x'],
     ['TRUST_PROXY', 'maybe'],
@@ -321,6 +327,34 @@ describe('loadConfig mail', () => {
     const smtpUrl = 'smtps://user:secret@mail.example.com:465';
 
     expect(loadConfig({ JWT_SECRET: SECRET, SMTP_URL: smtpUrl }).smtpUrl).toBe(smtpUrl);
+  });
+});
+
+describe('passkey settings', () => {
+  it('default to the host and origin of BASE_URL, and CORS_ORIGINS', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET, BASE_URL: 'https://auth.example.com', CORS_ORIGINS: 'https://app.example.com' });
+    expect(config.webauthn).toEqual({
+      rpId: 'auth.example.com',
+      rpName: 'Latchkey',
+      origins: ['https://auth.example.com', 'https://app.example.com'],
+    });
+  });
+
+  it('take an RP ID that is a parent domain of every origin, and refuse an origin off it', () => {
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      WEBAUTHN_RP_ID: 'Example.com',
+      WEBAUTHN_RP_NAME: 'Acme',
+      WEBAUTHN_ORIGINS: 'https://app.example.com, https://example.com/',
+    });
+    expect(config.webauthn).toEqual({ rpId: 'example.com', rpName: 'Acme', origins: ['https://app.example.com', 'https://example.com'] });
+    // BASE_URL's default origin (http://localhost:3000) is not on example.com.
+    expect(configError({ JWT_SECRET: SECRET, WEBAUTHN_RP_ID: 'example.com' }).message).toMatch(
+      /^Invalid configuration: WEBAUTHN_ORIGINS: http:\/\/localhost:3000 is not on WEBAUTHN_RP_ID example.com/,
+    );
+    expect(
+      configError({ JWT_SECRET: SECRET, WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://notexample.com' }).message,
+    ).toContain('WEBAUTHN_ORIGINS');
   });
 });
 

@@ -61,6 +61,8 @@ export interface Config {
   webConcurrency: number;
   /** The most calls one tRPC batch may hold; a larger one is refused before any call runs. */
   maxBatchSize: number;
+  /** Passkeys: the relying party's id and name, and the page origins whose ceremonies count. */
+  webauthn: Readonly<{ rpId: string; rpName: string; origins: readonly string[] }>;
 }
 
 export class ConfigError extends Error {
@@ -187,6 +189,37 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(1),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(DEFAULT_MAX_BATCH_SIZE),
+  WEBAUTHN_RP_ID: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, {
+      message: 'must be a domain name such as example.com (no scheme, port or path)',
+    })
+    .optional(),
+  WEBAUTHN_RP_NAME: z.string().trim().min(1).max(64).default('Latchkey'),
+  WEBAUTHN_ORIGINS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const origins = text
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        const url = URL.canParse(origin) ? new URL(origin) : undefined;
+        const secure = url?.protocol === 'https:' || (url?.protocol === 'http:' && url.hostname === 'localhost');
+        if (!url || url.origin !== origin.replace(/\/$/, '') || !secure) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be comma-separated https origins (or http://localhost) such as https://app.example.com (got ${JSON.stringify(origin)})`,
+          });
+          return z.NEVER;
+        }
+      }
+      return origins.map((o) => new URL(o).origin);
+    }),
 });
 
 /** Every variable the server reads: README's configuration table and .env.example list each one (test/readme-config.test.ts). */
@@ -308,5 +341,27 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     passwordResetTtlSeconds: e.PASSWORD_RESET_TTL,
     webConcurrency: e.WEB_CONCURRENCY,
     maxBatchSize: e.MAX_BATCH_SIZE,
+    webauthn: webauthnSettings(e),
   });
+}
+
+/**
+ * The relying party of passkeys: WEBAUTHN_RP_ID (default BASE_URL's host) and WEBAUTHN_ORIGINS
+ * (default BASE_URL's origin and CORS_ORIGINS). A browser only lets a page use an RP ID that is
+ * its own host or a parent domain of it: set explicitly, every origin must fit it.
+ */
+function webauthnSettings(e: z.infer<typeof EnvSchema>): Config['webauthn'] {
+  const base = new URL(e.BASE_URL);
+  const rpId = e.WEBAUTHN_RP_ID ?? base.hostname;
+  const origins = e.WEBAUTHN_ORIGINS ?? [...new Set([base.origin, ...e.CORS_ORIGINS])];
+  if (e.WEBAUTHN_RP_ID !== undefined || e.WEBAUTHN_ORIGINS !== undefined) {
+    for (const origin of origins) {
+      const host = new URL(origin).hostname;
+      if (host !== rpId && !host.endsWith(`.${rpId}`))
+        throw new ConfigError(
+          `Invalid configuration: WEBAUTHN_ORIGINS: ${origin} is not on WEBAUTHN_RP_ID ${rpId} (each origin's host must be the RP ID or a subdomain of it)`,
+        );
+    }
+  }
+  return Object.freeze({ rpId, rpName: e.WEBAUTHN_RP_NAME, origins: Object.freeze(origins) });
 }

@@ -23,6 +23,13 @@ import { outboxMails } from './modules/mail/outbox.js';
 import { type AppRouter, createCaller } from './router.js';
 import type { RequestInfo } from './trpc/context.js';
 
+export {
+  type SoftwareAuthenticator,
+  type SoftwareAuthenticatorOptions,
+  type SoftwareCredential,
+  softwareAuthenticator,
+} from './testing-authenticator.js';
+
 export type Caller = ReturnType<typeof createCaller>;
 export type SignedUp = Awaited<ReturnType<Caller['auth']['register']>> & {
   password: string;

@@ -221,11 +221,11 @@ describe('login with a second factor over REST', () => {
       expectErrors(await second({ mfa_token: mfaToken, code }), 401, { code: ['is invalid'] }, 'MFA_CODE_INVALID');
     }
     expectErrors(await second({ mfa_token: mfaToken, recovery_code: 'short' }), 401, { recovery_code: ['is invalid'] }, 'MFA_CODE_INVALID');
-    expectErrors(await second({ mfa_token: mfaToken }), 422, { code: ['give either code or recovery_code'] }, 'VALIDATION_FAILED');
+    expectErrors(await second({ mfa_token: mfaToken }), 422, { code: ['give one of code, recovery_code or passkey'] }, 'VALIDATION_FAILED');
     expectErrors(
       await second({ mfa_token: mfaToken, code: '123456', recovery_code: 'AAAAAAAAAA' }),
       422,
-      { code: ['give either code or recovery_code'] },
+      { code: ['give one of code, recovery_code or passkey'] },
       'VALIDATION_FAILED',
     );
     expectErrors(await second({ code: '123456' }), 422, { mfa_token: ["can't be blank"] }, 'VALIDATION_FAILED');

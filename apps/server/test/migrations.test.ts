@@ -43,6 +43,8 @@ describe('migrations', () => {
       'mfa_factors',
       'mfa_recovery_codes',
       'mfa_recovery_keys',
+      'passkey_challenges',
+      'passkeys',
       'rate_limits',
       'security_events',
       'sessions',

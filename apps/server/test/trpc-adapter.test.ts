@@ -102,7 +102,17 @@ function chunks(text: string): ReadableStream<Uint8Array> {
   });
 }
 
-const MINTED = new Set(['accessToken', 'refreshToken', 'id', 'deviceToken', 'factorId', 'secret', 'otpauthUri']);
+const MINTED = new Set([
+  'accessToken',
+  'refreshToken',
+  'id',
+  'deviceToken',
+  'factorId',
+  'secret',
+  'otpauthUri',
+  'challenge',
+  'challengeId',
+]);
 
 /**
  * Status, every header but Date, and the body with `replace`'s values (what differs between the
@@ -192,6 +202,19 @@ const CASES: Record<string, Case> = {
   'auth.mfa.remove': { authed: true, valid: () => ({ factorId: NO_FACTOR }), invalid: { factorId: 7 } },
   'auth.mfa.recoveryCodes.regenerate': { authed: true, valid: () => undefined, invalid: undefined },
   'auth.mfa.verify': { authed: false, valid: () => ({ mfaToken: 'not-a-token-we-sent', code: '123456' }), invalid: { code: '123456' } },
+  // A fresh account (a recent proof): the options answer a new challenge and user handle (minted,
+  // compared by name); answers that are no credential, and ids of no passkey, refuse alike.
+  'auth.passkeys.registrationOptions': { authed: true, valid: () => undefined, invalid: undefined },
+  'auth.passkeys.register': { authed: true, valid: () => ({ response: { id: 'x' }, name: 'parity' }), invalid: { name: 7 } },
+  'auth.passkeys.list': { authed: true, valid: () => undefined, invalid: undefined },
+  'auth.passkeys.rename': { authed: true, valid: () => ({ id: NO_FACTOR, name: 'parity' }), invalid: { id: 'x' } },
+  'auth.passkeys.remove': { authed: true, valid: () => ({ id: NO_FACTOR }), invalid: { id: 7 } },
+  'auth.passkeys.authenticationOptions': { authed: false, valid: (a) => ({ email: a.email }), invalid: { email: 'no' } },
+  'auth.passkeys.authenticate': {
+    authed: false,
+    valid: () => ({ challengeId: NO_FACTOR, response: { id: 'x' } }),
+    invalid: { challengeId: 'x' },
+  },
   'user.me': { authed: true, valid: () => undefined, invalid: undefined },
   'user.update': { authed: true, valid: () => ({ bio: 'parity' }), invalid: { image: 3 } },
   'user.changePassword': { authed: true, valid: (a) => ({ currentPassword: a.password, newPassword: NEW_PASSWORD }), invalid: {} },

@@ -29,8 +29,11 @@ async function signIn(): Promise<void> {
   if (email && password) {
     const result = await auth.login({ email, password });
     // The password was right, and the account has a second factor: the sign-in needs its code too.
+    // (A passkey needs a browser: here an account with passkeys alone gives one of its recovery codes.)
     if (result.status === 'mfa-required') {
-      const typed = (process.env.LATCHKEY_MFA_CODE ?? (await ask('Code from your authenticator app (or a recovery code): '))).trim();
+      const app = result.factors.some((factor) => factor.type === 'totp');
+      const question = app ? 'Code from your authenticator app (or a recovery code): ' : 'A recovery code (passkeys need a browser): ';
+      const typed = (process.env.LATCHKEY_MFA_CODE ?? (await ask(question))).trim();
       const { mfaToken } = result;
       await auth.verifyMfa(/^[\d\s]+$/.test(typed) ? { mfaToken, code: typed } : { mfaToken, recoveryCode: typed });
     }

@@ -1,10 +1,25 @@
 import { DEFAULT_MAX_BATCH_SIZE } from '@latchkey/protocol';
+import { startAuthentication, startRegistration } from '@simplewebauthn/browser';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
 import superjson from 'superjson';
+import { requireWebAuthn } from './passkeys.js';
 import { refreshLink } from './refresh-link.js';
 import { type SessionListener, SessionManager } from './session-manager.js';
 import { memoryStorage, type SessionStorage } from './storage.js';
-import type { AppRouter, LoginResult, RouterInputs, Session, SignedIn, StoredSession, VerifyMfaInput } from './types.js';
+import type {
+  AppRouter,
+  LoginResult,
+  PasskeyRegistration,
+  Reauthenticated,
+  RegisterPasskeyInput,
+  RouterInputs,
+  Session,
+  SignedIn,
+  SignInWithPasskeyInput,
+  StoredSession,
+  VerifyMfaInput,
+  VerifyMfaWithPasskeyInput,
+} from './types.js';
 
 type HeadersInit = Record<string, string>;
 
@@ -48,6 +63,34 @@ export interface AuthMethods {
    */
   verifyMfa(input: VerifyMfaInput): Promise<SignedIn>;
   /**
+   * Passkeys of the signed-in user. The rest (`auth.passkeys.list`, `.rename`, `.remove`) goes
+   * through the typed client as any other call.
+   */
+  passkeys: PasskeyMethods;
+  /**
+   * Signs in with a passkey, as the only factor (a user-verified passkey counts as two: the
+   * session's token carries `amr: ["hwk"]`, `aal: 2`). Without `email` any passkey of this site may
+   * answer (usernameless); `conditional` waits for the user to pick one in the page's autofill.
+   * Stores the session as `login` does and resolves to `{ status: 'signed-in', user, ... }`. A
+   * passkey the server refuses rejects with its error (`PASSKEY_INVALID`); a ceremony the user
+   * cancels, with @simplewebauthn/browser's `WebAuthnError` (named as the browser's error, e.g.
+   * `NotAllowedError`);
+   * without WebAuthn (Node), with `WebAuthnUnavailableError`. Nothing is stored then.
+   */
+  signInWithPasskey(input?: SignInWithPasskeyInput): Promise<SignedIn>;
+  /**
+   * A login's second step with one of the account's passkeys (the `mfa-required` answer lists a
+   * factor `{ type: 'passkey' }`): stores the session as `verifyMfa` does.
+   */
+  verifyMfaWithPasskey(input: VerifyMfaWithPasskeyInput): Promise<SignedIn>;
+  /**
+   * A fresh proof of identity in the current session with one of the user's passkeys, for the
+   * changes that need a recent one (removing a passkey, changing the password, ...): the fresh
+   * access token the server answers (`auth.reauthenticate`) replaces the stored one, so that the
+   * next calls carry it.
+   */
+  reauthenticateWithPasskey(): Promise<Reauthenticated>;
+  /**
    * Forgets the session here, always, and ends it on the server if the server can be reached.
    * `serverConfirmed` is false when the server could not be told (network, 429, 5xx): the
    * refresh token then stays valid on the server until it expires or is revoked.
@@ -59,6 +102,15 @@ export interface AuthMethods {
   session(): Promise<StoredSession | null>;
   /** Follows sign-in state: called with the new session, or null when signed out. */
   onSessionChange(listener: SessionListener): () => void;
+}
+
+export interface PasskeyMethods {
+  /**
+   * Creates a passkey for the signed-in user (who needs a recent proof of identity: a sign-in or a
+   * re-authentication within REAUTH_MAX_AGE) and registers it. Resolves to the server's answer:
+   * the passkey, and `recoveryCodes` when it is the account's first second factor (empty otherwise).
+   */
+  register(input?: RegisterPasskeyInput): Promise<PasskeyRegistration>;
 }
 
 export interface LogoutResult {
@@ -132,6 +184,39 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     },
     // Outside the refresh link, as login: a wrong code is the server's answer, never a reason to refresh.
     verifyMfa: async (input) => signIn(await direct.auth.mfa.verify.mutate(input)),
+    // WebAuthn is checked before anything is sent: no challenge is made for a ceremony that cannot run.
+    passkeys: {
+      async register(input = {}) {
+        requireWebAuthn();
+        const optionsJSON = await api.auth.passkeys.registrationOptions.mutate();
+        const response = await startRegistration({ optionsJSON });
+        return api.auth.passkeys.register.mutate({ response, ...(input.name !== undefined && { name: input.name }) });
+      },
+    },
+    // Sign-ins go outside the refresh link, as login does.
+    async signInWithPasskey(input = {}) {
+      requireWebAuthn();
+      const { challengeId, options } = await direct.auth.passkeys.authenticationOptions.mutate(
+        input.email !== undefined ? { email: input.email } : {},
+      );
+      const response = await startAuthentication({ optionsJSON: options, useBrowserAutofill: input.conditional === true });
+      return signIn(await direct.auth.passkeys.authenticate.mutate({ challengeId, response }));
+    },
+    async verifyMfaWithPasskey({ mfaToken }) {
+      requireWebAuthn();
+      const { options } = await direct.auth.passkeys.authenticationOptions.mutate({ mfaToken });
+      const passkey = await startAuthentication({ optionsJSON: options });
+      return signIn(await direct.auth.mfa.verify.mutate({ mfaToken, passkey }));
+    },
+    // Signed in: through the refresh link, with the access token the challenge is bound to.
+    async reauthenticateWithPasskey() {
+      requireWebAuthn();
+      const { options } = await api.auth.passkeys.authenticationOptions.mutate({ reauthenticate: true });
+      const passkey = await startAuthentication({ optionsJSON: options });
+      const answer = await api.auth.reauthenticate.mutate({ passkey });
+      await sessions.replaceAccessToken(answer);
+      return answer;
+    },
     async logout() {
       await sessions.ready();
       const known = sessions.peek();

@@ -1,4 +1,12 @@
-export { type AuthClient, type AuthClientOptions, type AuthMethods, createAuthClient, type LogoutResult } from './client.js';
+export {
+  type AuthClient,
+  type AuthClientOptions,
+  type AuthMethods,
+  createAuthClient,
+  type LogoutResult,
+  type PasskeyMethods,
+} from './client.js';
+export { WebAuthnUnavailableError } from './passkeys.js';
 export { isCurableAuthError, refreshLink } from './refresh-link.js';
 export {
   DEFINITIVE_REFRESH_REFUSALS,
@@ -12,12 +20,18 @@ export type {
   AppRouter,
   LoginResult,
   MfaRequired,
+  Passkey,
+  PasskeyRegistration,
+  Reauthenticated,
+  RegisterPasskeyInput,
   RouterInputs,
   RouterOutputs,
   Session,
   SignedIn,
+  SignInWithPasskeyInput,
   StoredSession,
   Tokens,
   User,
   VerifyMfaInput,
+  VerifyMfaWithPasskeyInput,
 } from './types.js';

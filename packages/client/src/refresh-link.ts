@@ -8,7 +8,14 @@ import { isDefinitiveRefusal, NoSessionError, type SessionManager } from './sess
 const CURABLE: ReadonlySet<string> = new Set(ACCESS_TOKEN_REFUSALS);
 
 /** Procedures that manage tokens themselves: never refreshed around, or they would loop. */
-const TOKEN_PROCEDURES = new Set(['auth.refresh', 'auth.login', 'auth.register', 'auth.logout', 'auth.mfa.verify']);
+const TOKEN_PROCEDURES = new Set([
+  'auth.refresh',
+  'auth.login',
+  'auth.register',
+  'auth.logout',
+  'auth.mfa.verify',
+  'auth.passkeys.authenticate',
+]);
 
 export function isCurableAuthError(error: unknown): boolean {
   if (!(error instanceof TRPCClientError)) return false;

@@ -157,6 +157,31 @@ export class SessionManager {
     this.#storedGeneration = generation;
   }
 
+  /**
+   * Puts a fresh access token of the current session (`auth.reauthenticate`'s, whose auth_time is
+   * now) in place of the one it has, here and in the storage, under the lock; the refresh token
+   * stays. The storage's session gets it only if it is still the same session on the server (the
+   * `sid` both access tokens carry: a refresh in another tab may have rotated its refresh token
+   * meanwhile); after a sign-in or sign-out elsewhere the token is dropped and this client
+   * follows the storage. Resolves to whether the token was stored.
+   */
+  async replaceAccessToken(tokens: Pick<Tokens, 'accessToken' | 'accessTokenExpiresAt'>): Promise<boolean> {
+    await this.ready();
+    const session = sessionIdOf(tokens.accessToken);
+    return this.#withLock(async () => {
+      const stored = await this.#options.storage.get();
+      const current = stored?.session;
+      if (!stored || !current || session === undefined || sessionIdOf(current.accessToken) !== session) {
+        this.#adopt(stored);
+        return false;
+      }
+      const next = { ...current, accessToken: tokens.accessToken, accessTokenExpiresAt: tokens.accessTokenExpiresAt };
+      await this.#write(stored, next);
+      this.#change(next);
+      return true;
+    });
+  }
+
   /** Refreshes first when the access token is about to expire, saving a failed round trip. */
   async refreshIfExpiring(): Promise<void> {
     await this.ready();
@@ -297,5 +322,21 @@ export class SessionManager {
     this.#session = session;
     this.#version += 1;
     for (const listener of this.#listeners) listener(session);
+  }
+}
+
+/**
+ * The session an access token belongs to (its `sid` claim), read without checking the signature:
+ * the client only compares two tokens the server gave it. Undefined when it cannot be read.
+ */
+function sessionIdOf(accessToken: string): string | undefined {
+  const payload = accessToken.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const { sid } = JSON.parse(json) as { sid?: unknown };
+    return typeof sid === 'string' ? sid : undefined;
+  } catch {
+    return undefined;
   }
 }

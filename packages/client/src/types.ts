@@ -33,6 +33,35 @@ export type VerifyMfaInput =
   | (Pick<VerifyMfaServerInput, 'mfaToken'> & { code: NonNullable<VerifyMfaServerInput['code']>; recoveryCode?: never })
   | (Pick<VerifyMfaServerInput, 'mfaToken'> & { recoveryCode: NonNullable<VerifyMfaServerInput['recoveryCode']>; code?: never });
 
+/** One of the user's passkeys, as `auth.passkeys.list` lists it. */
+export type Passkey = RouterOutputs['auth']['passkeys']['list'][number];
+
+/** What `passkeys.register()` resolves to: the new passkey, and recovery codes when it is the account's first second factor. */
+export type PasskeyRegistration = RouterOutputs['auth']['passkeys']['register'];
+
+/** `passkeys.register()`'s input: a name for the passkey (the server names it when none is given). */
+export interface RegisterPasskeyInput {
+  name?: string;
+}
+
+export interface SignInWithPasskeyInput {
+  /** Offer only that account's passkeys; without it any passkey of this site may answer (usernameless). */
+  email?: string;
+  /**
+   * Conditional UI: wait for the user to pick a passkey in the autofill of an
+   * `<input autocomplete="username webauthn">` of the page, instead of opening a dialog now.
+   */
+  conditional?: boolean;
+}
+
+/** A login's second step with a passkey: the `mfaToken` of the `mfa-required` answer. */
+export interface VerifyMfaWithPasskeyInput {
+  mfaToken: string;
+}
+
+/** What `reauthenticateWithPasskey()` resolves to: the fresh access token (already stored) and its expiry. */
+export type Reauthenticated = RouterOutputs['auth']['reauthenticate'];
+
 /** What the client keeps between calls (and, with a persistent storage, between runs). */
 export interface StoredSession extends Tokens {
   user: User | null;

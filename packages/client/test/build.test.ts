@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { browserBundle } from './bundle.js';
 
@@ -42,11 +43,19 @@ describe('the built package', () => {
     }
   });
 
-  it('imports no server code and no private package: only the tRPC client, superjson, and node: modules in the node entry', () => {
+  it('imports no server code and no private package: only the tRPC client, superjson, @simplewebauthn/browser, and node: modules in the node entry', () => {
     const files = readdirSync(dist).filter((f) => f.endsWith('.js'));
     const external = new Set(files.flatMap(importsOf).filter((s) => !s.startsWith('.')));
     for (const name of external)
-      expect(['@trpc/client', '@trpc/server/observable', 'superjson', 'node:crypto', 'node:fs/promises', 'node:path']).toContain(name);
+      expect([
+        '@trpc/client',
+        '@trpc/server/observable',
+        'superjson',
+        '@simplewebauthn/browser',
+        'node:crypto',
+        'node:fs/promises',
+        'node:path',
+      ]).toContain(name);
     for (const name of SERVER_ONLY) expect(external.has(name)).toBe(false);
     // Only the Node entry touches the file system.
     expect(files.filter((f) => importsOf(f).some((s) => s.startsWith('node:')))).toEqual(['node.js']);
@@ -69,6 +78,20 @@ describe('the built package', () => {
         .map((name) => `${file} imports ${name}`),
     );
     expect(missing).toEqual([]);
+  });
+
+  it("names the router's WebAuthn types after @simplewebauthn/browser, whose copies of them are @simplewebauthn/server's, word for word", () => {
+    const router = readFileSync(join(dist, 'vendor', 'server', 'router.d.ts'), 'utf8');
+    expect(router).not.toContain('@simplewebauthn/server');
+    expect(router).toContain('import("@simplewebauthn/browser").PublicKeyCredentialCreationOptionsJSON');
+    // The build's --router-alias is only sound while the two packages declare the same types.
+    const server = createRequire(join(import.meta.dirname, '..', '..', '..', 'apps', 'server', 'package.json'));
+    const client = createRequire(join(import.meta.dirname, '..', 'package.json'));
+    const typesOf = (resolve: NodeJS.Require, name: string) =>
+      ['index.d.ts', 'dom.d.ts'].map((file) =>
+        readFileSync(join(dirname(resolve.resolve(name)), 'types', file), 'utf8').replace(/\/\/# sourceMappingURL=.*$/m, ''),
+      );
+    expect(typesOf(client, '@simplewebauthn/browser')).toEqual(typesOf(server, '@simplewebauthn/server'));
   });
 
   it('bundles for the browser with no server module inside', async () => {

@@ -30,6 +30,10 @@ export const APP_CODES = {
   MFA_TOKEN_EXPIRED: 'UNAUTHORIZED',
   FACTOR_NOT_FOUND: 'NOT_FOUND',
   FACTOR_EXISTS: 'CONFLICT',
+  PASSKEY_INVALID: 'UNAUTHORIZED',
+  PASSKEY_NOT_FOUND: 'NOT_FOUND',
+  CHALLENGE_EXPIRED: 'BAD_REQUEST',
+  LAST_SIGN_IN_METHOD: 'CONFLICT',
 } as const;
 
 export type AppCode = keyof typeof APP_CODES;
@@ -64,6 +68,10 @@ export const APP_CODE_MESSAGES: Readonly<Record<AppCode, string>> = {
   MFA_TOKEN_EXPIRED: 'The sign-in attempt has expired: sign in again',
   FACTOR_NOT_FOUND: 'No such factor',
   FACTOR_EXISTS: 'An authenticator app is already set up (or being set up) for this account',
+  PASSKEY_INVALID: 'The passkey could not be verified',
+  PASSKEY_NOT_FOUND: 'No such passkey',
+  CHALLENGE_EXPIRED: 'The passkey request is unknown, used or expired: start again',
+  LAST_SIGN_IN_METHOD: 'This is the last way to sign in to the account: add another first',
 };
 
 /**

@@ -6,7 +6,8 @@ export interface UsersTable {
   id: string;
   email: string;
   username: string;
-  password_hash: string;
+  /** Null for an account whose way in is a passkey (or, later, an external identity) alone. */
+  password_hash: string | null;
   bio: string | null;
   image: string | null;
   email_verified_at: Timestamp | null;
@@ -21,6 +22,8 @@ export interface UsersTable {
   role: ColumnType<'user' | 'admin', 'user' | 'admin' | undefined, 'user' | 'admin'>;
   /** Set while the account is disabled: no login, no refresh, no session. */
   disabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The random handle authenticators know the account by (base64url), made with its first passkey options. */
+  passkey_user_handle: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface SessionsTable {
@@ -151,6 +154,37 @@ export interface MfaChallengesTable {
   used_at: Timestamp | null;
 }
 
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  /** bigint: read with Number() (sign counts are 32-bit). */
+  counter: ColumnType<string | number | bigint, number, number>;
+  /** Space-separated AuthenticatorTransport values. */
+  transports: string;
+  aaguid: string;
+  backup_eligible: boolean;
+  backed_up: boolean;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+export type PasskeyPurpose = 'registration' | 'sign_in' | 'second_factor' | 'reauthentication';
+
+export interface PasskeyChallengesTable {
+  id: string;
+  challenge_digest: string;
+  purpose: PasskeyPurpose;
+  user_id: string | null;
+  mfa_challenge_id: string | null;
+  session_id: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -163,6 +197,8 @@ export interface Database {
   mfa_recovery_keys: MfaRecoveryKeysTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;
+  passkeys: PasskeysTable;
+  passkey_challenges: PasskeyChallengesTable;
 }
 
 export type EmailTokenRow = Selectable<EmailTokensTable>;
@@ -178,3 +214,5 @@ export type SecurityEventRow = Selectable<SecurityEventsTable>;
 export type NewSecurityEventRow = Insertable<SecurityEventsTable>;
 export type MfaFactorRow = Selectable<MfaFactorsTable>;
 export type MfaChallengeRow = Selectable<MfaChallengesTable>;
+export type PasskeyRow = Selectable<PasskeysTable>;
+export type PasskeyChallengeRow = Selectable<PasskeyChallengesTable>;

@@ -72,25 +72,29 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
     name: 'Unauthorized',
     description:
       'Authentication failed; `code` says how (ACCESS_TOKEN_MISSING, ACCESS_TOKEN_EXPIRED, ACCESS_TOKEN_INVALID, SESSION_REVOKED, ' +
-      'INVALID_CREDENTIALS, REFRESH_TOKEN_INVALID, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REUSED, and at the second step of a login ' +
-      'MFA_CODE_INVALID, MFA_TOKEN_INVALID, MFA_TOKEN_EXPIRED). After ACCESS_TOKEN_EXPIRED, refresh; after MFA_TOKEN_*, log in again.',
+      'INVALID_CREDENTIALS, REFRESH_TOKEN_INVALID, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REUSED, at the second step of a login ' +
+      'MFA_CODE_INVALID, MFA_TOKEN_INVALID, MFA_TOKEN_EXPIRED, and PASSKEY_INVALID for a passkey that does not verify when signing in). ' +
+      'After ACCESS_TOKEN_EXPIRED, refresh; after MFA_TOKEN_*, log in again.',
   },
   403: {
     name: 'Forbidden',
     description:
       'Signed in, but not allowed as things stand: REAUTHENTICATION_REQUIRED asks for `current_password` in the request, or a ' +
       're-authentication (`POST /api/auth/reauthenticate`) within REAUTH_MAX_AGE first; for an account with a second factor, ' +
-      'a re-authentication with a code (`code` or `recovery_code`), the password alone being no longer enough.',
+      'a re-authentication with a code (`code` or `recovery_code`) or a passkey (`passkey`), the password alone being no longer enough. ' +
+      'ACCOUNT_DISABLED (when signing in): the account is disabled, which is said only to whoever proved to be its owner.',
   },
   404: {
     name: 'NotFound',
-    description: 'Not found: an unknown token (TOKEN_INVALID), user (USER_NOT_FOUND) or second factor of this user (FACTOR_NOT_FOUND).',
+    description:
+      'Not found: an unknown token (TOKEN_INVALID), user (USER_NOT_FOUND), second factor (FACTOR_NOT_FOUND) or passkey ' +
+      '(PASSKEY_NOT_FOUND) of this user.',
   },
   409: {
     name: 'Conflict',
     description:
       'Already taken: `{ "errors": { "email": ["has already been taken"] } }` (or `username`); FACTOR_EXISTS when an authenticator ' +
-      'app is already set up or being set up.',
+      'app is already set up or being set up; LAST_SIGN_IN_METHOD when removing a passkey would leave the account with no way in.',
   },
   410: { name: 'Gone', description: 'The token has expired (TOKEN_EXPIRED).' },
   413: { name: 'PayloadTooLarge', description: 'The body is larger than 1 MB.' },
@@ -102,7 +106,9 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
     name: 'ValidationFailed',
     description:
       'Invalid input, with messages per field as RealWorld gives them: `{ "errors": { "email": ["can\'t be blank"] } }`. On a ' +
-      'signed-in route, also a wrong password or code (INVALID_CREDENTIALS, MFA_CODE_INVALID): the session itself is fine.',
+      'signed-in route, also a wrong password or code, or a passkey that does not verify (INVALID_CREDENTIALS, MFA_CODE_INVALID, ' +
+      'PASSKEY_INVALID): the session itself is fine. CHALLENGE_EXPIRED: the challenge a passkey answered is unknown, used or ' +
+      'expired (ask for new options).',
   },
   429: { name: 'TooManyRequests', description: 'Too many attempts (RATE_LIMITED); try again after `Retry-After` seconds.' },
   500: { name: 'InternalError', description: 'Something failed on the server; the answer carries no detail.' },
@@ -113,7 +119,7 @@ function statusesOf(route: RestRoute): number[] {
   const statuses = new Set<number>(route.errors);
   if (route.input?.from === 'body') for (const status of [400, 413, 415, 422]) statuses.add(status);
   else if (route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH') statuses.add(415);
-  if (route.input?.from === 'query' || route.input?.from === 'path') statuses.add(422);
+  if (route.input?.from === 'query' || route.input?.from === 'path' || route.params) statuses.add(422);
   if (route.auth) statuses.add(401);
   statuses.add(500);
   return [...statuses].sort((a, b) => a - b);
@@ -205,6 +211,7 @@ function operationOf(route: RestRoute, requests: ReadonlyMap<z.ZodType, z.ZodTyp
     // Each query or path parameter is a string: the object's shape is the parameter list.
     ...(route.input?.from === 'query' && { requestParams: { query: route.input.schema as ZodObjectInput } }),
     ...(route.input?.from === 'path' && { requestParams: { path: route.input.schema as ZodObjectInput } }),
+    ...(route.params && { requestParams: { path: route.params.schema as ZodObjectInput } }),
     ...(route.input?.from === 'body' && {
       requestBody: { required: true, content: { 'application/json': { schema: requests.get(route.input.schema) ?? route.input.schema } } },
     }),
@@ -319,5 +326,6 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   auth: 'Tokens and sessions (the tutorial)',
   keys: 'The public keys that verify access tokens',
   mfa: 'Second factors of the signed-in user: an authenticator app (TOTP) and recovery codes',
+  passkeys: 'Passkeys (WebAuthn) of the signed-in user: registering, listing, renaming, removing, re-authenticating with one',
   admin: 'Administration: users, disabling, roles and the security event log (role admin)',
 };

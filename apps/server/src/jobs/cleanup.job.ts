@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { deleteEventsBefore } from '../modules/audit/audit.service.js';
 import { deleteExpiredChallenges } from '../modules/mfa/mfa.service.js';
+import { deleteExpiredPasskeyChallenges } from '../modules/mfa/passkey.service.js';
 import { deleteEndedSessionsBefore } from '../modules/session/session.service.js';
 import { deleteStaleThrottles } from '../modules/throttle/throttle.service.js';
 
@@ -27,6 +28,7 @@ export async function cleanUp(
   loginFailures: number;
   securityEvents: number;
   mfaChallenges: number;
+  passkeyChallenges: number;
   resealed: number;
 }> {
   const now = clock.now().getTime();
@@ -35,8 +37,9 @@ export async function cleanUp(
   const throttles = await deleteStaleThrottles(db, before);
   const securityEvents = await deleteEventsBefore(db, new Date(now - securityEventRetentionSeconds * 1000));
   const mfaChallenges = await deleteExpiredChallenges(db, before);
+  const passkeyChallenges = await deleteExpiredPasskeyChallenges(db, before);
   const resealed = await reseal();
-  return { sessions, ...throttles, securityEvents, mfaChallenges, resealed };
+  return { sessions, ...throttles, securityEvents, mfaChallenges, passkeyChallenges, resealed };
 }
 
 /**

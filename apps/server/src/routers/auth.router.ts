@@ -9,6 +9,13 @@ import {
 } from '../modules/account/account.schemas.js';
 import { activityInput } from '../modules/audit/audit.schemas.js';
 import { confirmTotpInput, removeFactorInput } from '../modules/mfa/mfa.schemas.js';
+import {
+  authenticatePasskeyInput,
+  authenticationOptionsInput,
+  registerPasskeyInput,
+  removePasskeyInput,
+  renamePasskeyInput,
+} from '../modules/mfa/passkey.schemas.js';
 import { refreshInput, revokeSessionInput } from '../modules/session/session.schemas.js';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.js';
 
@@ -29,6 +36,29 @@ const mfaRouter = router({
     regenerate: authedProcedure.mutation(({ ctx }) => ctx.services.mfa.regenerateRecoveryCodes(ctx.auth, ctx.request)),
   }),
   verify: publicProcedure.input(verifyMfaInput).mutation(({ ctx, input }) => ctx.services.signIn.verifyMfa(input, ctx.request)),
+});
+
+/**
+ * Passkeys: registering (signed in, recent proof), managing, and the assertions that sign in with
+ * one alone. The `*Options` procedures are mutations: each stores a single-use challenge.
+ */
+const passkeysRouter = router({
+  registrationOptions: authedProcedure.mutation(({ ctx }) => ctx.services.passkeys.registrationOptions(ctx.auth, ctx.request)),
+  register: authedProcedure
+    .input(registerPasskeyInput)
+    .mutation(({ ctx, input }) => ctx.services.passkeys.register(ctx.auth, input, ctx.request)),
+  list: authedProcedure.query(({ ctx }) => ctx.services.passkeys.list(ctx.auth.userId)),
+  rename: authedProcedure.input(renamePasskeyInput).mutation(({ ctx, input }) => ctx.services.passkeys.rename(ctx.auth.userId, input)),
+  remove: authedProcedure.input(removePasskeyInput).mutation(async ({ ctx, input }) => {
+    await ctx.services.passkeys.remove(ctx.auth, input.id, ctx.request);
+    return { success: true as const };
+  }),
+  authenticationOptions: publicProcedure
+    .input(authenticationOptionsInput)
+    .mutation(({ ctx, input }) => ctx.services.passkeys.authenticationOptions(input, ctx.request)),
+  authenticate: publicProcedure
+    .input(authenticatePasskeyInput)
+    .mutation(({ ctx, input }) => ctx.services.signIn.signInWithPasskey(input, ctx.request)),
 });
 
 export const authRouter = router({
@@ -64,4 +94,5 @@ export const authRouter = router({
     return { success: true as const };
   }),
   mfa: mfaRouter,
+  passkeys: passkeysRouter,
 });

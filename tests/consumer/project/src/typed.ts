@@ -1,5 +1,14 @@
 // Type-checked under strict, with skipLibCheck off, in a project that installed only the tarballs.
-import { type AuthClient, createAuthClient, type LoginResult, type MfaRequired, type SignedIn, type User } from '@latchkey/client';
+import {
+  type AuthClient,
+  createAuthClient,
+  type LoginResult,
+  type MfaRequired,
+  type Passkey,
+  type SignedIn,
+  type User,
+  WebAuthnUnavailableError,
+} from '@latchkey/client';
 import { fileStorage } from '@latchkey/client/node';
 import { type Claims, createVerifier } from '@latchkey/verify';
 
@@ -19,9 +28,34 @@ export type LoginChecks = [
   Assert<Equal<Login['status'], 'signed-in' | 'mfa-required'>>,
   Assert<Equal<Extract<Login, { status: 'signed-in' }>['user'], User>>,
   Assert<Equal<MfaRequired['mfaToken'], string>>,
-  Assert<Equal<MfaRequired['factors'][number], { id: string; type: 'totp' }>>,
+  Assert<Equal<MfaRequired['factors'][number], { id: string; type: 'totp' | 'passkey' }>>,
   Assert<Equal<Awaited<ReturnType<typeof auth.verifyMfa>>, SignedIn>>,
 ];
+
+// Passkeys: the SDK's methods and the router's passkey procedures are typed in the project too
+// (the router's WebAuthn JSON types come from @simplewebauthn/browser, a dependency of the SDK).
+type Registered = Awaited<ReturnType<typeof auth.passkeys.register>>;
+type Options = Awaited<ReturnType<typeof auth.auth.passkeys.authenticationOptions.mutate>>['options'];
+export type PasskeyChecks = [
+  Assert<Equal<Awaited<ReturnType<typeof auth.signInWithPasskey>>, SignedIn>>,
+  Assert<Equal<Awaited<ReturnType<typeof auth.verifyMfaWithPasskey>>, SignedIn>>,
+  Assert<Equal<Registered['passkey'], Passkey>>,
+  Assert<Equal<Passkey['createdAt'], Date>>,
+  Assert<Equal<Registered['recoveryCodes'], string[]>>,
+  Assert<Equal<Options['challenge'], string>>,
+  Assert<Equal<Awaited<ReturnType<typeof auth.reauthenticateWithPasskey>>['accessTokenExpiresAt'], Date>>,
+];
+
+export async function withPasskey(): Promise<User | null> {
+  // @ts-expect-error a passkey sign-in takes no password
+  await auth.signInWithPasskey({ email: 'a@example.com', password: 'secret' });
+  try {
+    return (await auth.signInWithPasskey({ conditional: true })).user;
+  } catch (error) {
+    if (error instanceof WebAuthnUnavailableError) return null;
+    throw error;
+  }
+}
 
 export async function signIn(email: string, password: string, askForCode: () => Promise<string>): Promise<User> {
   const result = await auth.login({ email, password });

@@ -94,6 +94,13 @@ const RULES = {
   MFA_TOKEN_EXPIRED: { field: 'mfa_token', message: 'has expired' },
   FACTOR_NOT_FOUND: { field: 'factor', message: 'not found' },
   FACTOR_EXISTS: { field: 'factor', message: 'is already set up (or being set up)' },
+  // Passkeys. As a wrong code: a failed sign-in (401) when signing in, a form error (422, by
+  // statusOverrides) on the signed-in routes.
+  PASSKEY_INVALID: { field: 'passkey', message: 'could not be verified' },
+  PASSKEY_NOT_FOUND: { field: 'passkey', message: 'not found' },
+  // Unknown, used or expired alike (a challenge is single use): ask for new options.
+  CHALLENGE_EXPIRED: { field: 'challenge', message: 'is unknown, used or expired' },
+  LAST_SIGN_IN_METHOD: { field: 'passkey', message: 'is the last way to sign in to this account: add another first' },
 } satisfies Partial<Record<AppCode, CodeRule>>;
 /** Looked up by plain string: an error's code may be newer than this table. */
 const BY_APP_CODE: Readonly<Record<string, CodeRule>> = RULES;

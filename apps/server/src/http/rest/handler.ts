@@ -124,7 +124,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
 
       // The same request info as the tRPC adapter's, so throttles see the same client address.
       const ctx = { services: runtime.services, request: requestInfo(req, runtime.config.trustProxy, requestId) };
-      const { status, body } = await route.run({ raw, ctx });
+      const { status, body } = await route.run({ raw, params, ctx });
       sendJson(res, status, body);
     } catch (error) {
       const rest = toRestError(error);

@@ -34,9 +34,16 @@ export interface RouteInput<S extends z.ZodType> {
   prepare?: (raw: unknown) => unknown;
 }
 
-export interface RouteSpec<In extends z.ZodType, Out extends z.ZodType, Auth extends boolean> {
+/** The parameters of a path that is also sent a body (`PATCH /api/user/passkeys/{passkey_id}`): an object of exactly them. */
+export interface RouteParams<P extends z.ZodType> {
+  /** The schema's name (for messages; the document lists each parameter on its own). */
+  name: string;
+  schema: P;
+}
+
+export interface RouteSpec<In extends z.ZodType, Out extends z.ZodType, Auth extends boolean, Params extends z.ZodType = z.ZodUndefined> {
   method: HttpMethod;
-  /** A parameter is a whole segment in braces, `{factor_id}`, read with `input.from: 'path'`. */
+  /** A parameter is a whole segment in braces, `{factor_id}`, read with `input.from: 'path'` (or, beside a body, as `params`). */
   path: `/api/${string}`;
   operationId: string;
   summary: string;
@@ -47,11 +54,21 @@ export interface RouteSpec<In extends z.ZodType, Out extends z.ZodType, Auth ext
   /** Role admin only (with `auth`): checked before the input is read, so a refusal tells nothing about it. */
   admin?: Auth extends true ? boolean : false;
   input?: RouteInput<In>;
+  /**
+   * The path's parameters, for a route whose `input` is its body: both are checked, and their
+   * messages answered together. A route without a body reads them as `input` (`from: 'path'`).
+   */
+  params?: RouteParams<Params>;
   success: { status: 200 | 201; description: string; name: string; schema: Out };
   errors?: readonly DocumentedStatus[];
   /** appCodes that mean something else on this route than their kind says. */
   statusOverrides?: Readonly<Record<string, number>>;
-  handle(call: { input: z.output<In>; ctx: Context; signedIn: Auth extends true ? SignedIn : undefined }): Promise<z.input<Out>>;
+  handle(call: {
+    input: z.output<In>;
+    params: z.output<Params>;
+    ctx: Context;
+    signedIn: Auth extends true ? SignedIn : undefined;
+  }): Promise<z.input<Out>>;
 }
 
 /** A route with its types erased, as the dispatcher and the document generator see it. */
@@ -64,10 +81,15 @@ export interface RestRoute {
   tag: string;
   auth: boolean;
   input: RouteInput<z.ZodType> | undefined;
+  /** The path's parameters beside a body (see RouteSpec.params). */
+  params: RouteParams<z.ZodType> | undefined;
   success: { status: number; description: string; name: string; schema: z.ZodType };
   errors: readonly number[];
-  /** Authenticates, validates, runs the handler; throws `RestError` for every answer but success. */
-  run(call: { raw: unknown; ctx: Context }): Promise<{ status: number; body: unknown }>;
+  /**
+   * Authenticates, validates, runs the handler; throws `RestError` for every answer but success.
+   * `raw` is what `input.from` names; `params`, the path's parameters as sent.
+   */
+  run(call: { raw: unknown; params?: Record<string, string>; ctx: Context }): Promise<{ status: number; body: unknown }>;
 }
 
 async function signIn(ctx: Context): Promise<SignedIn> {
@@ -81,15 +103,27 @@ export function pathParameters(path: string): string[] {
   return [...path.matchAll(/\{([^/{}]+)\}/g)].map((match) => match[1] as string);
 }
 
-export function defineRoute<In extends z.ZodType = z.ZodUndefined, Out extends z.ZodType = z.ZodType, Auth extends boolean = boolean>(
-  spec: RouteSpec<In, Out, Auth>,
-): RestRoute {
-  // A path with parameters reads them, and only them, as its input: the document then lists each.
-  const parameters = pathParameters(spec.path);
+/** The keys of an object schema, sorted; undefined for any other schema. */
+const keysOf = (schema: z.ZodType | undefined) => (schema instanceof z.ZodObject ? Object.keys(schema.shape).sort().join() : undefined);
+
+export function defineRoute<
+  In extends z.ZodType = z.ZodUndefined,
+  Out extends z.ZodType = z.ZodType,
+  Auth extends boolean = boolean,
+  Params extends z.ZodType = z.ZodUndefined,
+>(spec: RouteSpec<In, Out, Auth, Params>): RestRoute {
+  // A path with parameters reads them, and only them, as its input, or (with a body) as its
+  // params: the document then lists each.
+  const parameters = [...pathParameters(spec.path)].sort().join();
   const readsPath = spec.input?.from === 'path';
-  const shape = spec.input?.schema instanceof z.ZodObject ? Object.keys(spec.input.schema.shape).sort() : undefined;
-  if (parameters.length > 0 || readsPath) {
-    if (!readsPath || shape === undefined || shape.join() !== [...parameters].sort().join()) {
+  if (spec.params && spec.input?.from !== 'body') {
+    throw new Error(`${spec.method} ${spec.path}: params go with a body; without one, read the path as input (from: 'path')`);
+  }
+  if (spec.params) {
+    if (keysOf(spec.params.schema) !== parameters)
+      throw new Error(`${spec.method} ${spec.path}: its params must be an object of exactly its path parameters`);
+  } else if (parameters !== '' || readsPath) {
+    if (!readsPath || keysOf(spec.input?.schema) !== parameters) {
       throw new Error(`${spec.method} ${spec.path}: its input must be an object of exactly its path parameters (from: 'path')`);
     }
   }
@@ -102,24 +136,35 @@ export function defineRoute<In extends z.ZodType = z.ZodUndefined, Out extends z
     tag: spec.tag,
     auth: spec.auth,
     input: spec.input,
+    params: spec.params,
     success: spec.success,
     errors: spec.errors ?? [],
-    async run({ raw, ctx }) {
+    async run({ raw, params: rawParams = {}, ctx }) {
       try {
         // Who is asking comes before what they ask: an anonymous caller learns nothing about the rules.
         const signedIn = spec.auth ? await signIn(ctx) : undefined;
         if (spec.admin && signedIn) await ctx.services.admin.requireAdmin(signedIn.auth);
         let input: unknown;
+        let params: unknown;
+        // The path and the body are checked both, and what is wrong with either answered at once.
+        const issues: z.core.$ZodIssue[] = [];
+        if (spec.params) {
+          const parsed = await spec.params.schema.safeParseAsync(rawParams, { error: restIssueMessage });
+          if (parsed.success) params = parsed.data;
+          else issues.push(...parsed.error.issues);
+        }
         if (spec.input) {
           const prepared = spec.input.prepare ? spec.input.prepare(raw) : raw;
           const parsed = await spec.input.schema.safeParseAsync(prepared, { error: restIssueMessage });
-          if (!parsed.success) throw fromZodError(parsed.error);
-          input = parsed.data;
+          if (parsed.success) input = parsed.data;
+          else issues.push(...parsed.error.issues);
         }
-        // The casts undo the erasure above: `input` was produced by spec.input.schema (or is undefined
-        // when the route reads nothing), and `signedIn` is present exactly when spec.auth is true.
+        if (issues.length > 0) throw fromZodError(new z.ZodError(issues));
+        // The casts undo the erasure above: `input` and `params` were produced by their schemas (or
+        // are undefined when the route reads none), and `signedIn` is present exactly when spec.auth is true.
         const result = await spec.handle({
           input: input as z.output<In>,
+          params: params as z.output<Params>,
           ctx,
           signedIn: signedIn as Auth extends true ? SignedIn : undefined,
         });

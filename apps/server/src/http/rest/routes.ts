@@ -5,6 +5,7 @@
  */
 
 import { adminRoutes } from './admin-routes.js';
+import { passkeyRoutes } from './passkey-routes.js';
 import { defineRoute, type RestRoute } from './route.js';
 import {
   activityQuery,
@@ -64,7 +65,8 @@ export const restRoutes: readonly RestRoute[] = [
     description: [
       'Starts a session (auth.login). An unknown email and a wrong password get the same 401; repeated failures are throttled (429).',
       'For an account with a second factor, the right password answers `{ mfa_required: true, mfa_token, factors }` instead of a',
-      'session: send the token with a code to `POST /api/users/login/mfa`.',
+      'session: send the token with a code, or a passkey, to `POST /api/users/login/mfa`. To sign in with a passkey alone, see',
+      '`POST /api/users/login/passkey`.',
     ].join(' '),
     tag: 'users',
     auth: false,
@@ -89,19 +91,20 @@ export const restRoutes: readonly RestRoute[] = [
     operationId: 'loginMfa',
     summary: 'Log in: the second factor',
     description: [
-      'Completes a login that answered `mfa_required` (auth.mfa.verify): its `mfa_token` with `code` (the authenticator app) or',
-      '`recovery_code`, and answers the session as a login does. The token is single use, lives 5 minutes and dies after 5 wrong',
-      'codes (401 MFA_TOKEN_INVALID / MFA_TOKEN_EXPIRED: log in again); a wrong code is 401 MFA_CODE_INVALID, and counts in the',
-      "login's back-off (429).",
+      'Completes a login that answered `mfa_required` (auth.mfa.verify): its `mfa_token` with `code` (the authenticator app),',
+      '`recovery_code`, or `passkey` (the answer to the options of `POST /api/users/login/passkey/options` with this `mfa_token`),',
+      'and answers the session as a login does. The token is single use, lives 5 minutes and dies after 5 wrong attempts (401',
+      'MFA_TOKEN_INVALID / MFA_TOKEN_EXPIRED: log in again); a wrong code is 401 MFA_CODE_INVALID, a passkey that does not verify',
+      "401 PASSKEY_INVALID (422 CHALLENGE_EXPIRED for an unknown, used or expired challenge), and they count in the login's back-off (429).",
     ].join(' '),
     tag: 'users',
     auth: false,
     input: { from: 'body', name: 'LoginMfaRequest', schema: loginMfaBody },
     success: { status: 200, description: 'The user, signed in', name: 'SessionResponse', schema: sessionResponse },
-    errors: [401, 429],
+    errors: [401, 403, 429],
     async handle({ input, ctx }) {
-      const { mfa_token: mfaToken, code, recovery_code: recoveryCode } = input;
-      return toSessionJson(await ctx.services.signIn.verifyMfa({ mfaToken, code, recoveryCode }, ctx.request));
+      const { mfa_token: mfaToken, code, recovery_code: recoveryCode, passkey } = input;
+      return toSessionJson(await ctx.services.signIn.verifyMfa({ mfaToken, code, recoveryCode, passkey }, ctx.request));
     },
   }),
 
@@ -169,21 +172,25 @@ export const restRoutes: readonly RestRoute[] = [
     operationId: 'reauthenticate',
     summary: 'Confirm who is signed in',
     description: [
-      'Checks the password of the signed-in user, a code of their authenticator app (`code`) or one of their recovery codes',
-      '(`recovery_code`) (auth.reauthenticate) and answers a fresh access token whose `auth_time` is now: with it, for',
-      'REAUTH_MAX_AGE, a new email or password needs no `current_password`. For an account with a second factor, the sensitive',
-      'actions need a re-authentication with a code: the password alone is not enough. A wrong password or code is a 422; a code',
-      `for an account without a second factor is 404 FACTOR_NOT_FOUND. ${TOKEN_SCHEMES}`,
+      'Checks the password of the signed-in user, a code of their authenticator app (`code`), one of their recovery codes',
+      '(`recovery_code`) or one of their passkeys (`passkey`: the answer to the options of `POST',
+      '/api/user/passkeys/reauthentication-options`) (auth.reauthenticate) and answers a fresh access token whose `auth_time` is',
+      'now: with it, for REAUTH_MAX_AGE, a new email or password needs no `current_password`. For an account with a second',
+      'factor, the sensitive actions need a re-authentication with a code or a passkey: the password alone is not enough. A wrong',
+      'password or code, or a passkey that does not verify (PASSKEY_INVALID), is a 422; a code for an account without a second',
+      `factor is 404 FACTOR_NOT_FOUND. ${TOKEN_SCHEMES}`,
     ].join(' '),
     tag: 'auth',
     auth: true,
     input: { from: 'body', name: 'ReauthenticateRequest', schema: reauthenticateBody },
     success: { status: 200, description: 'A fresh access token', name: 'ReauthenticateResponse', schema: reauthenticateResponse },
     errors: [404, 429],
-    // A wrong password or code is a form error, not the end of the session.
-    statusOverrides: { INVALID_CREDENTIALS: 422, MFA_CODE_INVALID: 422 },
+    // A wrong password, code or passkey is a form error, not the end of the session.
+    statusOverrides: { INVALID_CREDENTIALS: 422, MFA_CODE_INVALID: 422, PASSKEY_INVALID: 422 },
     async handle({ input, ctx, signedIn }) {
-      const proof = 'recovery_code' in input ? { recoveryCode: input.recovery_code } : input;
+      // A passkey's answer is any JSON the service then reads strictly (null is a malformed one).
+      const proof =
+        'recovery_code' in input ? { recoveryCode: input.recovery_code } : 'passkey' in input ? { passkey: input.passkey ?? null } : input;
       const fresh = await ctx.services.accounts.reauthenticate(signedIn.auth, proof, ctx.request);
       return { access_token: fresh.accessToken, access_token_expires_at: fresh.accessTokenExpiresAt.toISOString() };
     },
@@ -396,5 +403,6 @@ export const restRoutes: readonly RestRoute[] = [
       return { recovery_codes: recoveryCodes };
     },
   }),
+  ...passkeyRoutes,
   ...adminRoutes,
 ];

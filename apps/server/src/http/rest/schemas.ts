@@ -22,6 +22,7 @@ import { refreshTokenSchema } from '../../modules/session/session.schemas.js';
 import { emailSchema, updateInput } from '../../modules/user/user.schemas.js';
 import type { User } from '../../modules/user/user.service.js';
 import { BLANK } from './errors.js';
+import { passkeyAnswer, passkeyJson, requestOptionsJson } from './passkey-schemas.js';
 
 export const registerBody = z.object({ user: registerInput });
 export const loginBody = z.object({
@@ -32,11 +33,16 @@ export const loginBody = z.object({
   }),
 });
 export const refreshTokenBody = z.object({ refresh_token: refreshTokenSchema });
-/** auth.reauthenticate's proofs, in snake_case: the password, a code of the authenticator app, or a recovery code. */
+/** auth.reauthenticate's proofs, in snake_case: the password, a code of the authenticator app, a recovery code, or a passkey. */
 export const reauthenticateBody = z.union([
   z.object({ password: existingPasswordSchema }),
   z.object({ code: totpCodeSchema.meta({ description: 'A code of the authenticator app: six digits' }) }),
   z.object({ recovery_code: recoveryCodeSchema.meta({ description: 'One of the recovery codes (ten characters), used up by this' }) }),
+  z.object({
+    passkey: passkeyAnswer(
+      "A passkey's answer (AuthenticationResponseJSON, as `startAuthentication` gives it) to the options of `POST /api/user/passkeys/reauthentication-options`",
+    ),
+  }),
 ]);
 export const verifyEmailQuery = z.object({ token: tokenInput.shape.token });
 export const forgotPasswordBody = z.object({ email: emailSchema });
@@ -57,17 +63,21 @@ function has(body: unknown, key: string): boolean {
   return typeof body === 'object' && body !== null && Object.entries(body).some(([name, value]) => name === key && value !== undefined);
 }
 
-/** The second step of a login (auth.mfa.verify): the pending sign-in's `mfa_token` and one code. */
+/** The second step of a login (auth.mfa.verify): the pending sign-in's `mfa_token` and one factor. */
 export const loginMfaBody = z
   .object({
     mfa_token: verifyMfaInput.shape.mfaToken.meta({ description: 'The `mfa_token` of the login that answered `mfa_required`' }),
     code: totpCodeSchema.optional().meta({ description: 'A code of the authenticator app: six digits' }),
     recovery_code: recoveryCodeSchema.optional().meta({ description: 'Instead of `code`: one of the recovery codes, used up by this' }),
+    passkey: verifyMfaInput.shape.passkey.meta({
+      description:
+        "Instead of `code`: a passkey's answer (AuthenticationResponseJSON, as `startAuthentication` gives it) to the options of `POST /api/users/login/passkey/options` with this `mfa_token`",
+    }),
   })
-  .refine((body) => has(body, 'code') !== has(body, 'recovery_code'), {
+  .refine((body) => ['code', 'recovery_code', 'passkey'].filter((key) => has(body, key)).length === 1, {
     when: () => true,
     path: ['code'],
-    message: 'give either code or recovery_code',
+    message: 'give one of code, recovery_code or passkey',
   });
 
 export const confirmTotpBody = z.object({
@@ -156,10 +166,10 @@ export const reauthenticateResponse = z.object({
 export const mfaRequiredResponse = z.object({
   mfa_required: z.literal(true),
   mfa_token: z.string().meta({
-    description: 'Opaque; send it with a code to `POST /api/users/login/mfa`. Single use, valid 5 minutes and for 5 codes.',
+    description: 'Opaque; send it with a code or a passkey to `POST /api/users/login/mfa`. Single use, valid 5 minutes and for 5 attempts.',
   }),
   factors: z
-    .array(z.object({ id: z.string(), type: z.string().meta({ description: '`totp`: an authenticator app' }) }))
+    .array(z.object({ id: z.string(), type: z.string().meta({ description: '`totp`: an authenticator app; `passkey`: a passkey' }) }))
     .meta({ description: 'The factors the sign-in may continue with' }),
 });
 export const loginResponse = z.union([sessionResponse, mfaRequiredResponse]);
@@ -177,12 +187,12 @@ export const factorsResponse = z.object({
   factors: z.array(
     z.object({
       id: z.string(),
-      type: z.string().meta({ description: '`totp`: an authenticator app' }),
+      type: z.string().meta({ description: '`totp`: an authenticator app; `passkey`: a passkey (managed at `/api/user/passkeys`)' }),
       created_at: z.string().meta({ description: 'ISO 8601' }),
-      last_used_at: z
-        .string()
-        .nullable()
-        .meta({ description: 'ISO 8601: when a code of it was last accepted (its confirmation, at first)' }),
+      last_used_at: z.string().nullable().meta({
+        description:
+          'ISO 8601: when a code of it was last accepted (its confirmation, at first), or the passkey last answered; null when never',
+      }),
     }),
   ),
 });
@@ -245,6 +255,8 @@ export const errorResponse = z.object({
 export const SHARED_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
   ['UserJson', userJson],
   ['MfaRequiredResponse', mfaRequiredResponse],
+  ['PasskeyJson', passkeyJson],
+  ['PasskeyRequestOptions', requestOptionsJson],
   ['ErrorResponse', errorResponse],
 ];
 

@@ -17,7 +17,9 @@ export type MailKind =
   | 'mfa_enabled'
   | 'mfa_removed'
   | 'recovery_code_used'
-  | 'recovery_codes_regenerated';
+  | 'recovery_codes_regenerated'
+  | 'passkey_added'
+  | 'passkey_removed';
 
 export interface RenderedMail {
   subject: string;
@@ -104,6 +106,20 @@ const TEMPLATES: Record<MailKind, Template> = {
     paragraphs: (v) => [
       `Hello ${v.username},`,
       'An authenticator app was added to your account: signing in now asks for its code after your password. If this was not you, reset your password and contact us at once.',
+    ],
+  },
+  passkey_added: {
+    subject: 'A passkey was added to your account',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      'A passkey was added to your account: it signs you in on its own, and signing in with your password now asks for it (or your authenticator app) as a second step. If this was not you, remove it from your account, reset your password and contact us at once.',
+    ],
+  },
+  passkey_removed: {
+    subject: 'A passkey was removed from your account',
+    paragraphs: (v) => [
+      `Hello ${v.username},`,
+      'A passkey was removed from your account and no longer signs you in. If this was not you, reset your password and contact us at once.',
     ],
   },
   mfa_removed: {

@@ -104,7 +104,13 @@ export async function queueAccountStatusMail(trx: Db, user: UserRow, status: 'di
 }
 
 /** Second-factor notices (modules/mfa sends them through app.ts): to the account's own address. */
-export type SecondFactorNotice = 'mfa_enabled' | 'mfa_removed' | 'recovery_code_used' | 'recovery_codes_regenerated';
+export type SecondFactorNotice =
+  | 'mfa_enabled'
+  | 'mfa_removed'
+  | 'recovery_code_used'
+  | 'recovery_codes_regenerated'
+  | 'passkey_added'
+  | 'passkey_removed';
 
 export async function queueSecondFactorMail(
   trx: Db,

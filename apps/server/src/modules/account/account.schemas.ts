@@ -7,6 +7,7 @@ import {
   passwordProblems,
 } from '../../lib/password.js';
 import { recoveryCodeSchema, totpCodeSchema } from '../mfa/mfa.schemas.js';
+import { passkeyResponseInput } from '../mfa/passkey.schemas.js';
 import { emailSchema, updateInput, usernameSchema } from '../user/user.schemas.js';
 
 const BLANK = "can't be blank";
@@ -48,22 +49,30 @@ export const changePasswordInput = z.object({ currentPassword: existingPasswordS
 /** A new address needs `currentPassword` or a re-authentication within REAUTH_MAX_AGE; the profile needs neither. */
 export const updateAccountInput = updateInput.extend({ currentPassword: existingPasswordSchema.optional() });
 
-/** The proof of identity: the password, a code of the authenticator app, or a recovery code. */
+/**
+ * The proof of identity: the password, a code of the authenticator app, a recovery code, or a
+ * passkey's assertion (options from auth.passkeys.authenticationOptions({ reauthenticate: true })).
+ */
 export const reauthenticateInput = z.union([
   z.object({ password: existingPasswordSchema }),
   z.object({ code: totpCodeSchema }),
   z.object({ recoveryCode: recoveryCodeSchema }),
+  z.object({ passkey: passkeyResponseInput.nonoptional() }),
 ]);
 
-/** The second step of a login: its pending sign-in's token and one code (authenticator app or recovery). */
+/**
+ * The second step of a login: its pending sign-in's token and one factor (a code of the
+ * authenticator app, a recovery code, or a passkey's assertion for authenticationOptions({ mfaToken })).
+ */
 export const verifyMfaInput = z
   .object({
     mfaToken: z.string({ error: BLANK }).min(1, BLANK).max(256, 'is invalid'),
     code: totpCodeSchema.optional(),
     recoveryCode: recoveryCodeSchema.optional(),
+    passkey: passkeyResponseInput.optional(),
   })
-  .refine((input) => (input.code === undefined) !== (input.recoveryCode === undefined), {
-    message: 'give either code or recoveryCode',
+  .refine((input) => [input.code, input.recoveryCode, input.passkey].filter((value) => value !== undefined).length === 1, {
+    message: 'give one of code, recoveryCode or passkey',
     path: ['code'],
   });
 

@@ -8,6 +8,7 @@ import { digestOf } from '../../lib/opaque-token.js';
 import type { PasswordHasher } from '../../lib/password.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MfaService } from '../mfa/mfa.service.js';
+import type { PasskeyService } from '../mfa/passkey.service.js';
 import type { Authenticated, AuthProof, ClientInfo, SessionService } from '../session/session.service.js';
 import { LIMITS, throttleKey } from '../throttle/throttle.policy.js';
 import type { Throttle } from '../throttle/throttle.service.js';
@@ -52,13 +53,14 @@ export interface AccountDeps {
   sessions: SessionService;
   audit: AuditService;
   mfa: MfaService;
+  passkeys: PasskeyService;
   /** Tells the mail worker something was queued (after the transaction committed). */
   mailQueued: () => void;
 }
 
 /** The account's credentials and address: email verification, password reset and change, profile and email change. */
 export function createAccountService(deps: AccountDeps) {
-  const { db, clock, config, hasher, throttle, users, sessions, audit, mfa, mailQueued } = deps;
+  const { db, clock, config, hasher, throttle, users, sessions, audit, mfa, passkeys, mailQueued } = deps;
 
   /**
    * Counts a mailed token tried from the client's address before it is looked at, then looks it
@@ -110,8 +112,9 @@ export function createAccountService(deps: AccountDeps) {
     const key = throttleKey.passwordCheck(user.id);
     const verdict = await throttle.hit(key, LIMITS.passwordChecksPerAccount, clock.now());
     if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
-    if (!(await hasher.verify(password, user.password_hash)))
-      throw new AppError('INVALID_CREDENTIALS', { fields: { [field]: ['is incorrect'] } });
+    // An account without a password (a passkey is its way in) matches no password, at the same cost.
+    const valid = user.password_hash === null ? await hasher.verifyNothing(password) : await hasher.verify(password, user.password_hash);
+    if (!valid) throw new AppError('INVALID_CREDENTIALS', { fields: { [field]: ['is incorrect'] } });
     await throttle.release(key);
   }
 
@@ -286,6 +289,26 @@ export function createAccountService(deps: AccountDeps) {
       if ('password' in input) {
         await checkPassword(user, input.password, 'password');
         return db.transaction().execute((trx) => record(trx, { methods: ['pwd'] }));
+      }
+      if ('passkey' in input) {
+        // A malformed assertion guesses nothing: refused before it is counted.
+        const presented = passkeys.assertionOf(input.passkey);
+        const key = throttleKey.secondFactorCheck(user.id);
+        const verdict = await throttle.hit(key, LIMITS.secondFactorChecksPerAccount, clock.now());
+        if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
+        const assertion = await passkeys.verifyAssertion(
+          presented,
+          { purpose: 'reauthentication', sessionId: auth.sessionId, userId: user.id },
+          client,
+        );
+        // A session that began with the password has both factors with the passkey now.
+        const proof: AuthProof = { methods: auth.authMethods.includes('pwd') ? ['pwd', 'hwk', 'mfa'] : ['hwk'] };
+        const fresh = await db.transaction().execute(async (trx) => {
+          await passkeys.use(trx, assertion, { client, sessionId: auth.sessionId });
+          return record(trx, proof);
+        });
+        await throttle.release(key);
+        return fresh;
       }
       // A code (of the authenticator app, or a recovery code): counted before it is checked.
       const factor = mfa.secondFactorOf(input);

@@ -7,6 +7,7 @@ import type { DeviceTokenCodec } from '../../lib/device-token.js';
 import { AppError } from '../../lib/errors.js';
 import type { LoginFailure } from '../audit/audit.service.js';
 import type { FactorType, MfaService, SecondFactorInput } from '../mfa/mfa.service.js';
+import type { PasskeyService, VerifiedAssertion } from '../mfa/passkey.service.js';
 import type { AuthProof, ClientInfo, Tokens } from '../session/session.service.js';
 import { LIMITS, throttleKey, type Verdict } from '../throttle/throttle.policy.js';
 import { type User, userRowToUser } from '../user/user.service.js';
@@ -29,13 +30,16 @@ export interface MfaRequired {
 
 const PASSWORD_METHODS: AuthProof = { methods: ['pwd'] };
 const TWO_FACTOR_METHODS: AuthProof = { methods: ['pwd', 'otp', 'mfa'] };
+const PASSWORD_AND_PASSKEY_METHODS: AuthProof = { methods: ['pwd', 'hwk', 'mfa'] };
+/** A user-verified passkey: something held, unlocked by something known or been (RFC 8176 `hwk`, aal 2). */
+const PASSKEY_METHODS: AuthProof = { methods: ['hwk'] };
 
 function refuse(verdict: Verdict): void {
   if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
 }
 
-export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTokenCodec; mfa: MfaService }) {
-  const { db, clock, config, hasher, throttle, users, sessions, audit, deviceTokens, mfa, mailQueued } = deps;
+export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTokenCodec; mfa: MfaService; passkeys: PasskeyService }) {
+  const { db, clock, config, hasher, throttle, users, sessions, audit, deviceTokens, mfa, passkeys, mailQueued } = deps;
 
   /** A refused login is recorded on its own: there is no change whose transaction could hold it. */
   const failed = (userId: string | null, reason: LoginFailure, client: ClientInfo) =>
@@ -45,6 +49,20 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
   async function succeeded(login: MfaLoginCounts): Promise<void> {
     await throttle.loginSucceeded(...new Set([...login.counts.map(([key]) => key), login.account]));
     await throttle.release(login.address);
+  }
+
+  /**
+   * Counts a sign-in attempt per client address before the account is looked up or anything is
+   * checked (a refusal is recorded against no one). Its key: a sign-in that passes gives it back.
+   */
+  async function takeAddressAttempt(client: ClientInfo, now: Date): Promise<string> {
+    const addressKey = throttleKey.loginAddress(client.ip);
+    const perAddress = await throttle.hit(addressKey, LIMITS.loginFailuresPerAddress, now);
+    if (!perAddress.allowed) {
+      await failed(null, 'throttled', client);
+      refuse(perAddress);
+    }
+    return addressKey;
   }
 
   /**
@@ -131,13 +149,7 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
      */
     async login(input: LoginInput, client: ClientInfo): Promise<Session | MfaRequired> {
       const now = clock.now();
-      const addressKey = throttleKey.loginAddress(client.ip);
-      const perAddress = await throttle.hit(addressKey, LIMITS.loginFailuresPerAddress, now);
-      if (!perAddress.allowed) {
-        // Refused before the account is looked up: recorded against no one.
-        await failed(null, 'throttled', client);
-        refuse(perAddress);
-      }
+      const addressKey = await takeAddressAttempt(client, now);
       const user = await users.findByEmail(input.email);
       const device = user ? deviceTokens.open(input.deviceToken, user.id, now) : undefined;
       // Keyed by the address typed, known or not, so that the throttle itself reveals nothing.
@@ -156,7 +168,10 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
       }
 
       // An unknown address costs the same bcrypt work and gets the same answer as a wrong password.
-      const valid = user ? await hasher.verify(input.password, user.password_hash) : await hasher.verifyNothing(input.password);
+      // So does an account without a password (its way in is a passkey).
+      const valid = user?.password_hash
+        ? await hasher.verify(input.password, user.password_hash)
+        : await hasher.verifyNothing(input.password);
       if (!user || !valid) {
         await failed(user?.id ?? null, user ? 'bad_password' : 'unknown_email', client);
         throw new AppError('INVALID_CREDENTIALS');
@@ -183,7 +198,7 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
         return { mfaRequired: true, ...(await mfa.startChallenge(user.id, login, factors)) };
       }
       await succeeded(login);
-      return startSession(user, client, login, PASSWORD_METHODS, user.password_hash);
+      return startSession(user, client, login, PASSWORD_METHODS, user.password_hash ?? undefined);
     },
 
     /**
@@ -202,7 +217,8 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
       const user = await users.findById(challenge.user_id);
       if (!user) throw new AppError('MFA_TOKEN_INVALID');
       // A malformed code is no guess: refused before it costs an attempt.
-      const factor: SecondFactorInput = mfa.secondFactorOf(input);
+      const factor: SecondFactorInput | undefined = input.passkey === undefined ? mfa.secondFactorOf(input) : undefined;
+      const presented = input.passkey === undefined ? undefined : passkeys.assertionOf(input.passkey);
       const perAddress = await throttle.hit(login.address, LIMITS.loginFailuresPerAddress, now);
       if (!perAddress.allowed) {
         await mfa.failed(user.id, 'login', { client });
@@ -216,18 +232,57 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
       await mfa.takeAttempt(challenge);
       let session: Session;
       try {
-        session = await startSession(user, client, login, TWO_FACTOR_METHODS, undefined, async (trx) => {
+        // A passkey's assertion is checked first (its challenge, bound to this pending sign-in, is
+        // used up by the check); its use is recorded with the session.
+        const assertion: VerifiedAssertion | undefined =
+          presented === undefined
+            ? undefined
+            : await passkeys.verifyAssertion(
+                presented,
+                { purpose: 'second_factor', mfaChallengeId: challenge.id, userId: user.id },
+                client,
+              );
+        const proof = assertion ? PASSWORD_AND_PASSKEY_METHODS : TWO_FACTOR_METHODS;
+        session = await startSession(user, client, login, proof, undefined, async (trx) => {
           // A wrong code writes nothing; a right one uses the token too, or (another request used
           // it first) rolls back with it.
-          if ((await mfa.useSecondFactor(trx, user, factor, { client })) === undefined) throw new AppError('MFA_CODE_INVALID');
+          if (assertion) await passkeys.use(trx, assertion, { client });
+          else if (factor === undefined || (await mfa.useSecondFactor(trx, user, factor, { client })) === undefined)
+            throw new AppError('MFA_CODE_INVALID');
           await mfa.useChallenge(trx, challenge);
         });
       } catch (error) {
-        if (error instanceof AppError && error.appCode === 'MFA_CODE_INVALID') await mfa.failed(user.id, 'login', { client });
+        if (error instanceof AppError && (error.appCode === 'MFA_CODE_INVALID' || error.appCode === 'PASSKEY_INVALID'))
+          await mfa.failed(user.id, 'login', { client });
         throw error;
       }
       await succeeded(login);
       mailQueued();
+      return session;
+    },
+
+    /**
+     * Signs in with a passkey alone (auth.passkeys.authenticate): the assertion answers the
+     * challenge of authenticationOptions. Counted per address like a login before it is checked,
+     * and given back when it passes. A disabled account is said so only to its passkey's holder.
+     */
+    async signInWithPasskey(input: { challengeId: string; response: unknown }, client: ClientInfo): Promise<Session> {
+      // A malformed answer guesses nothing: refused before it is counted.
+      const presented = passkeys.assertionOf(input.response);
+      const addressKey = await takeAddressAttempt(client, clock.now());
+      const assertion = await passkeys.verifyAssertion(presented, { purpose: 'sign_in', challengeId: input.challengeId }, client);
+      const user = await users.findById(assertion.userId);
+      if (!user) throw new AppError('PASSKEY_INVALID');
+      const login: MfaLoginCounts = { counts: [], address: addressKey, account: throttleKey.loginAccount(user.email), deviceId: null };
+      if (user.disabled_at !== null) {
+        await throttle.release(addressKey);
+        await failed(user.id, 'disabled', client);
+        throw new AppError('ACCOUNT_DISABLED');
+      }
+      const session = await startSession(user, client, login, PASSKEY_METHODS, undefined, (trx) =>
+        passkeys.use(trx, assertion, { client }),
+      );
+      await succeeded(login);
       return session;
     },
   };

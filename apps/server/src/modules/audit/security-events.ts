@@ -35,6 +35,12 @@ export interface SecurityEventDetails {
   'mfa.failed': { during: 'login' | 'reauthentication' | 'enrollment' };
   'mfa.recovery_code_used': { remaining: number };
   'mfa.recovery_codes_regenerated': { count: number };
+  'passkey.added': { passkeyId: string; aaguid: string; deviceType: string };
+  'passkey.removed': { passkeyId: string };
+  /** What the passkey proved: a sign-in on its own, a second factor after the password, or a re-authentication. */
+  'passkey.used': { passkeyId: string; as: 'sign_in' | 'second_factor' | 'reauthentication' };
+  /** A signature count that did not go up: the key may have been copied. The assertion was refused. */
+  'passkey.clone_suspected': { passkeyId: string; storedCounter: number; presentedCounter: number };
 }
 
 export type SecurityEventType = keyof SecurityEventDetails;
@@ -63,6 +69,10 @@ export const SECURITY_EVENT_TYPES = {
   'mfa.failed': 'A wrong second-factor code was given (at sign-in, re-authentication or set-up)',
   'mfa.recovery_code_used': 'A recovery code was used (each works once)',
   'mfa.recovery_codes_regenerated': 'The recovery codes were replaced by new ones',
+  'passkey.added': 'A passkey was registered to the account',
+  'passkey.removed': 'A passkey was removed from the account',
+  'passkey.used': 'A passkey signed in, confirmed a sign-in or re-authenticated',
+  'passkey.clone_suspected': "A passkey's signature count went backwards: the assertion was refused",
 } as const satisfies Record<SecurityEventType, string>;
 
 export const EVENT_TYPE_NAMES = Object.keys(SECURITY_EVENT_TYPES) as [SecurityEventType, ...SecurityEventType[]];

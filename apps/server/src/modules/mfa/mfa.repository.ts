@@ -21,12 +21,15 @@ export async function findFactor(db: Db, userId: string, factorId: string): Prom
   return db.selectFrom('mfa_factors').selectAll().where('id', '=', factorId).where('user_id', '=', userId).executeTakeFirst();
 }
 
+/** Whether the user has an active second factor: an authenticator app, or a passkey. */
 export async function hasActiveFactor(db: Db, userId: string): Promise<boolean> {
   const row = await db
     .selectFrom('mfa_factors')
     .select('id')
     .where('user_id', '=', userId)
     .where('status', '=', 'active')
+    .unionAll(db.selectFrom('passkeys').select('id').where('user_id', '=', userId))
+    .limit(1)
     .executeTakeFirst();
   return row !== undefined;
 }

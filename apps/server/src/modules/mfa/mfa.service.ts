@@ -48,6 +48,7 @@ import {
   useFactorStep,
   useRecoveryCode,
 } from './mfa.repository.js';
+import { findPasskeys } from './passkey.repository.js';
 
 export { deleteExpiredChallenges } from './mfa.repository.js';
 
@@ -60,7 +61,7 @@ export const MFA_TOKEN_TTL_SECONDS = 5 * 60;
 export const MFA_TOKEN_MAX_ATTEMPTS = 5;
 
 /** A kind of second factor (a literal type: the client's declarations must not need kysely's). */
-export type FactorType = 'totp';
+export type FactorType = 'totp' | 'passkey';
 
 export interface Factor {
   id: string;
@@ -91,7 +92,7 @@ const includesSecondFactor = (auth: Pick<Authenticated, 'authMethods'>) =>
 export type SecondFactorNotifier = (
   trx: Db,
   user: UserRow,
-  kind: 'mfa_enabled' | 'mfa_removed' | 'recovery_code_used' | 'recovery_codes_regenerated',
+  kind: 'mfa_enabled' | 'mfa_removed' | 'recovery_code_used' | 'recovery_codes_regenerated' | 'passkey_added' | 'passkey_removed',
   now: Date,
   vars?: { remaining?: number },
 ) => Promise<void>;
@@ -171,12 +172,28 @@ export function createMfaService(deps: MfaDeps) {
     /** Whether the account has an active second factor (a login then asks for it). */
     hasSecondFactor: (userId: string, trx: Db = db): Promise<boolean> => hasActiveFactor(trx, userId),
 
-    /** The user's active factors, oldest first. */
+    /** The user's active factors: the authenticator app, then the passkeys, oldest first. */
     async factors(userId: string): Promise<Factor[]> {
-      const rows = await findFactors(db, userId);
-      return rows
-        .filter((row) => row.status === 'active')
-        .map((row) => ({ id: row.id, type: row.type, createdAt: row.created_at, lastUsedAt: row.last_used_at }));
+      const [rows, passkeys] = await Promise.all([findFactors(db, userId), findPasskeys(db, userId)]);
+      return [
+        ...rows
+          .filter((row) => row.status === 'active')
+          .map((row) => ({ id: row.id, type: row.type, createdAt: row.created_at, lastUsedAt: row.last_used_at })),
+        ...passkeys.map((row) => ({ id: row.id, type: 'passkey' as const, createdAt: row.created_at, lastUsedAt: row.last_used_at })),
+      ];
+    },
+
+    /** A first set of recovery codes for an account getting its first second factor, in the caller's transaction: the codes, shown once. */
+    async issueRecoveryCodes(trx: Db, userId: string, now: Date): Promise<string[]> {
+      if ((await countRecoveryCodes(trx, userId)) > 0) return [];
+      const fresh = newRecoveryCodes(userId);
+      await replaceRecoveryCodes(trx, userId, fresh.set, now);
+      return fresh.codes;
+    },
+
+    /** After a factor was removed, in the same transaction: without a second factor left, the recovery codes go too. */
+    async dropRecoveryCodesWithoutFactor(trx: Db, userId: string, now: Date): Promise<void> {
+      if (!(await hasActiveFactor(trx, userId))) await replaceRecoveryCodes(trx, userId, undefined, now);
     },
 
     /**
@@ -220,8 +237,7 @@ export function createMfaService(deps: MfaDeps) {
       const recoveryCodes = await db.transaction().execute(async (trx) => {
         const user = await users.load(auth.userId, trx);
         if (!(await acceptTotp(trx, factor, code, now, true))) return undefined;
-        const fresh = (await countRecoveryCodes(trx, user.id)) === 0 ? newRecoveryCodes(user.id) : undefined;
-        if (fresh) await replaceRecoveryCodes(trx, user.id, fresh.set, now);
+        const codes = await service.issueRecoveryCodes(trx, user.id, now);
         await audit.record(trx, {
           type: 'mfa.enrolled',
           userId: user.id,
@@ -230,7 +246,7 @@ export function createMfaService(deps: MfaDeps) {
           details: { factorId: factor.id, factorType: factor.type },
         });
         await notify(trx, user, 'mfa_enabled', now);
-        return fresh?.codes ?? [];
+        return codes;
       });
       if (!recoveryCodes) {
         await audit.record(db, {
@@ -260,7 +276,7 @@ export function createMfaService(deps: MfaDeps) {
         const row = await deleteFactor(trx, user.id, factorId);
         if (!row) return undefined;
         if (row.status === 'active') {
-          if (!(await hasActiveFactor(trx, user.id))) await replaceRecoveryCodes(trx, user.id, undefined, now);
+          await service.dropRecoveryCodesWithoutFactor(trx, user.id, now);
           await audit.record(trx, {
             type: 'mfa.removed',
             userId: user.id,

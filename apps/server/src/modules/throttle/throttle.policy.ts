@@ -53,6 +53,8 @@ export const LIMITS = {
   secondFactorChecksPerAccount: { max: 10, windowSeconds: 15 * 60 },
   /** Unknown pending-sign-in tokens (mfaToken) tried from one address. */
   mfaTokensPerAddress: { max: 20, windowSeconds: 60 * 60, perAddress: true },
+  /** Passkey ceremonies started from one address (each stores a challenge for five minutes). */
+  passkeyChallengesPerAddress: { max: 300, windowSeconds: 15 * 60, perAddress: true },
 } as const satisfies Record<string, Limit>;
 
 /**
@@ -75,6 +77,7 @@ export const throttleKey = {
   passwordCheck: (userId: string) => `password-check:user:${userId}`,
   secondFactorCheck: (userId: string) => `second-factor-check:user:${userId}`,
   mfaTokenAddress: (ip: string | undefined) => `mfa-token:address:${addressBucket(ip)}`,
+  passkeyChallengeAddress: (ip: string | undefined) => `passkey-challenge:address:${addressBucket(ip)}`,
   resetAddress: (ip: string | undefined) => `reset:address:${addressBucket(ip)}`,
   resetAccount: (email: string) => `reset:account:${email.trim().toLowerCase()}`,
   verificationResend: (userId: string) => `verify-resend:user:${userId}`,

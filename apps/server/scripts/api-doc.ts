@@ -75,7 +75,7 @@ const TYPES = {
   },
   Session: {
     of: 'auth.login',
-    when: ' when the account has no second factor, and of `auth.mfa.verify` and `auth.passkeys.authenticate`',
+    when: ' and `auth.exchangeCode` when the account has no second factor, and of `auth.mfa.verify` and `auth.passkeys.authenticate`',
     fields: {
       user: 'User',
       accessToken: 'string (a JWT)',
@@ -87,7 +87,7 @@ const TYPES = {
   },
   MfaRequired: {
     of: 'auth.login',
-    when: ' when the account has a second factor (continue with `auth.mfa.verify`)',
+    when: ' and `auth.exchangeCode` when the account has a second factor (continue with `auth.mfa.verify`)',
     fields: {
       mfaRequired: 'true',
       mfaToken: 'string (opaque; single use, 5 minutes, 5 attempts)',
@@ -148,6 +148,26 @@ const TYPES = {
       lastUsedAt: 'Date | null (its last accepted assertion)',
       backedUp: 'boolean (the authenticator says it is synced now)',
       deviceType: '"singleDevice" | "multiDevice" (multiDevice: backup-eligible, a synced passkey)',
+    },
+  },
+  Provider: {
+    of: 'auth.providers',
+    when: ', one element',
+    fields: {
+      id: 'string (the {provider} of /auth/oidc/{provider}/start: <ID> of OIDC_<ID>_* in lower case, or github)',
+      name: 'string (display name: OIDC_<ID>_NAME, Google, GitHub, ...)',
+    },
+  },
+  Identity: {
+    of: 'auth.identities.list',
+    when: ', one element',
+    fields: {
+      id: 'string (uuid)',
+      provider: 'string (the provider id)',
+      email: 'string | null (what the provider said at the last sign-in)',
+      emailVerified: 'boolean (whether the provider said it is verified)',
+      createdAt: 'Date (linked then)',
+      lastUsedAt: 'Date | null (its last sign-in)',
     },
   },
   PublicKeyCredentialCreationOptionsJSON: {
@@ -326,7 +346,7 @@ const PROCEDURES = {
     access: 'signed in',
     output: { success: 'true' },
     appCodes: ['REAUTHENTICATION_REQUIRED', 'PASSKEY_NOT_FOUND', 'LAST_SIGN_IN_METHOD'],
-    note: "Removes one of the user's passkeys; the last second factor takes the recovery codes with it. Needs a re-authentication within `REAUTH_MAX_AGE` that included the second factor; `LAST_SIGN_IN_METHOD` when the account would be left with no way in (no password and no other passkey).",
+    note: "Removes one of the user's passkeys; the last second factor takes the recovery codes with it. Needs a re-authentication within `REAUTH_MAX_AGE` that included the second factor; `LAST_SIGN_IN_METHOD` when the account would be left with no way in (no password, no other passkey, no external identity).",
   },
   'auth.passkeys.authenticationOptions': {
     access: 'public',
@@ -339,6 +359,36 @@ const PROCEDURES = {
     output: 'Session',
     appCodes: ['PASSKEY_INVALID', 'CHALLENGE_EXPIRED', 'ACCOUNT_DISABLED', 'RATE_LIMITED'],
     note: "Signs in with a passkey alone: `response` is the browser's answer to the options of `authenticationOptions` whose `challengeId` it gives. A user-verified passkey is two factors: the session's `amr` is hwk and its `aal` 2. `PASSKEY_INVALID` when it does not verify (unknown credential, another account's than the email asked for, another origin, no user verification, a signature count that did not go up, a change of backup eligibility); `CHALLENGE_EXPIRED` when the challenge is unknown, used or expired, or not the one of `challengeId`. Counted in the login's per-address limit.",
+  },
+  'auth.providers': {
+    access: 'public',
+    output: 'Provider[]',
+    appCodes: [],
+    note: 'The configured external sign-in providers (each `OIDC_<ID>_ISSUER` with its client, and GitHub with `GITHUB_CLIENT_ID`), in that order, for the buttons of a sign-in page: each sends the browser to `GET /auth/oidc/{id}/start?redirect_to=<page>` (see Browser routes). Nothing is fetched from a provider to answer.',
+  },
+  'auth.exchangeCode': {
+    access: 'public',
+    output: 'Session | MfaRequired',
+    appCodes: ['TOKEN_INVALID', 'ACCOUNT_DISABLED', 'RATE_LIMITED'],
+    note: 'The one-time code that the callback of an external sign-in put in the fragment of `redirect_to` (`#code=...`), for the session of its account, as `auth.login` answers: a `Session` whose access token says `amr` fed, or `MfaRequired` for an account with a second factor (continue with `auth.mfa.verify`; the session then says fed, otp or hwk, mfa). The code is single use and lives 60 seconds: unknown, used or expired is `TOKEN_INVALID` (start the sign-in again); bad codes are counted per address with the other link tokens.',
+  },
+  'auth.identities.list': {
+    access: 'signed in',
+    output: 'Identity[]',
+    appCodes: [],
+    note: "The external identities linked to the user, oldest first. An identity is the provider's (issuer, subject), never an email.",
+  },
+  'auth.identities.linkStart': {
+    access: 'signed in',
+    output: { url: "string (this server's /auth/oidc/{provider}/start?link=<ticket>: navigate the browser there)" },
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'PROVIDER_UNAVAILABLE', 'RATE_LIMITED'],
+    note: 'Starts a flow that links an identity of `provider` to the user, and answers the URL to send the browser to: its ticket opens once, within 10 minutes, binds the flow to that browser and redirects to the provider, whose answer links the identity and sends the browser back to `redirectTo` with `#code=` (a sign-in of this user) or `#error=` (`IDENTITY_IN_USE` when another account has the identity). Needs a recent proof of identity (one that included the second factor, once the account has one). `PROVIDER_UNAVAILABLE` for a provider that is not configured; `VALIDATION_FAILED` (`fields.redirectTo`) for a `redirectTo` outside `ALLOWED_REDIRECTS`. Flows started are limited per address.',
+  },
+  'auth.identities.unlink': {
+    access: 'signed in',
+    output: { success: 'true' },
+    appCodes: ['REAUTHENTICATION_REQUIRED', 'IDENTITY_NOT_FOUND', 'LAST_SIGN_IN_METHOD'],
+    note: "Unlinks one of the user's identities: it signs in to this account no more. Needs a recent proof of identity (one that included the second factor, once the account has one); `IDENTITY_NOT_FOUND` for one that is not theirs; `LAST_SIGN_IN_METHOD` when the account would be left with no way in (no password, no passkey, no other identity: the reset flow sets a password).",
   },
   'user.me': { access: 'signed in', output: 'User', appCodes: [], note: 'The signed-in user.' },
   'user.update': {
@@ -491,8 +541,9 @@ function appCodesOf(path: string, doc: ProcedureDoc, hasInput: boolean): AppCode
   const codes: AppCode[] = [...(hasInput ? (['VALIDATION_FAILED'] as const) : []), ...doc.appCodes];
   if (doc.access !== 'public') codes.push(...ACCESS_TOKEN_REFUSALS);
   if (doc.access === 'admin') codes.push('ADMIN_ONLY');
+  // Only a public procedure without input and rules of its own (auth.providers) has none.
   const unique = [...new Set(codes)];
-  if (unique.length === 0) throw new Error(`${path}: no appCode at all`);
+  if (unique.length === 0 && (doc.access !== 'public' || hasInput)) throw new Error(`${path}: no appCode at all`);
   return unique;
 }
 
@@ -518,9 +569,10 @@ function proceduresSection(): string[] {
     if (!doc) continue;
     const schema = procedure._def.inputs[0];
     const input = schema ? code(shape(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Schema)) : 'none';
-    const codes = appCodesOf(path, doc, schema !== undefined)
-      .map((c) => code(c))
-      .join(', ');
+    const codes =
+      appCodesOf(path, doc, schema !== undefined)
+        .map((c) => code(c))
+        .join(', ') || 'none';
     lines.push(`| \`${path}\` | ${procedure._def.type} | ${doc.access} | ${input} | ${outputText(doc.output)} | ${codes} |`);
     notes.push(`- \`${path}\`: ${doc.note}`);
   }
@@ -543,10 +595,14 @@ function referenceName(value: unknown): string | undefined {
   return value.$ref.split('/').pop();
 }
 
+/** The browser steps of external sign-in: in the OpenAPI document, but redirects and pages rather than JSON routes. */
+const isBrowserRoute = (path: string) => path.startsWith('/auth/oidc/');
+
 function restSection(document: OpenApiDocument): string[] {
   const lines = ['| route | access | request | success | other statuses | procedure |', '| --- | --- | --- | --- | --- | --- |'];
   const procedureNames = Object.keys(PROCEDURES);
   for (const [path, item] of Object.entries(document.paths)) {
+    if (isBrowserRoute(path)) continue;
     for (const [method, operation] of Object.entries(item) as [string, Operation][]) {
       const body = referenceName(operation.requestBody?.content['application/json']?.schema);
       const parameters = operation.parameters ?? [];
@@ -570,6 +626,25 @@ function restSection(document: OpenApiDocument): string[] {
           successSchema ? `\`${successSchema}\`` : ''
         } | ${others.join(', ')} | ${calls.map((c) => `\`${c}\``).join(', ') || '-'} |`,
       );
+    }
+  }
+  return lines;
+}
+
+/** The browser routes, from the document: their query parameters and answers (redirects and HTML pages). */
+function browserSection(document: OpenApiDocument): string[] {
+  const lines = ['| route | query | answers |', '| --- | --- | --- |'];
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (!isBrowserRoute(path)) continue;
+    for (const [method, operation] of Object.entries(item) as [string, Operation][]) {
+      const query = (operation.parameters ?? [])
+        .filter((p) => p.in === 'query')
+        .map((p) => `\`${p.name}${p.required ? '' : '?'}\``)
+        .join(', ');
+      const answers = Object.entries(operation.responses)
+        .map(([status, response]) => `${status}${'description' in response ? `: ${response.description}` : ''}`)
+        .join('; ');
+      lines.push(`| \`${method.toUpperCase()} ${path}\` | ${query || 'none'} | ${answers.replaceAll('|', '\\|')} |`);
     }
   }
   return lines;
@@ -643,13 +718,28 @@ function unformattedApiDoc(): string {
     '`application/json`; a POST without a body included) come before any other check. A route answers the appCodes of the',
     'procedure it calls, except that a wrong password or code, or a passkey that does not verify, on a signed-in route',
     '(`current_password` of `PUT /api/user`, `POST /api/auth/reauthenticate`, `POST /api/user/mfa/totp/confirm`, `POST',
-    '/api/user/passkeys`) is 422, not 401 (the session is fine).',
+    '/api/user/passkeys`) is 422, not 401 (the session is fine), and an unknown, used or expired code at `POST',
+    '/api/users/login/exchange` is 401 `TOKEN_INVALID`, not 404 (the code is a credential: sign in again).',
     '',
     ...restSection(document),
     '',
     'Schemas (as in `/openapi.json`):',
     '',
     ...schemasSection(document),
+    '',
+    '## Browser routes',
+    '',
+    'External sign-in (OpenID Connect providers, GitHub) runs in the browser: these are top-level navigations, answered with',
+    'redirects (or a short HTML page when there is nowhere allowed to send the browser back), never JSON, and documented in',
+    '`/openapi.json` too. The app sends the browser to `start` with a `redirect_to` allowed by `ALLOWED_REDIRECTS`; the',
+    "provider sends it to `callback` (register `<BASE_URL>/auth/oidc/{provider}/callback` as the client's redirect URI); the",
+    'callback sends it back to `redirect_to` with `#code=<one-time code>`, which the page exchanges with `auth.exchangeCode`',
+    '(or `POST /api/users/login/exchange`) within 60 seconds, or with `#error=<appCode>`: `OIDC_STATE_INVALID`,',
+    '`OIDC_RESPONSE_INVALID`, `PROVIDER_UNAVAILABLE`, `IDENTITY_LINK_REQUIRED`, `IDENTITY_IN_USE`, `ACCOUNT_DISABLED`. No token',
+    'is ever in a URL: the code travels in the fragment, which browsers send to no server. A link flow',
+    '(`auth.identities.linkStart`) goes through the same two routes, `start` opened with its `link` ticket.',
+    '',
+    ...browserSection(document),
     '',
     '## appCodes',
     '',

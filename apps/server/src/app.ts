@@ -19,6 +19,8 @@ import { queueSecondFactorMail } from './modules/account/account-mail.js';
 import { createSignInService } from './modules/account/sign-in.service.js';
 import { createAdminService } from './modules/admin/admin.service.js';
 import { createAuditService } from './modules/audit/audit.service.js';
+import { countIdentities, createIdentityService } from './modules/identity/identity.service.js';
+import type { ProviderClient } from './modules/identity/oidc-client.js';
 import { createMailWorker } from './modules/mail/mail.worker.js';
 import { createMfaService } from './modules/mfa/mfa.service.js';
 import { createPasskeyService } from './modules/mfa/passkey.service.js';
@@ -39,6 +41,10 @@ export interface ServiceParts {
   deviceTokens: DeviceTokenCodec;
   /** Seals TOTP secrets and recovery keys at rest. */
   secretBox: SecretBox;
+  /** Seals the nonce and PKCE verifier of external sign-in flows. */
+  flowBox: SecretBox;
+  /** Provider clients to use instead of openid-client's from the configuration (tests). */
+  providerClients?: ReadonlyMap<string, ProviderClient> | undefined;
   throttle: Throttle;
   revocations: Revocations;
   /** Called after a transaction that queued mail committed: wakes the mail worker, if this process runs one. */
@@ -82,6 +88,8 @@ export function createServices(parts: ServiceParts) {
     mfa,
     notify: queueSecondFactorMail,
     mailQueued,
+    // An account without a password keeps a way in: a passkey, or an external identity.
+    otherWaysIn: countIdentities,
   });
   const signIn = createSignInService({
     db,
@@ -99,7 +107,20 @@ export function createServices(parts: ServiceParts) {
   });
   const accounts = createAccountService({ db, clock, config, hasher, throttle, users, sessions, audit, mfa, passkeys, mailQueued });
   const admin = createAdminService({ db, clock, users, sessions, audit, mfa, mailQueued });
-  return { users, audit, sessions, mfa, passkeys, signIn, accounts, admin };
+  const identities = createIdentityService({
+    db,
+    clock,
+    config,
+    users,
+    throttle,
+    audit,
+    mfa,
+    signIn,
+    secretBox: parts.flowBox,
+    ...(parts.providerClients && { clients: parts.providerClients }),
+    mailQueued,
+  });
+  return { users, audit, sessions, mfa, passkeys, signIn, accounts, admin, identities };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -126,6 +147,8 @@ export interface AppOverrides {
   transport?: MailTransport;
   /** The revocation list to use instead of one following this database (tests). */
   revocations?: Revocations;
+  /** External sign-in clients by provider id, instead of openid-client's from the configuration (tests). */
+  providerClients?: ReadonlyMap<string, ProviderClient>;
 }
 
 /** Composes the application: database (migrated), side effects, services. No HTTP. */
@@ -202,6 +225,8 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
     refreshTokens,
     deviceTokens,
     secretBox,
+    flowBox: createSecretBox(secrets, 'oidc-flow'),
+    providerClients: overrides.providerClients,
     throttle,
     revocations,
     mailQueued: () => worker?.nudge(),

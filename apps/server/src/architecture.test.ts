@@ -19,6 +19,7 @@ const MODULE_EDGES: Record<string, readonly string[]> = {
   mfa: ['user', 'session', 'throttle', 'audit'],
   account: ['user', 'session', 'throttle', 'mail', 'audit', 'mfa'],
   admin: ['user', 'session', 'audit', 'account', 'mfa'],
+  identity: ['user', 'throttle', 'audit', 'mfa', 'account', 'session'],
 };
 
 /** Which rooms each room may import from (a room may always import from itself). */

@@ -358,6 +358,83 @@ describe('passkey settings', () => {
   });
 });
 
+describe('external sign-in settings', () => {
+  it('read each OIDC_<ID>_* provider and the GitHub preset; ALLOWED_REDIRECTS defaults to BASE_URL and CORS_ORIGINS', () => {
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      BASE_URL: 'https://auth.example.com',
+      CORS_ORIGINS: 'https://app.example.com',
+      OIDC_GOOGLE_ISSUER: 'https://accounts.google.com',
+      OIDC_GOOGLE_CLIENT_ID: 'google-id',
+      OIDC_GOOGLE_CLIENT_SECRET: 'google-secret',
+      OIDC_ACME_ISSUER: 'https://login.acme.test/realms/main/',
+      OIDC_ACME_CLIENT_ID: 'acme',
+      OIDC_ACME_CLIENT_SECRET: 's',
+      OIDC_ACME_SCOPES: 'openid email',
+      OIDC_ACME_NAME: 'Acme SSO',
+      GITHUB_CLIENT_ID: 'gh',
+      GITHUB_CLIENT_SECRET: 'gh-secret',
+    });
+    expect(config.providers).toEqual([
+      {
+        kind: 'oidc',
+        id: 'acme',
+        name: 'Acme SSO',
+        issuer: 'https://login.acme.test/realms/main',
+        clientId: 'acme',
+        clientSecret: 's',
+        scopes: 'openid email',
+      },
+      {
+        kind: 'oidc',
+        id: 'google',
+        name: 'Google',
+        issuer: 'https://accounts.google.com',
+        clientId: 'google-id',
+        clientSecret: 'google-secret',
+        scopes: 'openid email profile',
+      },
+      {
+        kind: 'github',
+        id: 'github',
+        name: 'GitHub',
+        clientId: 'gh',
+        clientSecret: 'gh-secret',
+        oauthUrl: 'https://github.com',
+        apiUrl: 'https://api.github.com',
+      },
+    ]);
+    expect(config.allowedRedirects).toEqual(['https://auth.example.com', 'https://app.example.com']);
+    expect(
+      loadConfig({ JWT_SECRET: SECRET, ALLOWED_REDIRECTS: 'https://app.example.com/auth/, https://admin.example.com' }).allowedRedirects,
+    ).toEqual(['https://app.example.com/auth/', 'https://admin.example.com']);
+  });
+
+  it.each([
+    [{ OIDC_X_ISSUER: 'https://x.example' }, 'OIDC_X_CLIENT_ID'],
+    [{ OIDC_X_ISSUER: 'http://x.example', OIDC_X_CLIENT_ID: 'a', OIDC_X_CLIENT_SECRET: 'b' }, 'OIDC_X_ISSUER'],
+    [
+      {
+        OIDC_X_ISSUER: 'http://127.0.0.1:9',
+        OIDC_X_CLIENT_ID: 'a',
+        OIDC_X_CLIENT_SECRET: 'b',
+        NODE_ENV: 'production',
+        MAIL_TRANSPORT: 'file',
+      },
+      'OIDC_X_ISSUER',
+    ],
+    [{ OIDC_X_ISSUER: 'https://x.example', OIDC_X_CLIENT_ID: 'a', OIDC_X_CLIENT_SECRET: 'b', OIDC_X_SCOPES: 'email' }, 'OIDC_X_SCOPES'],
+    [{ OIDC_GITHUB_ISSUER: 'https://x.example', OIDC_GITHUB_CLIENT_ID: 'a', OIDC_GITHUB_CLIENT_SECRET: 'b' }, 'OIDC_GITHUB'],
+    [{ GITHUB_CLIENT_ID: 'a' }, 'GITHUB_CLIENT_SECRET'],
+    [{ ALLOWED_REDIRECTS: 'javascript:alert(1)' }, 'ALLOWED_REDIRECTS'],
+    [{ ALLOWED_REDIRECTS: 'https://app.example.com/?next=x' }, 'ALLOWED_REDIRECTS'],
+  ])('refuses %j, naming %s', (env, name) => {
+    const error = configError({ JWT_SECRET: SECRET, ...env });
+    expect(error.message).toContain(name);
+    expect(error.message).not.toMatch(/[\r\n]/);
+  });
+});
+
 describe('loadConfig result', () => {
   it('is frozen', () => {
     const config = loadConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: 'https://app.example.com' });

@@ -63,7 +63,16 @@ export interface Config {
   maxBatchSize: number;
   /** Passkeys: the relying party's id and name, and the page origins whose ceremonies count. */
   webauthn: Readonly<{ rpId: string; rpName: string; origins: readonly string[] }>;
+  /** External sign-in: the configured providers (OIDC_<ID>_*, and GitHub's preset). */
+  providers: readonly Readonly<ProviderConfig>[];
+  /** Where external sign-ins may send the browser back: exact origins or URL prefixes (ALLOWED_REDIRECTS). */
+  allowedRedirects: readonly string[];
 }
+
+/** An OpenID Connect provider (discovered from its issuer), or GitHub's OAuth 2 preset. */
+export type ProviderConfig =
+  | { kind: 'oidc'; id: string; name: string; issuer: string; clientId: string; clientSecret: string; scopes: string }
+  | { kind: 'github'; id: 'github'; name: 'GitHub'; clientId: string; clientSecret: string; oauthUrl: string; apiUrl: string };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -198,6 +207,32 @@ const EnvSchema = z.object({
     })
     .optional(),
   WEBAUTHN_RP_NAME: z.string().trim().min(1).max(64).default('Latchkey'),
+  ALLOWED_REDIRECTS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const entries = text
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean);
+      for (const entry of entries) {
+        const url = URL.canParse(entry) ? new URL(entry) : undefined;
+        if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be comma-separated origins or URL prefixes such as https://app.example.com/auth/ (got ${JSON.stringify(entry)})`,
+          });
+          return z.NEVER;
+        }
+      }
+      return entries.map((entry) => (new URL(entry).origin === entry.replace(/\/$/, '') ? new URL(entry).origin : new URL(entry).href));
+    }),
+  GITHUB_CLIENT_ID: z.string().trim().min(1).max(256).optional(),
+  GITHUB_CLIENT_SECRET: z.string().trim().min(1).max(512).optional(),
+  /** GitHub Enterprise Server (or a test double): where its OAuth pages and its API are. */
+  GITHUB_OAUTH_URL: httpUrl.default('https://github.com'),
+  GITHUB_API_URL: httpUrl.default('https://api.github.com'),
   WEBAUTHN_ORIGINS: z
     .string()
     .optional()
@@ -342,7 +377,77 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webConcurrency: e.WEB_CONCURRENCY,
     maxBatchSize: e.MAX_BATCH_SIZE,
     webauthn: webauthnSettings(e),
+    providers: Object.freeze(providerSettings(env, e)),
+    allowedRedirects: Object.freeze(e.ALLOWED_REDIRECTS ?? [...new Set([new URL(e.BASE_URL).origin, ...e.CORS_ORIGINS])]),
   });
+}
+
+const PROVIDER_VARIABLE = /^OIDC_([A-Z0-9]+)_(ISSUER|CLIENT_ID|CLIENT_SECRET|SCOPES|NAME)$/;
+
+/** The part of an OIDC_<ID>_* variable name that varies: README and .env.example document the pattern. */
+export const PROVIDER_VARIABLE_PATTERN = 'OIDC_<ID>_ISSUER, OIDC_<ID>_CLIENT_ID, OIDC_<ID>_CLIENT_SECRET, OIDC_<ID>_SCOPES, OIDC_<ID>_NAME';
+
+/**
+ * The providers: each `OIDC_<ID>_ISSUER` with its client id and secret (the id is `<ID>` in lower
+ * case), and GitHub when GITHUB_CLIENT_ID is set. An issuer is https, or http on a loopback host
+ * outside production (a provider run by the tests).
+ */
+function providerSettings(env: Env, e: z.infer<typeof EnvSchema>): ProviderConfig[] {
+  const found = new Map<string, Partial<Record<'ISSUER' | 'CLIENT_ID' | 'CLIENT_SECRET' | 'SCOPES' | 'NAME', string>>>();
+  for (const [name, value] of Object.entries(env)) {
+    const match = PROVIDER_VARIABLE.exec(name);
+    if (!match?.[1] || !match[2] || value === undefined || value.trim() === '') continue;
+    const entry = found.get(match[1]) ?? {};
+    entry[match[2] as 'ISSUER'] = value.trim();
+    found.set(match[1], entry);
+  }
+  const providers: ProviderConfig[] = [];
+  for (const [ID, entry] of [...found].sort(([a], [b]) => a.localeCompare(b))) {
+    const id = ID.toLowerCase();
+    for (const part of ['ISSUER', 'CLIENT_ID', 'CLIENT_SECRET'] as const) {
+      if (!entry[part]) throw new ConfigError(`Invalid configuration: OIDC_${ID}_${part} is required with the other OIDC_${ID}_* settings`);
+    }
+    if (id === 'github')
+      throw new ConfigError(
+        'Invalid configuration: OIDC_GITHUB_* is reserved: GitHub is configured with GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET',
+      );
+    const issuer = entry.ISSUER ?? '';
+    const url = URL.canParse(issuer) ? new URL(issuer) : undefined;
+    const loopback = url !== undefined && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    if (
+      !url ||
+      !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback && e.NODE_ENV !== 'production')) ||
+      url.search ||
+      url.hash
+    )
+      throw new ConfigError(`Invalid configuration: OIDC_${ID}_ISSUER must be an https URL such as https://accounts.google.com`);
+    if ((entry.CLIENT_ID?.length ?? 0) > 256 || (entry.CLIENT_SECRET?.length ?? 0) > 512 || (entry.NAME?.length ?? 0) > 64)
+      throw new ConfigError(`Invalid configuration: OIDC_${ID}_* values are too long`);
+    const scopes = entry.SCOPES ?? 'openid email profile';
+    if (!scopes.split(/\s+/).includes('openid')) throw new ConfigError(`Invalid configuration: OIDC_${ID}_SCOPES must include openid`);
+    providers.push({
+      kind: 'oidc',
+      id,
+      name: entry.NAME ?? (id === 'google' ? 'Google' : ID.charAt(0) + id.slice(1)),
+      issuer: url.href.replace(/\/$/, ''),
+      clientId: entry.CLIENT_ID ?? '',
+      clientSecret: entry.CLIENT_SECRET ?? '',
+      scopes,
+    });
+  }
+  if ((e.GITHUB_CLIENT_ID === undefined) !== (e.GITHUB_CLIENT_SECRET === undefined))
+    throw new ConfigError('Invalid configuration: GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET go together');
+  if (e.GITHUB_CLIENT_ID !== undefined && e.GITHUB_CLIENT_SECRET !== undefined)
+    providers.push({
+      kind: 'github',
+      id: 'github',
+      name: 'GitHub',
+      clientId: e.GITHUB_CLIENT_ID,
+      clientSecret: e.GITHUB_CLIENT_SECRET,
+      oauthUrl: e.GITHUB_OAUTH_URL.replace(/\/+$/, ''),
+      apiUrl: e.GITHUB_API_URL.replace(/\/+$/, ''),
+    });
+  return providers;
 }
 
 /**

@@ -8,10 +8,10 @@ import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '../src/http/openapi.js';
 import { restRoutes } from '../src/http/rest/routes.js';
-import { errorResponse, sessionResponse } from '../src/http/rest/schemas.js';
+import { sessionResponse } from '../src/http/rest/schemas.js';
 import { fromBase32, totpCode } from '../src/testing.js';
 import { newUser, servedForFile } from './helpers/app.js';
-import type { Answer, CallOptions } from './helpers/rest.js';
+import { type CallOptions, expectErrors } from './helpers/rest.js';
 
 // Behind a proxy: each REST call comes from an X-Forwarded-For of its own, so the per-address and
 // per-(account, address) counts of one test never meet another's.
@@ -33,12 +33,6 @@ const nextStep = () => file.app.clock.advance(30 - (now() % 30));
 const call = (method: string, path: string, options?: CallOptions) => file.call(method, path, options);
 /** A POST without a body, declared as JSON as every POST to /api must be. */
 const post = (path: string, token: string) => call('POST', path, { token, raw: '', contentType: 'application/json' });
-
-/** The RealWorld error shape, exactly, with its appCode; and as documented. */
-function expectErrors(answer: Answer, status: number, errors: Record<string, string[]>, code?: string) {
-  expect({ status: answer.status, body: answer.body }).toEqual({ status, body: { errors, ...(code !== undefined && { code }) } });
-  errorResponse.parse(answer.body);
-}
 
 async function register(label: string) {
   const input = newUser(label);

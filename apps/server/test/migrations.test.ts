@@ -35,6 +35,7 @@ describe('migrations', () => {
     }
     expect(await tables(database)).toEqual([
       'email_tokens',
+      'identities',
       'kysely_migration',
       'kysely_migration_lock',
       'login_failures',
@@ -43,6 +44,8 @@ describe('migrations', () => {
       'mfa_factors',
       'mfa_recovery_codes',
       'mfa_recovery_keys',
+      'oidc_codes',
+      'oidc_flows',
       'passkey_challenges',
       'passkeys',
       'rate_limits',

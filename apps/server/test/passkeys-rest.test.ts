@@ -18,7 +18,7 @@ import { restRoutes } from '../src/http/rest/routes.js';
 import { errorResponse, sessionResponse } from '../src/http/rest/schemas.js';
 import { type SoftwareAuthenticatorOptions, softwareAuthenticator } from '../src/testing.js';
 import { newUser, servedForFile } from './helpers/app.js';
-import type { Answer, CallOptions } from './helpers/rest.js';
+import { type Answer, type CallOptions, expectErrors } from './helpers/rest.js';
 
 const ORIGIN = 'http://localhost:3000';
 // Behind a proxy: each REST call comes from an X-Forwarded-For of its own, so per-address limits
@@ -30,12 +30,6 @@ const file = servedForFile({ env: { TRUST_PROXY: 'true', BASE_URL: ORIGIN } });
 const call = (method: string, path: string, options?: CallOptions) => file.call(method, path, options);
 /** A POST without a body, declared as JSON as every POST to /api must be. */
 const post = (path: string, token: string) => call('POST', path, { token, raw: '', contentType: 'application/json' });
-
-/** The RealWorld error shape, exactly (messages may be matchers), with its appCode; and as documented. */
-function expectErrors(answer: Answer, status: number, errors: Record<string, unknown[]>, code?: string) {
-  expect({ status: answer.status, body: answer.body }).toEqual({ status, body: { errors, ...(code !== undefined && { code }) } });
-  errorResponse.parse(answer.body);
-}
 
 const NOT_VERIFIED = { passkey: ['could not be verified'] };
 const CHALLENGE_GONE = { challenge: ['is unknown, used or expired'] };

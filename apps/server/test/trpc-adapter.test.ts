@@ -215,6 +215,16 @@ const CASES: Record<string, Case> = {
     valid: () => ({ challengeId: NO_FACTOR, response: { id: 'x' } }),
     invalid: { challengeId: 'x' },
   },
+  // No provider is configured: listing answers none, linking refuses the provider, the rest refuse alike.
+  'auth.providers': { authed: false, valid: () => undefined, invalid: undefined },
+  'auth.exchangeCode': { authed: false, valid: () => ({ code: 'not-a-code-we-sent' }), invalid: { code: '' } },
+  'auth.identities.list': { authed: true, valid: () => undefined, invalid: undefined },
+  'auth.identities.linkStart': {
+    authed: true,
+    valid: () => ({ provider: 'nope', redirectTo: 'http://localhost:3000/' }),
+    invalid: { provider: 'Not An Id' },
+  },
+  'auth.identities.unlink': { authed: true, valid: () => ({ identityId: NO_FACTOR }), invalid: { identityId: 'x' } },
   'user.me': { authed: true, valid: () => undefined, invalid: undefined },
   'user.update': { authed: true, valid: () => ({ bio: 'parity' }), invalid: { image: 3 } },
   'user.changePassword': { authed: true, valid: (a) => ({ currentPassword: a.password, newPassword: NEW_PASSWORD }), invalid: {} },

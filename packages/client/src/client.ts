@@ -2,12 +2,24 @@ import { DEFAULT_MAX_BATCH_SIZE } from '@latchkey/protocol';
 import { startAuthentication, startRegistration } from '@simplewebauthn/browser';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
 import superjson from 'superjson';
+import {
+  browserOf,
+  ExternalSignInError,
+  parseCallbackFragment,
+  resolveRedirect,
+  type SignInHistory,
+  type SignInLocation,
+  startUrl,
+  withoutFragment,
+} from './identities.js';
 import { requireWebAuthn } from './passkeys.js';
 import { refreshLink } from './refresh-link.js';
 import { type SessionListener, SessionManager } from './session-manager.js';
 import { memoryStorage, type SessionStorage } from './storage.js';
 import type {
   AppRouter,
+  CompleteSignInResult,
+  Identity,
   LoginResult,
   PasskeyRegistration,
   Reauthenticated,
@@ -15,6 +27,7 @@ import type {
   RouterInputs,
   Session,
   SignedIn,
+  SignInWithOptions,
   SignInWithPasskeyInput,
   StoredSession,
   VerifyMfaInput,
@@ -45,6 +58,13 @@ export interface AuthClientOptions {
   maxBatchSize?: number;
   /** The client's clock, in ms; injectable for tests. */
   now?: () => number;
+  /**
+   * The page's `location` for `signInWith`, `completeSignIn` and `identities.link` (default: the
+   * browser's `window.location`); injectable for tests and other runtimes.
+   */
+  location?: SignInLocation;
+  /** The page's `history`, with which `completeSignIn` drops the callback's fragment (default: the browser's `window.history`). */
+  history?: SignInHistory;
 }
 
 export interface AuthMethods {
@@ -91,6 +111,28 @@ export interface AuthMethods {
    */
   reauthenticateWithPasskey(): Promise<Reauthenticated>;
   /**
+   * Signs in with an external provider (an id of `auth.providers`: `google`, `github`, ...):
+   * navigates the browser to the server's `/auth/oidc/{provider}/start`, from where the provider's
+   * pages take over; the browser comes back to `redirectTo` (default: this page), where
+   * `completeSignIn()` finishes. Resolves as the navigation starts. Where there is no page to
+   * navigate (Node), rejects with `BrowserUnavailableError` and sends nothing.
+   */
+  signInWith(provider: string, options?: SignInWithOptions): Promise<void>;
+  /**
+   * Completes an external sign-in on the page the provider sent the browser back to: reads
+   * `#code=<one-time code>` (or `#error=<appCode>`) from `location.hash`, drops the fragment from
+   * the address (`history.replaceState`) before anything else, and exchanges the code
+   * (`auth.exchangeCode`, outside the refresh link, as `login`). Resolves as `login` does:
+   * `{ status: 'signed-in', user, ... }` with the session stored, or `{ status: 'mfa-required',
+   * mfaToken, factors }` with nothing stored (continue with `verifyMfa`); and to `{ status: 'none' }`
+   * when the address has no such fragment (call it on every load of the page). `#error=X` rejects
+   * with `ExternalSignInError` (`appCode` X); a code the server refuses (used, older than 60 s)
+   * with its `TRPCClientError` (`TOKEN_INVALID`).
+   */
+  completeSignIn(): Promise<CompleteSignInResult>;
+  /** The signed-in user's external identities (OpenID Connect providers, GitHub). */
+  identities: IdentityMethods;
+  /**
    * Forgets the session here, always, and ends it on the server if the server can be reached.
    * `serverConfirmed` is false when the server could not be told (network, 429, 5xx): the
    * refresh token then stays valid on the server until it expires or is revoked.
@@ -111,6 +153,22 @@ export interface PasskeyMethods {
    * the passkey, and `recoveryCodes` when it is the account's first second factor (empty otherwise).
    */
   register(input?: RegisterPasskeyInput): Promise<PasskeyRegistration>;
+}
+
+export interface IdentityMethods {
+  /** The identities linked to the signed-in user, oldest first (`auth.identities.list`). */
+  list(): Promise<Identity[]>;
+  /**
+   * Links an identity of `provider` to the signed-in user: asks the server for a link flow
+   * (`auth.identities.linkStart`, which needs a recent proof of identity: else
+   * `REAUTHENTICATION_REQUIRED`), then navigates the browser to it. The browser comes back to
+   * `redirectTo` (default: this page) with `#code=...` (a sign-in of the same user:
+   * `completeSignIn()` takes it) or `#error=...` (`IDENTITY_IN_USE` when the identity is another
+   * account's). Rejects with `BrowserUnavailableError` where there is no page, before asking.
+   */
+  link(provider: string, options?: SignInWithOptions): Promise<void>;
+  /** Unlinks one of the user's identities (`auth.identities.unlink`; a recent proof of identity needed, and another way in left). */
+  unlink(identityId: string): Promise<{ success: true }>;
 }
 
 export interface LogoutResult {
@@ -216,6 +274,38 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       const answer = await api.auth.reauthenticate.mutate({ passkey });
       await sessions.replaceAccessToken(answer);
       return answer;
+    },
+    // External sign-in: the browser goes to the server's start route, and comes back with a code.
+    async signInWith(provider, { redirectTo } = {}) {
+      const { location } = browserOf(options);
+      location.assign(startUrl(options.url, provider, redirectTo, location.href));
+    },
+    async completeSignIn() {
+      const { location, history } = browserOf(options);
+      const fragment = parseCallbackFragment(location.hash);
+      if (fragment.kind === 'none') return { status: 'none' };
+      // Off the address bar (and the history) first: a reload does not try the code again.
+      history?.replaceState(history.state, '', withoutFragment(location.href));
+      if (fragment.kind === 'error') throw new ExternalSignInError(fragment.appCode);
+      // Outside the refresh link, as login: a refused code is the server's answer, never a reason to refresh.
+      const answer = await direct.auth.exchangeCode.mutate({ code: fragment.code });
+      if ('mfaRequired' in answer) {
+        const { mfaRequired: _, ...challenge } = answer;
+        return { status: 'mfa-required', ...challenge };
+      }
+      return signIn(answer);
+    },
+    identities: {
+      list: () => api.auth.identities.list.query(),
+      async link(provider, { redirectTo } = {}) {
+        const { location } = browserOf(options);
+        const { url: target } = await api.auth.identities.linkStart.mutate({
+          provider,
+          redirectTo: resolveRedirect(redirectTo, location.href),
+        });
+        location.assign(target);
+      },
+      unlink: (identityId) => api.auth.identities.unlink.mutate({ identityId }),
     },
     async logout() {
       await sessions.ready();

@@ -3,9 +3,11 @@ export {
   type AuthClientOptions,
   type AuthMethods,
   createAuthClient,
+  type IdentityMethods,
   type LogoutResult,
   type PasskeyMethods,
 } from './client.js';
+export { BrowserUnavailableError, ExternalSignInError, type SignInHistory, type SignInLocation } from './identities.js';
 export { WebAuthnUnavailableError } from './passkeys.js';
 export { isCurableAuthError, refreshLink } from './refresh-link.js';
 export {
@@ -18,16 +20,21 @@ export {
 export { decodeState, encodeState, localStorageStorage, memoryStorage, type SessionStorage, type StoredState } from './storage.js';
 export type {
   AppRouter,
+  CompleteSignInResult,
+  Identity,
   LoginResult,
   MfaRequired,
+  NoSignInToComplete,
   Passkey,
   PasskeyRegistration,
+  Provider,
   Reauthenticated,
   RegisterPasskeyInput,
   RouterInputs,
   RouterOutputs,
   Session,
   SignedIn,
+  SignInWithOptions,
   SignInWithPasskeyInput,
   StoredSession,
   Tokens,

@@ -62,6 +62,30 @@ export interface VerifyMfaWithPasskeyInput {
 /** What `reauthenticateWithPasskey()` resolves to: the fresh access token (already stored) and its expiry. */
 export type Reauthenticated = RouterOutputs['auth']['reauthenticate'];
 
+/** An external sign-in provider the server is configured with, as `auth.providers` lists it (`{ id, name }`). */
+export type Provider = RouterOutputs['auth']['providers'][number];
+
+/** One of the user's linked external identities, as `auth.identities.list` lists it. */
+export type Identity = RouterOutputs['auth']['identities']['list'][number];
+
+/** `signInWith()`'s and `identities.link()`'s options. */
+export interface SignInWithOptions {
+  /**
+   * Where the browser comes back to after the provider, with `#code=...` (or `#error=...`): a page
+   * that calls `completeSignIn()`. Absolute, or relative to the current page; it must be allowed
+   * by the server's ALLOWED_REDIRECTS. Default: the current page, without its fragment.
+   */
+  redirectTo?: string;
+}
+
+/** What `completeSignIn()` resolves to when the page's address carries no callback fragment: nothing was done. */
+export interface NoSignInToComplete {
+  status: 'none';
+}
+
+/** What `completeSignIn()` resolves to: signed in, a second factor needed first, or no sign-in to complete. */
+export type CompleteSignInResult = LoginResult | NoSignInToComplete;
+
 /** What the client keeps between calls (and, with a persistent storage, between runs). */
 export interface StoredSession extends Tokens {
   user: User | null;

@@ -34,6 +34,12 @@ export const APP_CODES = {
   PASSKEY_NOT_FOUND: 'NOT_FOUND',
   CHALLENGE_EXPIRED: 'BAD_REQUEST',
   LAST_SIGN_IN_METHOD: 'CONFLICT',
+  IDENTITY_LINK_REQUIRED: 'CONFLICT',
+  IDENTITY_IN_USE: 'CONFLICT',
+  IDENTITY_NOT_FOUND: 'NOT_FOUND',
+  PROVIDER_UNAVAILABLE: 'BAD_REQUEST',
+  OIDC_STATE_INVALID: 'BAD_REQUEST',
+  OIDC_RESPONSE_INVALID: 'UNAUTHORIZED',
 } as const;
 
 export type AppCode = keyof typeof APP_CODES;
@@ -72,6 +78,12 @@ export const APP_CODE_MESSAGES: Readonly<Record<AppCode, string>> = {
   PASSKEY_NOT_FOUND: 'No such passkey',
   CHALLENGE_EXPIRED: 'The passkey request is unknown, used or expired: start again',
   LAST_SIGN_IN_METHOD: 'This is the last way to sign in to the account: add another first',
+  IDENTITY_LINK_REQUIRED: 'An account with this email exists: sign in to it and link this provider from its settings',
+  IDENTITY_IN_USE: 'This external account is already linked to another account',
+  IDENTITY_NOT_FOUND: 'No such linked account',
+  PROVIDER_UNAVAILABLE: 'The sign-in provider is not available: try again later',
+  OIDC_STATE_INVALID: 'The sign-in attempt is invalid, expired or was started in another browser: start again',
+  OIDC_RESPONSE_INVALID: "The sign-in provider's answer could not be verified",
 };
 
 /**

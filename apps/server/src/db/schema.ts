@@ -149,6 +149,8 @@ export interface MfaChallengesTable {
   token_digest: string;
   attempts: ColumnType<number, number | undefined, number>;
   login: ColumnType<MfaLoginCounts, string, never>;
+  /** The first factor the pending sign-in proved: the password, or an external identity. */
+  first_factor: ColumnType<'pwd' | 'fed', 'pwd' | 'fed' | undefined, never>;
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: Timestamp | null;
@@ -185,6 +187,45 @@ export interface PasskeyChallengesTable {
   used_at: Timestamp | null;
 }
 
+export interface IdentitiesTable {
+  id: string;
+  user_id: string;
+  provider: string;
+  issuer: string;
+  subject: string;
+  email: string | null;
+  email_verified: boolean;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+export type OidcFlowPurpose = 'sign_in' | 'link';
+
+export interface OidcFlowsTable {
+  id: string;
+  state_digest: string;
+  browser_digest: string;
+  link_ticket_digest: string | null;
+  provider: string;
+  purpose: OidcFlowPurpose;
+  user_id: string | null;
+  secrets_sealed: string;
+  redirect_to: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface OidcCodesTable {
+  id: string;
+  code_digest: string;
+  user_id: string;
+  identity_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -199,6 +240,9 @@ export interface Database {
   mfa_challenges: MfaChallengesTable;
   passkeys: PasskeysTable;
   passkey_challenges: PasskeyChallengesTable;
+  identities: IdentitiesTable;
+  oidc_flows: OidcFlowsTable;
+  oidc_codes: OidcCodesTable;
 }
 
 export type EmailTokenRow = Selectable<EmailTokensTable>;
@@ -215,4 +259,7 @@ export type NewSecurityEventRow = Insertable<SecurityEventsTable>;
 export type MfaFactorRow = Selectable<MfaFactorsTable>;
 export type MfaChallengeRow = Selectable<MfaChallengesTable>;
 export type PasskeyRow = Selectable<PasskeysTable>;
+export type IdentityRow = Selectable<IdentitiesTable>;
+export type OidcFlowRow = Selectable<OidcFlowsTable>;
+export type OidcCodeRow = Selectable<OidcCodesTable>;
 export type PasskeyChallengeRow = Selectable<PasskeyChallengesTable>;

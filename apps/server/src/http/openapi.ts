@@ -73,8 +73,9 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
     description:
       'Authentication failed; `code` says how (ACCESS_TOKEN_MISSING, ACCESS_TOKEN_EXPIRED, ACCESS_TOKEN_INVALID, SESSION_REVOKED, ' +
       'INVALID_CREDENTIALS, REFRESH_TOKEN_INVALID, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REUSED, at the second step of a login ' +
-      'MFA_CODE_INVALID, MFA_TOKEN_INVALID, MFA_TOKEN_EXPIRED, and PASSKEY_INVALID for a passkey that does not verify when signing in). ' +
-      'After ACCESS_TOKEN_EXPIRED, refresh; after MFA_TOKEN_*, log in again.',
+      'MFA_CODE_INVALID, MFA_TOKEN_INVALID, MFA_TOKEN_EXPIRED, PASSKEY_INVALID for a passkey that does not verify when signing in, and ' +
+      'TOKEN_INVALID for an unknown, used or expired one-time code of an external sign-in). After ACCESS_TOKEN_EXPIRED, refresh; after ' +
+      'MFA_TOKEN_* or an external sign-in code refused, sign in again.',
   },
   403: {
     name: 'Forbidden',
@@ -87,14 +88,15 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   404: {
     name: 'NotFound',
     description:
-      'Not found: an unknown token (TOKEN_INVALID), user (USER_NOT_FOUND), second factor (FACTOR_NOT_FOUND) or passkey ' +
-      '(PASSKEY_NOT_FOUND) of this user.',
+      'Not found: an unknown token (TOKEN_INVALID), user (USER_NOT_FOUND), second factor (FACTOR_NOT_FOUND), passkey ' +
+      '(PASSKEY_NOT_FOUND) or linked identity (IDENTITY_NOT_FOUND) of this user.',
   },
   409: {
     name: 'Conflict',
     description:
       'Already taken: `{ "errors": { "email": ["has already been taken"] } }` (or `username`); FACTOR_EXISTS when an authenticator ' +
-      'app is already set up or being set up; LAST_SIGN_IN_METHOD when removing a passkey would leave the account with no way in.',
+      'app is already set up or being set up; LAST_SIGN_IN_METHOD when removing a passkey or unlinking an identity would leave the ' +
+      'account with no way in.',
   },
   410: { name: 'Gone', description: 'The token has expired (TOKEN_EXPIRED).' },
   413: { name: 'PayloadTooLarge', description: 'The body is larger than 1 MB.' },
@@ -108,7 +110,7 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
       'Invalid input, with messages per field as RealWorld gives them: `{ "errors": { "email": ["can\'t be blank"] } }`. On a ' +
       'signed-in route, also a wrong password or code, or a passkey that does not verify (INVALID_CREDENTIALS, MFA_CODE_INVALID, ' +
       'PASSKEY_INVALID): the session itself is fine. CHALLENGE_EXPIRED: the challenge a passkey answered is unknown, used or ' +
-      'expired (ask for new options).',
+      'expired (ask for new options). PROVIDER_UNAVAILABLE: no such external sign-in provider is configured.',
   },
   429: { name: 'TooManyRequests', description: 'Too many attempts (RATE_LIMITED); try again after `Retry-After` seconds.' },
   500: { name: 'InternalError', description: 'Something failed on the server; the answer carries no detail.' },
@@ -274,6 +276,108 @@ const jwksOperation: ZodOpenApiOperationObject = {
   },
 };
 
+/** An HTML page of the browser routes, for a request that names no allowed place to send the browser back to. */
+const htmlPage = (description: string): ZodOpenApiResponseObject => ({
+  description,
+  content: { 'text/html': { schema: z.string().meta({ description: 'A short HTML page saying what went wrong' }) } },
+});
+
+const providerPath = z.object({
+  provider: z
+    .string()
+    .regex(/^[a-z0-9]{1,64}$/)
+    .meta({ description: 'The provider id: `<ID>` of OIDC_<ID>_ISSUER in lower case (`google`), or `github`' }),
+});
+
+const noStore = { description: 'Always `no-store`', schema: { type: 'string', const: 'no-store' } } as const;
+
+/**
+ * External sign-in's browser steps: served by the HTTP server as redirects and pages (not JSON,
+ * so not REST routes), and documented here. The browser, not a script, follows them.
+ */
+const oidcStartOperation: ZodOpenApiOperationObject = {
+  operationId: 'oidcStart',
+  summary: 'Sign in with a provider: start (browser)',
+  description: [
+    'Open this in the browser (a link or `location.assign`, not fetch): it redirects to the provider with an authorization',
+    'code request (PKCE S256, `state`, `nonce`), the flow kept server-side (its state as a digest, single use, 10 minutes) and',
+    'bound to this browser by a cookie. `redirect_to` must be allowed by ALLOWED_REDIRECTS (exact origins or URL prefixes;',
+    "default BASE_URL's origin and CORS_ORIGINS), else this is a 400 page. `link` is the ticket of",
+    '`auth.identities.linkStart` / `POST /api/user/identities/link` (it comes in the URL they answer): it opens once, within',
+    '10 minutes, and its flow links the identity to the user who asked instead of signing in; `redirect_to` is then the one',
+    'given there. When the provider cannot be reached, the redirect goes back to `redirect_to#error=PROVIDER_UNAVAILABLE`.',
+  ].join(' '),
+  tags: ['identities'],
+  requestParams: {
+    path: providerPath,
+    query: z.object({
+      redirect_to: z.string().max(2048).optional().meta({
+        description:
+          'Where the browser comes back to after the provider, with `#code=<one-time code>` or `#error=<appCode>` (required without `link`)',
+      }),
+      link: z.string().max(128).optional().meta({ description: 'The single-use ticket of a link flow (in the URL linkStart answers)' }),
+    }),
+  },
+  responses: {
+    '302': {
+      description: "To the provider's authorization endpoint; or back to `redirect_to#error=PROVIDER_UNAVAILABLE`",
+      headers: {
+        Location: { description: "The provider's authorization URL (or `redirect_to` with the error)", schema: { type: 'string' } },
+        'Set-Cookie': {
+          description:
+            'When redirecting to the provider, `latchkey_oidc_<provider>`: binds the flow to this browser (HttpOnly, SameSite=Lax, Secure when BASE_URL is https; path of the callback; 10 minutes)',
+          schema: { type: 'string' },
+        },
+        'Cache-Control': noStore,
+      },
+    },
+    '400': htmlPage(
+      '`redirect_to` missing, given twice or not allowed; a `link` ticket unknown, used or expired; too many sign-ins started from this address',
+    ),
+    '404': htmlPage('No provider of this id is configured'),
+  },
+};
+
+const oidcCallbackOperation: ZodOpenApiOperationObject = {
+  operationId: 'oidcCallback',
+  summary: 'Sign in with a provider: the callback (browser)',
+  description: [
+    'Where the provider sends the browser back: register `<BASE_URL>/auth/oidc/{provider}/callback` as the redirect URI of the',
+    'client at the provider. The state names the flow (used up, pass or fail) and must come with the cookie of the browser that',
+    "started it; the code is exchanged, the ID token verified (signature from the provider's JWKS, `iss`, `aud`/`azp`, `exp`,",
+    '`nonce`) as well as RFC 9207 `iss` when present, and userinfo fetched for its subject. The account is found by (issuer,',
+    'subject), never by email; a new identity whose email a local account has is linked only when both the provider and the',
+    'account have it verified. Answers a redirect to `redirect_to` with `#code=<one-time code>` (single use, 60 seconds: the',
+    'page exchanges it with `auth.exchangeCode` / `POST /api/users/login/exchange`) or `#error=<appCode>`:',
+    'OIDC_STATE_INVALID (expired, or no matching cookie: started in another browser), OIDC_RESPONSE_INVALID (the provider',
+    'answered an error, or its answer did not verify), PROVIDER_UNAVAILABLE, IDENTITY_LINK_REQUIRED (an account has this',
+    'email but it could not be linked automatically: sign in to it and link the provider there), IDENTITY_IN_USE (linking an',
+    'identity another account has), ACCOUNT_DISABLED. No token is ever in a URL: the code travels in the fragment, which is',
+    'sent to no server.',
+  ].join(' '),
+  tags: ['identities'],
+  requestParams: {
+    path: providerPath,
+    query: z.object({
+      state: z.string().max(512).meta({ description: 'The state of the flow, as the provider returns it' }),
+      code: z.string().max(4096).optional().meta({ description: "The provider's authorization code" }),
+      iss: z.string().max(4096).optional().meta({ description: "RFC 9207: the provider's issuer, checked when present" }),
+      error: z.string().max(4096).optional().meta({ description: "The provider's error (`access_denied`, ...), instead of `code`" }),
+    }),
+  },
+  responses: {
+    '302': {
+      description: 'Back to `redirect_to`, with `#code=<one-time code>` or `#error=<appCode>` in the fragment',
+      headers: {
+        Location: { description: '`redirect_to` with its fragment', schema: { type: 'string' } },
+        'Cache-Control': noStore,
+      },
+    },
+    '400': htmlPage('`state` missing, repeated, unknown or already used: there is no flow, so no `redirect_to` to go back to'),
+    '404': htmlPage('No provider of this id is configured'),
+  },
+};
+
 export function buildOpenApiDocument(routes: readonly RestRoute[], options: { serverUrl: string }): OpenApiDocument {
   const { responses, requests } = componentSchemas(routes);
   const paths: ZodOpenApiPathsObject = {};
@@ -283,7 +387,9 @@ export function buildOpenApiDocument(routes: readonly RestRoute[], options: { se
     paths[route.path] = item;
   }
   paths[JWKS_PATH] = { get: jwksOperation };
-  const tags = [...new Set([...routes.map((route) => route.tag), 'keys'])];
+  paths['/auth/oidc/{provider}/start'] = { get: oidcStartOperation };
+  paths['/auth/oidc/{provider}/callback'] = { get: oidcCallbackOperation };
+  const tags = [...new Set([...routes.map((route) => route.tag), 'identities', 'keys'])];
   const document = createDocument(
     {
       openapi: '3.1.0',
@@ -328,4 +434,6 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   mfa: 'Second factors of the signed-in user: an authenticator app (TOTP) and recovery codes',
   passkeys: 'Passkeys (WebAuthn) of the signed-in user: registering, listing, renaming, removing, re-authenticating with one',
   admin: 'Administration: users, disabling, roles and the security event log (role admin)',
+  identities:
+    'External sign-in (OpenID Connect providers, GitHub): the browser steps under /auth/oidc, the exchange of their one-time code, and the identities linked to the signed-in user',
 };

@@ -118,3 +118,49 @@ form.addEventListener('submit', async (event) => {
 </script>`;
   page(res, 200, 'Choose a new password', body, { nonce });
 }
+
+/**
+ * GET /auth/oidc/{provider}/start and /callback: external sign-in's browser steps. Each answers a
+ * 302 (to the provider, or back to the app's redirect_to with `#code=` or `#error=`), or a page
+ * of its own when the request names no allowed place to send the browser back to. The one-time
+ * code travels in the fragment, which no server receives; the URLs are never logged with their
+ * query (only paths are).
+ */
+export async function oidcPage(
+  runtime: Runtime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  requestId: string,
+  step: { provider: string; kind: 'start' | 'callback' },
+): Promise<void> {
+  // GET only: each request starts or ends a flow (a HEAD of a link checker must not).
+  if (req.method !== 'GET') {
+    res.writeHead(405, { allow: 'GET', 'content-type': 'text/plain; charset=utf-8' });
+    res.end('method not allowed');
+    return;
+  }
+  const client = requestInfo(req, runtime.config.trustProxy, requestId);
+  const identities = runtime.services.identities;
+  const single = (name: string) => {
+    const values = url.searchParams.getAll(name);
+    return values.length === 1 ? values[0] : undefined;
+  };
+  const answer =
+    step.kind === 'start'
+      ? url.searchParams.getAll('redirect_to').length > 1 || url.searchParams.getAll('link').length > 1
+        ? ({ kind: 'page', status: 400, message: 'Give redirect_to and link at most once each.' } as const)
+        : await identities.start(step.provider, { redirectTo: single('redirect_to'), link: single('link') }, client)
+      : await identities.callback(step.provider, url, req.headers.cookie, client);
+  if (answer.kind === 'page') {
+    page(res, answer.status, answer.status === 404 ? 'Not found' : 'Sign-in failed', html`<p>${answer.message}</p>`);
+    return;
+  }
+  res.writeHead(302, {
+    location: answer.location,
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    ...(answer.cookie && { 'set-cookie': answer.cookie }),
+  });
+  res.end();
+}

@@ -10,7 +10,7 @@ import { appRouter } from '../router.js';
 import { type Runtime, requestInfo } from '../trpc/context.js';
 import { createCors } from './cors.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { resetPasswordPage, verifyEmailFormPage, verifyEmailPage } from './pages.js';
+import { oidcPage, resetPasswordPage, verifyEmailFormPage, verifyEmailPage } from './pages.js';
 import { declaresMoreThan, sendError, sendJson } from './respond.js';
 import { createRestHandler } from './rest/handler.js';
 import { restRoutes } from './rest/routes.js';
@@ -122,6 +122,9 @@ export function createHttpServer(options: {
     if (path === '/verify-email' && (req.method === 'GET' || req.method === 'HEAD')) return verifyEmailFormPage(url, res);
     if (path === '/verify-email' && req.method === 'POST') return verifyEmailPage(runtime, req, res, requestId);
     if (path === '/reset-password' && (req.method === 'GET' || req.method === 'HEAD')) return resetPasswordPage(res);
+    const oidc = /^\/auth\/oidc\/([a-z0-9]{1,64})\/(start|callback)$/.exec(path);
+    if (oidc?.[1] && (oidc[2] === 'start' || oidc[2] === 'callback'))
+      return oidcPage(runtime, req, res, url, requestId, { provider: oidc[1], kind: oidc[2] });
 
     if (path === '/openapi.json') {
       if (req.method !== 'GET' && req.method !== 'HEAD')

@@ -3,6 +3,7 @@ import type { Db } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { deleteEventsBefore } from '../modules/audit/audit.service.js';
+import { deleteExpiredFlows } from '../modules/identity/identity.service.js';
 import { deleteExpiredChallenges } from '../modules/mfa/mfa.service.js';
 import { deleteExpiredPasskeyChallenges } from '../modules/mfa/passkey.service.js';
 import { deleteEndedSessionsBefore } from '../modules/session/session.service.js';
@@ -29,6 +30,7 @@ export async function cleanUp(
   securityEvents: number;
   mfaChallenges: number;
   passkeyChallenges: number;
+  oidcFlows: number;
   resealed: number;
 }> {
   const now = clock.now().getTime();
@@ -38,8 +40,9 @@ export async function cleanUp(
   const securityEvents = await deleteEventsBefore(db, new Date(now - securityEventRetentionSeconds * 1000));
   const mfaChallenges = await deleteExpiredChallenges(db, before);
   const passkeyChallenges = await deleteExpiredPasskeyChallenges(db, before);
+  const oidcFlows = await deleteExpiredFlows(db, before);
   const resealed = await reseal();
-  return { sessions, ...throttles, securityEvents, mfaChallenges, passkeyChallenges, resealed };
+  return { sessions, ...throttles, securityEvents, mfaChallenges, passkeyChallenges, oidcFlows, resealed };
 }
 
 /**

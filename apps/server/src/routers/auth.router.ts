@@ -8,6 +8,7 @@ import {
   verifyMfaInput,
 } from '../modules/account/account.schemas.js';
 import { activityInput } from '../modules/audit/audit.schemas.js';
+import { exchangeCodeInput, linkStartInput, unlinkInput } from '../modules/identity/identity.schemas.js';
 import { confirmTotpInput, removeFactorInput } from '../modules/mfa/mfa.schemas.js';
 import {
   authenticatePasskeyInput,
@@ -61,6 +62,18 @@ const passkeysRouter = router({
     .mutation(({ ctx, input }) => ctx.services.signIn.signInWithPasskey(input, ctx.request)),
 });
 
+/** External identities linked to the signed-in account (OpenID Connect providers, GitHub). */
+const identitiesRouter = router({
+  list: authedProcedure.query(({ ctx }) => ctx.services.identities.list(ctx.auth.userId)),
+  linkStart: authedProcedure
+    .input(linkStartInput)
+    .mutation(({ ctx, input }) => ctx.services.identities.linkStart(ctx.auth, input, ctx.request)),
+  unlink: authedProcedure.input(unlinkInput).mutation(async ({ ctx, input }) => {
+    await ctx.services.identities.unlink(ctx.auth, input.identityId, ctx.request);
+    return { success: true as const };
+  }),
+});
+
 export const authRouter = router({
   register: publicProcedure.input(registerInput).mutation(({ ctx, input }) => ctx.services.signIn.register(input, ctx.request)),
   login: publicProcedure.input(loginInput).mutation(({ ctx, input }) => ctx.services.signIn.login(input, ctx.request)),
@@ -95,4 +108,11 @@ export const authRouter = router({
   }),
   mfa: mfaRouter,
   passkeys: passkeysRouter,
+  /** The configured external sign-in providers, for a sign-in page. */
+  providers: publicProcedure.query(({ ctx }) => ctx.services.identities.providers()),
+  /** The one-time code of an external sign-in's callback (`#code=`), for its session. */
+  exchangeCode: publicProcedure
+    .input(exchangeCodeInput)
+    .mutation(({ ctx, input }) => ctx.services.identities.exchangeCode(input.code, ctx.request)),
+  identities: identitiesRouter,
 });

@@ -1,4 +1,6 @@
 import { request as httpRequest } from 'node:http';
+import { expect } from 'vitest';
+import { errorResponse } from '../../src/http/rest/schemas.js';
 
 export interface Answer {
   status: number;
@@ -72,4 +74,10 @@ export function rawPost(url: string, body: Buffer | string, options: { chunked?:
       req.end(data);
     }
   });
+}
+
+/** The RealWorld error shape, exactly (messages may be matchers), with its appCode; and as the OpenAPI document says. */
+export function expectErrors(answer: Answer, status: number, errors: Record<string, unknown[]>, code?: string): void {
+  expect({ status: answer.status, body: answer.body }).toEqual({ status, body: { errors, ...(code !== undefined && { code }) } });
+  errorResponse.parse(answer.body);
 }

@@ -1,10 +1,15 @@
 // Type-checked under strict, with skipLibCheck off, in a project that installed only the tarballs.
 import {
   type AuthClient,
+  BrowserUnavailableError,
+  type CompleteSignInResult,
   createAuthClient,
+  ExternalSignInError,
+  type Identity,
   type LoginResult,
   type MfaRequired,
   type Passkey,
+  type Provider,
   type SignedIn,
   type User,
   WebAuthnUnavailableError,
@@ -53,6 +58,39 @@ export async function withPasskey(): Promise<User | null> {
     return (await auth.signInWithPasskey({ conditional: true })).user;
   } catch (error) {
     if (error instanceof WebAuthnUnavailableError) return null;
+    throw error;
+  }
+}
+
+// Signing in with a provider: completeSignIn answers as login does, or 'none'; identities are the router's.
+type Completed = Awaited<ReturnType<typeof auth.completeSignIn>>;
+export type ExternalSignInChecks = [
+  Assert<Equal<Completed, CompleteSignInResult>>,
+  Assert<Equal<Completed['status'], 'signed-in' | 'mfa-required' | 'none'>>,
+  Assert<Equal<Extract<Completed, { status: 'signed-in' }>['user'], User>>,
+  Assert<Equal<Awaited<ReturnType<typeof auth.identities.list>>, Identity[]>>,
+  Assert<Equal<Identity['lastUsedAt'], Date | null>>,
+  Assert<Equal<Awaited<ReturnType<typeof auth.auth.providers.query>>, Provider[]>>,
+  Assert<Equal<Provider, { id: string; name: string }>>,
+  Assert<Equal<ExternalSignInError['appCode'], string>>,
+];
+
+export async function withProvider(): Promise<User | null> {
+  // @ts-expect-error the provider is an id, and the options are an object
+  await auth.signInWith({ provider: 'google' });
+  try {
+    const result = await auth.completeSignIn();
+    if (result.status === 'none') {
+      await auth.signInWith('google', { redirectTo: '/signed-in' });
+      return null;
+    }
+    // @ts-expect-error there is no user before the status says signed-in
+    void result.user;
+    if (result.status === 'mfa-required') return (await auth.verifyMfa({ mfaToken: result.mfaToken, code: '123456' })).user;
+    return result.user;
+  } catch (error) {
+    if (error instanceof ExternalSignInError && error.appCode === 'IDENTITY_LINK_REQUIRED') return null;
+    if (error instanceof BrowserUnavailableError) return null;
     throw error;
   }
 }

@@ -6,6 +6,7 @@ import * as reauthentication from './2026-12-02T00-00-00_reauthentication.js';
 import * as securityEvents from './2026-12-03T00-00-00_security_events.js';
 import * as mfa from './2026-12-04T00-00-00_mfa.js';
 import * as passkeys from './2026-12-05T00-00-00_passkeys.js';
+import * as identities from './2026-12-06T00-00-00_identities.js';
 
 /**
  * Every migration, by name. Listed statically (rather than read from the folder at run time) so
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-03T00-00-00_security_events': securityEvents,
   '2026-12-04T00-00-00_mfa': mfa,
   '2026-12-05T00-00-00_passkeys': passkeys,
+  '2026-12-06T00-00-00_identities': identities,
 };

@@ -101,6 +101,11 @@ const RULES = {
   // Unknown, used or expired alike (a challenge is single use): ask for new options.
   CHALLENGE_EXPIRED: { field: 'challenge', message: 'is unknown, used or expired' },
   LAST_SIGN_IN_METHOD: { field: 'passkey', message: 'is the last way to sign in to this account: add another first' },
+  // External identities (OpenID Connect, GitHub).
+  IDENTITY_NOT_FOUND: { field: 'identity', message: 'not found' },
+  IDENTITY_IN_USE: { field: 'identity', message: 'is already linked to another account' },
+  IDENTITY_LINK_REQUIRED: { field: 'identity', message: 'has the email of an account: sign in to it and link the provider there' },
+  PROVIDER_UNAVAILABLE: { field: 'provider', message: 'is not available' },
 } satisfies Partial<Record<AppCode, CodeRule>>;
 /** Looked up by plain string: an error's code may be newer than this table. */
 const BY_APP_CODE: Readonly<Record<string, CodeRule>> = RULES;

@@ -130,7 +130,7 @@ export const passkeyRoutes: readonly RestRoute[] = [
       "Removes one of the signed-in user's passkeys (auth.passkeys.remove); the last second factor takes the recovery codes with",
       'it. Needs a re-authentication within REAUTH_MAX_AGE that included the second factor (403 REAUTHENTICATION_REQUIRED); 404',
       "PASSKEY_NOT_FOUND for a passkey that is not the user's; 409 LAST_SIGN_IN_METHOD when the account would be left without a",
-      `way in (no password and no other passkey). ${TOKEN_SCHEMES}`,
+      `way in (no password, no other passkey, no external identity). ${TOKEN_SCHEMES}`,
     ].join(' '),
     tag: 'passkeys',
     auth: true,

@@ -5,6 +5,7 @@
  */
 
 import { adminRoutes } from './admin-routes.js';
+import { identityRoutes } from './identity-routes.js';
 import { passkeyRoutes } from './passkey-routes.js';
 import { defineRoute, type RestRoute } from './route.js';
 import {
@@ -404,5 +405,6 @@ export const restRoutes: readonly RestRoute[] = [
     },
   }),
   ...passkeyRoutes,
+  ...identityRoutes,
   ...adminRoutes,
 ];

@@ -296,11 +296,13 @@ export function createAccountService(deps: AccountDeps) {
         const key = throttleKey.secondFactorCheck(user.id);
         const verdict = await throttle.hit(key, LIMITS.secondFactorChecksPerAccount, clock.now());
         if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
-        const assertion = await passkeys.verifyAssertion(
-          presented,
-          { purpose: 'reauthentication', sessionId: auth.sessionId, userId: user.id },
-          client,
-        );
+        const assertion = await passkeys
+          .verifyAssertion(presented, { purpose: 'reauthentication', sessionId: auth.sessionId, userId: user.id }, client)
+          .catch(async (error: unknown) => {
+            if (error instanceof AppError && error.appCode === 'PASSKEY_INVALID')
+              await mfa.failed(user.id, 'reauthentication', { client, sessionId: auth.sessionId });
+            throw error;
+          });
         // A session that began with the password has both factors with the passkey now.
         const proof: AuthProof = { methods: auth.authMethods.includes('pwd') ? ['pwd', 'hwk', 'mfa'] : ['hwk'] };
         const fresh = await db.transaction().execute(async (trx) => {

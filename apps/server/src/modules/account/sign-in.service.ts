@@ -29,10 +29,10 @@ export interface MfaRequired {
 }
 
 const PASSWORD_METHODS: AuthProof = { methods: ['pwd'] };
-const TWO_FACTOR_METHODS: AuthProof = { methods: ['pwd', 'otp', 'mfa'] };
-const PASSWORD_AND_PASSKEY_METHODS: AuthProof = { methods: ['pwd', 'hwk', 'mfa'] };
 /** A user-verified passkey: something held, unlocked by something known or been (RFC 8176 `hwk`, aal 2). */
 const PASSKEY_METHODS: AuthProof = { methods: ['hwk'] };
+/** An external identity's sign-in (RFC 8176 `fed`). */
+const FEDERATED_METHODS: AuthProof = { methods: ['fed'] };
 
 function refuse(verdict: Verdict): void {
   if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
@@ -66,8 +66,9 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
   }
 
   /**
-   * Starts the session of a login, with its event, in one transaction; `before` runs first in it
-   * (a second factor being used up), and what it throws rolls the whole back.
+   * Starts the session of a login, with its event, in one transaction; `within` runs in it once
+   * the session exists (a second factor being used up, recorded with the session), and what it
+   * throws rolls the whole back: no token of the session ever leaves.
    */
   async function startSession(
     user: UserRow,
@@ -75,17 +76,19 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
     login: MfaLoginCounts,
     proof: AuthProof,
     provenHash: string | undefined,
-    before?: (trx: Db) => Promise<void>,
+    within?: (trx: Db, sessionId: string) => Promise<void>,
+    /** The external provider of a federated sign-in, recorded with its event. */
+    provider?: string,
   ): Promise<Session> {
     const now = clock.now();
     let started: Awaited<ReturnType<typeof sessions.start>>;
     try {
       started = await db.transaction().execute(async (trx) => {
-        await before?.(trx);
         // With provenHash: only while the password checked is still the account's (a change or
         // reset may have committed meanwhile). A pending sign-in dies with such a change instead.
         const session = await sessions.start(user.id, client, trx, proof, provenHash);
-        const details = { methods: [...proof.methods] };
+        await within?.(trx, session.sessionId);
+        const details = { methods: [...proof.methods], ...(provider !== undefined && { provider }) };
         await audit.record(trx, { type: 'login.succeeded', userId: user.id, sessionId: session.sessionId, client, details });
         return session;
       });
@@ -242,11 +245,12 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
                 { purpose: 'second_factor', mfaChallengeId: challenge.id, userId: user.id },
                 client,
               );
-        const proof = assertion ? PASSWORD_AND_PASSKEY_METHODS : TWO_FACTOR_METHODS;
-        session = await startSession(user, client, login, proof, undefined, async (trx) => {
+        // The first factor the pending sign-in proved (the password, or an external identity), then this one.
+        const proof: AuthProof = { methods: [challenge.first_factor, assertion ? 'hwk' : 'otp', 'mfa'] };
+        session = await startSession(user, client, login, proof, undefined, async (trx, sessionId) => {
           // A wrong code writes nothing; a right one uses the token too, or (another request used
           // it first) rolls back with it.
-          if (assertion) await passkeys.use(trx, assertion, { client });
+          if (assertion) await passkeys.use(trx, assertion, { client, sessionId });
           else if (factor === undefined || (await mfa.useSecondFactor(trx, user, factor, { client })) === undefined)
             throw new AppError('MFA_CODE_INVALID');
           await mfa.useChallenge(trx, challenge);
@@ -262,6 +266,32 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
     },
 
     /**
+     * Signs in the account of an external identity (auth.exchangeCode, after the provider's
+     * callback): a session with `amr` ["fed"], or `mfaRequired` for an account with a second
+     * factor, as a password login answers. A disabled account is refused.
+     */
+    async signInFederated(user: UserRow, client: ClientInfo, provider: string): Promise<Session | MfaRequired> {
+      // A second factor's codes after it count as a password login's do: per (account, address)
+      // with its back-off, and per account with the cap.
+      const login: MfaLoginCounts = {
+        counts: [
+          [throttleKey.loginAccountAddress(user.email, client.ip), 'backoff'],
+          [throttleKey.loginAccount(user.email), 'cap'],
+        ],
+        address: throttleKey.loginAddress(client.ip),
+        account: throttleKey.loginAccount(user.email),
+        deviceId: null,
+      };
+      if (user.disabled_at !== null) {
+        await audit.record(db, { type: 'login.failed', userId: user.id, client, details: { reason: 'disabled', provider } });
+        throw new AppError('ACCOUNT_DISABLED');
+      }
+      const factors = await mfa.factors(user.id);
+      if (factors.length > 0) return { mfaRequired: true, ...(await mfa.startChallenge(user.id, login, factors, 'fed')) };
+      return startSession(user, client, login, FEDERATED_METHODS, undefined, undefined, provider);
+    },
+
+    /**
      * Signs in with a passkey alone (auth.passkeys.authenticate): the assertion answers the
      * challenge of authenticationOptions. Counted per address like a login before it is checked,
      * and given back when it passes. A disabled account is said so only to its passkey's holder.
@@ -270,7 +300,14 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
       // A malformed answer guesses nothing: refused before it is counted.
       const presented = passkeys.assertionOf(input.response);
       const addressKey = await takeAddressAttempt(client, clock.now());
-      const assertion = await passkeys.verifyAssertion(presented, { purpose: 'sign_in', challengeId: input.challengeId }, client);
+      let assertion: VerifiedAssertion;
+      try {
+        assertion = await passkeys.verifyAssertion(presented, { purpose: 'sign_in', challengeId: input.challengeId }, client);
+      } catch (error) {
+        if (error instanceof AppError && (error.appCode === 'PASSKEY_INVALID' || error.appCode === 'CHALLENGE_EXPIRED'))
+          await failed(await passkeys.ownerOf(presented), 'passkey_invalid', client);
+        throw error;
+      }
       const user = await users.findById(assertion.userId);
       if (!user) throw new AppError('PASSKEY_INVALID');
       const login: MfaLoginCounts = { counts: [], address: addressKey, account: throttleKey.loginAccount(user.email), deviceId: null };
@@ -279,8 +316,8 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
         await failed(user.id, 'disabled', client);
         throw new AppError('ACCOUNT_DISABLED');
       }
-      const session = await startSession(user, client, login, PASSKEY_METHODS, undefined, (trx) =>
-        passkeys.use(trx, assertion, { client }),
+      const session = await startSession(user, client, login, PASSKEY_METHODS, undefined, (trx, sessionId) =>
+        passkeys.use(trx, assertion, { client, sessionId }),
       );
       await succeeded(login);
       return session;

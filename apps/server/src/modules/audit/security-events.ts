@@ -6,15 +6,28 @@
  */
 
 export type RevokedSessionReason = 'logout' | 'revoked';
-export type LoginFailure = 'unknown_email' | 'bad_password' | 'throttled' | 'disabled';
+export type LoginFailure =
+  | 'unknown_email'
+  | 'bad_password'
+  | 'throttled'
+  | 'disabled'
+  // A passkey's assertion that did not verify (the account is the credential's owner, when known).
+  | 'passkey_invalid'
+  // External sign-in (the callback of a provider):
+  | 'state_mismatch'
+  | 'nonce_mismatch'
+  | 'id_token_invalid'
+  | 'link_required'
+  | 'provider_error'
+  | 'provider_unavailable';
 export type Role = 'user' | 'admin';
 
 /** What each type's `details` hold. */
 export interface SecurityEventDetails {
   'user.registered': Record<string, never>;
   /** The methods the login proved (RFC 8176). */
-  'login.succeeded': { methods: string[] };
-  'login.failed': { reason: LoginFailure };
+  'login.succeeded': { methods: string[]; provider?: string };
+  'login.failed': { reason: LoginFailure; provider?: string };
   /** The event's session is the one whose old refresh token came back; every session it names was revoked. */
   'session.reuse_detected': { revokedSessionIds: string[] };
   'session.revoked': { reason: RevokedSessionReason };
@@ -41,6 +54,9 @@ export interface SecurityEventDetails {
   'passkey.used': { passkeyId: string; as: 'sign_in' | 'second_factor' | 'reauthentication' };
   /** A signature count that did not go up: the key may have been copied. The assertion was refused. */
   'passkey.clone_suspected': { passkeyId: string; storedCounter: number; presentedCounter: number };
+  /** How: at its owner's request (signed in), by a verified email both sides proved, or with the account it created. */
+  'identity.linked': { identityId: string; provider: string; how: 'linked by its owner' | 'verified email' | 'new account' };
+  'identity.unlinked': { identityId: string; provider: string };
 }
 
 export type SecurityEventType = keyof SecurityEventDetails;
@@ -73,6 +89,8 @@ export const SECURITY_EVENT_TYPES = {
   'passkey.removed': 'A passkey was removed from the account',
   'passkey.used': 'A passkey signed in, confirmed a sign-in or re-authenticated',
   'passkey.clone_suspected': "A passkey's signature count went backwards: the assertion was refused",
+  'identity.linked': 'An external identity (OpenID Connect, GitHub) was linked to the account',
+  'identity.unlinked': 'An external identity was unlinked from the account',
 } as const satisfies Record<SecurityEventType, string>;
 
 export const EVENT_TYPE_NAMES = Object.keys(SECURITY_EVENT_TYPES) as [SecurityEventType, ...SecurityEventType[]];

@@ -145,7 +145,7 @@ export async function replaceSealed(db: Db, table: 'factors' | 'recovery_keys', 
 
 export async function insertChallenge(
   db: Db,
-  row: { id: string; userId: string; digest: string; login: MfaLoginCounts; now: Date; expiresAt: Date },
+  row: { id: string; userId: string; digest: string; login: MfaLoginCounts; now: Date; expiresAt: Date; firstFactor: 'pwd' | 'fed' },
 ): Promise<void> {
   await db
     .insertInto('mfa_challenges')
@@ -154,6 +154,7 @@ export async function insertChallenge(
       user_id: row.userId,
       token_digest: row.digest,
       login: JSON.stringify(row.login),
+      first_factor: row.firstFactor,
       created_at: row.now,
       expires_at: row.expiresAt,
     })

@@ -386,6 +386,8 @@ export function createMfaService(deps: MfaDeps) {
       userId: string,
       login: MfaLoginCounts,
       active: readonly Factor[],
+      /** What the sign-in proved so far: the password, or an external identity. */
+      firstFactor: 'pwd' | 'fed' = 'pwd',
     ): Promise<{ mfaToken: string; factors: { id: string; type: FactorType }[] }> {
       const now = clock.now();
       const { token, digest } = newOpaqueToken();
@@ -396,6 +398,7 @@ export function createMfaService(deps: MfaDeps) {
         login,
         now,
         expiresAt: new Date(now.getTime() + MFA_TOKEN_TTL_SECONDS * 1000),
+        firstFactor,
       });
       return { mfaToken: token, factors: active.map((factor) => ({ id: factor.id, type: factor.type })) };
     },

@@ -48,7 +48,12 @@ export const authenticationResponseSchema = z.object({
 });
 
 const passkeyId = z.uuid({ error: 'is invalid' });
-const passkeyName = z.string({ error: BLANK }).trim().min(1, BLANK).max(64, 'is too long (maximum is 64 characters)');
+const passkeyName = z
+  .string({ error: BLANK })
+  .trim()
+  .min(1, BLANK)
+  .max(64, 'is too long (maximum is 64 characters)')
+  .regex(/^[^\p{Cc}]*$/u, 'may not contain control characters');
 
 export const registerPasskeyInput = z.object({ response: passkeyResponseInput, name: passkeyName.optional() });
 export const renamePasskeyInput = z.object({ id: passkeyId, name: passkeyName });

@@ -43,7 +43,7 @@ import {
 import { type AuthenticationOptionsInput, authenticationResponseSchema, registrationResponseSchema } from './passkey.schemas.js';
 
 export { PASSKEY_CHALLENGE_TTL_SECONDS } from './passkey.options.js';
-export { deleteExpiredPasskeyChallenges } from './passkey.repository.js';
+export { countPasskeys, deleteExpiredPasskeyChallenges } from './passkey.repository.js';
 
 /** Passkeys one account may hold (each is listed in every registration's excludeCredentials). */
 export const MAX_PASSKEYS_PER_USER = 20;
@@ -89,6 +89,8 @@ export interface PasskeyDeps {
   mfa: MfaService;
   notify: SecondFactorNotifier;
   mailQueued: () => void;
+  /** How many other ways in the account has besides passkeys and a password (its external identities). */
+  otherWaysIn: (trx: Db, userId: string) => Promise<number>;
 }
 
 const passkeyOf = (row: PasskeyRow): Passkey => ({
@@ -105,6 +107,9 @@ function signedChallenge(clientDataJSON: string): string | undefined {
   try {
     const data: unknown = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8'));
     if (typeof data !== 'object' || data === null || !('challenge' in data)) return undefined;
+    // A ceremony run inside another site's frame is not one of our pages' (the library lets a
+    // cross-origin answer without topOrigin through): refused as malformed.
+    if ('crossOrigin' in data && data.crossOrigin !== false) return undefined;
     const { challenge } = data;
     return typeof challenge === 'string' && /^[A-Za-z0-9_-]{43}$/.test(challenge) ? challenge : undefined;
   } catch {
@@ -115,7 +120,7 @@ function signedChallenge(clientDataJSON: string): string | undefined {
 const invalid = () => new AppError('PASSKEY_INVALID');
 
 export function createPasskeyService(deps: PasskeyDeps) {
-  const { db, clock, config, users, sessions, throttle, audit, mfa, notify, mailQueued } = deps;
+  const { db, clock, config, users, sessions, throttle, audit, mfa, notify, mailQueued, otherWaysIn } = deps;
   const { rpId, origins } = config.webauthn;
 
   /** A new challenge for a ceremony, bound to whoever must answer it. */
@@ -209,6 +214,8 @@ export function createPasskeyService(deps: PasskeyDeps) {
       }
       if (!info?.userVerified) throw invalid();
       const { credential } = info;
+      // WebAuthn caps a credential id at 1023 bytes; a longer one (from inside the attestation object) is no credential.
+      if (Buffer.from(credential.id, 'base64url').length > 1023) throw invalid();
       const now = clock.now();
       const answer = await db.transaction().execute(async (trx) => {
         const user = await users.lock(auth.userId, trx);
@@ -254,7 +261,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
 
     /**
      * Removes a passkey. Needs a recent re-authentication; refused with LAST_SIGN_IN_METHOD when
-     * the account would be left with no way in (no password and no other passkey). The last
+     * the account would be left with no way in (no password, no other passkey, no external identity). The last
      * second factor takes the recovery codes with it.
      */
     async remove(auth: Authenticated, id: string, client: ClientInfo): Promise<void> {
@@ -264,7 +271,8 @@ export function createPasskeyService(deps: PasskeyDeps) {
         const user = await users.lock(auth.userId, trx);
         const row = user ? await findPasskey(trx, user.id, id) : undefined;
         if (!user || !row) throw new AppError('PASSKEY_NOT_FOUND');
-        if (user.password_hash === null && (await countPasskeys(trx, user.id)) <= 1) throw new AppError('LAST_SIGN_IN_METHOD');
+        if (user.password_hash === null && (await countPasskeys(trx, user.id)) <= 1 && (await otherWaysIn(trx, user.id)) === 0)
+          throw new AppError('LAST_SIGN_IN_METHOD');
         await deletePasskey(trx, user.id, row.id);
         await mfa.dropRecoveryCodesWithoutFactor(trx, user.id, now);
         await audit.record(trx, {
@@ -295,8 +303,13 @@ export function createPasskeyService(deps: PasskeyDeps) {
       let allow: PasskeyRow[] = [];
       // Counted first: unknown mfaTokens and signed-out callers cost their attempt too.
       await countCeremony(request);
-      if (input && 'reauthenticate' in input) {
-        const auth = await sessions.authenticate(request.authorization);
+      // Signed in and naming no one: bound to the caller, for auth.reauthenticate (issue 18, item 5).
+      const signedIn =
+        (input === undefined || Object.keys(input).length === 0) && request.authorization !== undefined
+          ? await sessions.authenticate(request.authorization).catch(() => undefined)
+          : undefined;
+      if (signedIn || (input && 'reauthenticate' in input)) {
+        const auth = signedIn ?? (await sessions.authenticate(request.authorization));
         purpose = 'reauthentication';
         binding = { userId: auth.userId, sessionId: auth.sessionId };
         allow = await findPasskeys(db, auth.userId);
@@ -331,6 +344,11 @@ export function createPasskeyService(deps: PasskeyDeps) {
       // Client data without a challenge of ours is as malformed as a missing field.
       if (!parsed.success || signedChallenge(parsed.data.response.clientDataJSON) === undefined) throw invalid();
       return parsed.data as AuthenticationResponseJSON as PasskeyAssertion;
+    },
+
+    /** The account whose credential an assertion names, if any (to record a refused one against it). */
+    async ownerOf(assertion: PasskeyAssertion): Promise<string | null> {
+      return (await findPasskeyByCredential(db, assertion.id))?.user_id ?? null;
     },
 
     async verifyAssertion(
@@ -406,7 +424,17 @@ export function createPasskeyService(deps: PasskeyDeps) {
         backedUp: assertion.backedUp,
         now: clock.now(),
       });
-      if (!used) throw invalid();
+      if (!used) {
+        // Another assertion of this count, or a later one, was used meanwhile: a copy of the key
+        // answering beside the original. Recorded outside the transaction, which this refusal ends.
+        await audit.record(db, {
+          type: 'passkey.clone_suspected',
+          userId: assertion.userId,
+          client: context.client,
+          details: { passkeyId: assertion.passkey.id, storedCounter: counterOf(assertion.passkey), presentedCounter: assertion.newCounter },
+        });
+        throw invalid();
+      }
       await audit.record(trx, {
         type: 'passkey.used',
         userId: assertion.userId,

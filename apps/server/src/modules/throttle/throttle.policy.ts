@@ -55,6 +55,8 @@ export const LIMITS = {
   mfaTokensPerAddress: { max: 20, windowSeconds: 60 * 60, perAddress: true },
   /** Passkey ceremonies started from one address (each stores a challenge for five minutes). */
   passkeyChallengesPerAddress: { max: 300, windowSeconds: 15 * 60, perAddress: true },
+  /** External sign-in flows started from one address (each stores a flow for ten minutes). */
+  oidcFlowsPerAddress: { max: 300, windowSeconds: 15 * 60, perAddress: true },
 } as const satisfies Record<string, Limit>;
 
 /**
@@ -78,6 +80,7 @@ export const throttleKey = {
   secondFactorCheck: (userId: string) => `second-factor-check:user:${userId}`,
   mfaTokenAddress: (ip: string | undefined) => `mfa-token:address:${addressBucket(ip)}`,
   passkeyChallengeAddress: (ip: string | undefined) => `passkey-challenge:address:${addressBucket(ip)}`,
+  oidcFlowAddress: (ip: string | undefined) => `oidc-flow:address:${addressBucket(ip)}`,
   resetAddress: (ip: string | undefined) => `reset:address:${addressBucket(ip)}`,
   resetAccount: (email: string) => `reset:account:${email.trim().toLowerCase()}`,
   verificationResend: (userId: string) => `verify-resend:user:${userId}`,

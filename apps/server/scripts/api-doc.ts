@@ -382,7 +382,13 @@ const PROCEDURES = {
     access: 'signed in',
     output: { url: "string (this server's /auth/oidc/{provider}/start?link=<ticket>: navigate the browser there)" },
     appCodes: ['REAUTHENTICATION_REQUIRED', 'PROVIDER_UNAVAILABLE', 'RATE_LIMITED'],
-    note: 'Starts a flow that links an identity of `provider` to the user, and answers the URL to send the browser to: its ticket opens once, within 10 minutes, binds the flow to that browser and redirects to the provider, whose answer links the identity and sends the browser back to `redirectTo` with `#code=` (a sign-in of this user) or `#error=` (`IDENTITY_IN_USE` when another account has the identity). Needs a recent proof of identity (one that included the second factor, once the account has one). `PROVIDER_UNAVAILABLE` for a provider that is not configured; `VALIDATION_FAILED` (`fields.redirectTo`) for a `redirectTo` outside `ALLOWED_REDIRECTS`. Flows started are limited per address.',
+    note: 'Starts a flow that links an identity of `provider` to the user, and answers the URL to send the browser to: its ticket opens once, within 10 minutes, binds the flow to that browser and redirects to the provider, whose answer sends the browser back to `redirectTo` with `#link_code=` (which only this user, signed in, can turn into the link with `auth.identities.linkComplete`) or `#error=`. Needs a recent proof of identity (one that included the second factor, once the account has one). `PROVIDER_UNAVAILABLE` for a provider that is not configured; `VALIDATION_FAILED` (`fields.redirectTo`) for a `redirectTo` outside `ALLOWED_REDIRECTS`. Flows started are limited per address.',
+  },
+  'auth.identities.linkComplete': {
+    access: 'signed in',
+    output: 'Identity',
+    appCodes: ['TOKEN_INVALID', 'IDENTITY_IN_USE', 'RATE_LIMITED'],
+    note: "Links the identity a link flow's callback found (the `#link_code=` of `redirectTo`) to the signed-in user, who must be the one who started the flow: for anyone else, or a used or expired code, `TOKEN_INVALID`. `IDENTITY_IN_USE` when another account has the identity.",
   },
   'auth.identities.unlink': {
     access: 'signed in',

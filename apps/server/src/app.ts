@@ -118,7 +118,6 @@ export function createServices(parts: ServiceParts) {
     signIn,
     secretBox: parts.flowBox,
     ...(parts.providerClients && { clients: parts.providerClients }),
-    mailQueued,
   });
   return { users, audit, sessions, mfa, passkeys, signIn, accounts, admin, identities };
 }

@@ -87,7 +87,13 @@ async function callback(answer: URL, cookie: string | undefined, providerId = 't
   });
   const location = response.headers.get('location');
   const fragment = location ? new URLSearchParams(new URL(location).hash.slice(1)) : undefined;
-  return { status: response.status, location, code: fragment?.get('code') ?? undefined, error: fragment?.get('error') ?? undefined };
+  return {
+    status: response.status,
+    location,
+    code: fragment?.get('code') ?? undefined,
+    linkCode: fragment?.get('link_code') ?? undefined,
+    error: fragment?.get('error') ?? undefined,
+  };
 }
 
 /** The whole browser flow: start, the provider, the callback. */
@@ -105,7 +111,7 @@ async function exchange(code: string | undefined) {
 const identitiesOf = (userId: string) => database.db.selectFrom('identities').selectAll().where('user_id', '=', userId).execute();
 
 describe('signing in with an OpenID provider', () => {
-  it('lists the providers, and a new identity creates an account (no password; email verified as the provider says) signed in with amr ["fed"]', async () => {
+  it('lists the providers, and a new identity with a verified email creates an account (no password, email verified) signed in with amr ["fed"]', async () => {
     expect(await app.caller().auth.providers()).toEqual([
       { id: 'test', name: 'Test provider' },
       { id: 'github', name: 'GitHub' },
@@ -295,8 +301,17 @@ describe('linking and unlinking', () => {
     const cookie = opened.headers.getSetCookie()[0]?.split(';')[0] ?? '';
     const answer = await provider.authorize(opened.headers.get('location') ?? '');
     const linked = await callback(answer, cookie);
-    expect(linked.code).toBeDefined();
+    // No sign-in comes back, and nothing is linked until the user who started it confirms it.
+    expect(linked.code).toBeUndefined();
+    expect(linked.linkCode).toBeDefined();
+    expect(await as.auth.identities.list()).toEqual([]);
+    const stranger = await app.caller().auth.register(newUser('oidc-stranger'));
+    expect(
+      await failure(app.caller({ accessToken: stranger.accessToken }).auth.identities.linkComplete({ code: linked.linkCode ?? '' })),
+    ).toMatchObject({ appCode: 'TOKEN_INVALID' });
+    await expect(as.auth.identities.linkComplete({ code: linked.linkCode ?? '' })).resolves.toMatchObject({ provider: 'test' });
     expect((await as.auth.identities.list()).map((i) => i.provider)).toEqual(['test']);
+    expect(await failure(as.auth.identities.linkComplete({ code: linked.linkCode ?? '' }))).toMatchObject({ appCode: 'TOKEN_INVALID' });
     // The ticket works once.
     expect((await fetch(url.replace(BASE_URL, app.url), { redirect: 'manual' })).status).toBe(400);
 
@@ -306,7 +321,10 @@ describe('linking and unlinking', () => {
     const rivalOpened = await fetch(rivalLink.url.replace(BASE_URL, app.url), { redirect: 'manual' });
     provider.nextLogin(sub);
     const rivalAnswer = await provider.authorize(rivalOpened.headers.get('location') ?? '');
-    expect((await callback(rivalAnswer, rivalOpened.headers.getSetCookie()[0]?.split(';')[0])).error).toBe('IDENTITY_IN_USE');
+    const rivalCode = (await callback(rivalAnswer, rivalOpened.headers.getSetCookie()[0]?.split(';')[0])).linkCode ?? '';
+    expect(await failure(app.caller({ accessToken: rival.accessToken }).auth.identities.linkComplete({ code: rivalCode }))).toMatchObject({
+      appCode: 'IDENTITY_IN_USE',
+    });
 
     // An account made by its provider has no password: its only identity cannot go.
     providerAccount(newUser('oidc-only').email, true);
@@ -325,7 +343,7 @@ describe('linking and unlinking', () => {
 });
 
 describe("GitHub's OAuth 2 preset", () => {
-  it('signs in with the primary address, verified only if GitHub says so', async () => {
+  it('signs in with the primary address only when GitHub has verified it', async () => {
     const email = newUser('gh').email;
     github.addUser({
       id: 4242,
@@ -336,14 +354,14 @@ describe("GitHub's OAuth 2 preset", () => {
       ],
     });
     github.nextLogin(4242);
+    // An unverified primary address makes no account (and the verified secondary one is not taken instead).
+    expect((await signInFlow('github')).result.error).toBe('PROVIDER_EMAIL_UNVERIFIED');
+    github.addUser({ id: 4242, login: 'octo-cat', emails: [{ email, primary: true, verified: true }] });
     const session = await exchange((await signInFlow('github')).result.code);
     if ('mfaRequired' in session) throw new Error('no second factor expected');
     expect(session.user).toMatchObject({ email, username: 'octo-cat' });
     const user = await database.db.selectFrom('users').selectAll().where('id', '=', session.user.id).executeTakeFirstOrThrow();
-    expect(user.email_verified_at).toBeNull();
+    expect(user.email_verified_at).not.toBeNull();
     expect((await identitiesOf(user.id)).map((i) => [i.issuer, i.subject, i.provider])).toEqual([[github.url, '4242', 'github']]);
-    // The address GitHub did not vouch for is proven as a registration's is: a verification mail.
-    const mails = await database.db.selectFrom('mail_outbox').select('kind').where('user_id', '=', user.id).execute();
-    expect(mails.map((m) => m.kind)).toEqual(['verify_email']);
   });
 });

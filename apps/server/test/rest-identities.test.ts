@@ -83,6 +83,7 @@ async function oneTimeCode(userId: string, identityId: string): Promise<string> 
       id: randomUUID(),
       code_digest: createHash('sha256').update(code, 'utf8').digest('hex'),
       user_id: userId,
+      purpose: 'sign_in',
       identity_id: identityId,
       created_at: now,
       expires_at: new Date(now.getTime() + 60_000),

@@ -219,6 +219,7 @@ const CASES: Record<string, Case> = {
   'auth.providers': { authed: false, valid: () => undefined, invalid: undefined },
   'auth.exchangeCode': { authed: false, valid: () => ({ code: 'not-a-code-we-sent' }), invalid: { code: '' } },
   'auth.identities.list': { authed: true, valid: () => undefined, invalid: undefined },
+  'auth.identities.linkComplete': { authed: true, valid: () => ({ code: 'not-a-link-code' }), invalid: { code: '' } },
   'auth.identities.linkStart': {
     authed: true,
     valid: () => ({ provider: 'nope', redirectTo: 'http://localhost:3000/' }),

@@ -124,8 +124,10 @@ export interface AuthMethods {
    * the address (`history.replaceState`) before anything else, and exchanges the code
    * (`auth.exchangeCode`, outside the refresh link, as `login`). Resolves as `login` does:
    * `{ status: 'signed-in', user, ... }` with the session stored, or `{ status: 'mfa-required',
-   * mfaToken, factors }` with nothing stored (continue with `verifyMfa`); and to `{ status: 'none' }`
-   * when the address has no such fragment (call it on every load of the page). `#error=X` rejects
+   * mfaToken, factors }` with nothing stored (continue with `verifyMfa`); after `identities.link`,
+   * `#link_code=` is confirmed with the signed-in session (`auth.identities.linkComplete`) and it
+   * resolves `{ status: 'linked', identity }`; and to `{ status: 'none' }` when the address has no
+   * such fragment (call it on every load of the page). `#error=X` rejects
    * with `ExternalSignInError` (`appCode` X); a code the server refuses (used, older than 60 s)
    * with its `TRPCClientError` (`TOKEN_INVALID`).
    */
@@ -162,9 +164,8 @@ export interface IdentityMethods {
    * Links an identity of `provider` to the signed-in user: asks the server for a link flow
    * (`auth.identities.linkStart`, which needs a recent proof of identity: else
    * `REAUTHENTICATION_REQUIRED`), then navigates the browser to it. The browser comes back to
-   * `redirectTo` (default: this page) with `#code=...` (a sign-in of the same user:
-   * `completeSignIn()` takes it) or `#error=...` (`IDENTITY_IN_USE` when the identity is another
-   * account's). Rejects with `BrowserUnavailableError` where there is no page, before asking.
+   * `redirectTo` (default: this page) with `#link_code=...`, which `completeSignIn()` confirms with
+   * this user's session (`IDENTITY_IN_USE` when the identity is another account's), or `#error=...`. Rejects with `BrowserUnavailableError` where there is no page, before asking.
    */
   link(provider: string, options?: SignInWithOptions): Promise<void>;
   /** Unlinks one of the user's identities (`auth.identities.unlink`; a recent proof of identity needed, and another way in left). */
@@ -287,6 +288,9 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       // Off the address bar (and the history) first: a reload does not try the code again.
       history?.replaceState(history.state, '', withoutFragment(location.href));
       if (fragment.kind === 'error') throw new ExternalSignInError(fragment.appCode);
+      // A link flow's answer: confirmed with this user's session (through the refresh link).
+      if (fragment.kind === 'link')
+        return { status: 'linked', identity: await api.auth.identities.linkComplete.mutate({ code: fragment.code }) };
       // Outside the refresh link, as login: a refused code is the server's answer, never a reason to refresh.
       const answer = await direct.auth.exchangeCode.mutate({ code: fragment.code });
       if ('mfaRequired' in answer) {

@@ -47,7 +47,11 @@ export class ExternalSignInError extends Error {
 }
 
 /** What a callback's redirect put in the fragment: a one-time code, an error, or nothing of ours. */
-export type CallbackFragment = { kind: 'code'; code: string } | { kind: 'error'; appCode: string } | { kind: 'none' };
+export type CallbackFragment =
+  | { kind: 'code'; code: string }
+  | { kind: 'link'; code: string }
+  | { kind: 'error'; appCode: string }
+  | { kind: 'none' };
 
 /** An appCode as the server writes them; anything else in `#error=` is not the server's. */
 const APP_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
@@ -55,7 +59,8 @@ const APP_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 const ONE_TIME_CODE = /^[A-Za-z0-9_-]{1,256}$/;
 
 /**
- * Reads the fragment of the callback's redirect: `#code=<one-time code>` or `#error=<appCode>`.
+ * Reads the fragment of the callback's redirect: `#code=<one-time code>`, `#link_code=<code>` (a
+ * link flow's) or `#error=<appCode>`.
  * An `error` wins over a `code` (the server never sends both); a malformed error is reported as
  * `OIDC_RESPONSE_INVALID`; a fragment with neither, or a malformed code, is `none`: it is the
  * page's own.
@@ -73,6 +78,10 @@ export function parseCallbackFragment(hash: string): CallbackFragment {
   const codes = params.getAll('code');
   const [code] = codes;
   if (codes.length === 1 && code !== undefined && ONE_TIME_CODE.test(code)) return { kind: 'code', code };
+  // A link flow's callback: a code only the signed-in user who started it can turn into the link.
+  const linkCodes = params.getAll('link_code');
+  const [linkCode] = linkCodes;
+  if (linkCodes.length === 1 && linkCode !== undefined && ONE_TIME_CODE.test(linkCode)) return { kind: 'link', code: linkCode };
   return { kind: 'none' };
 }
 

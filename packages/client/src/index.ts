@@ -22,6 +22,7 @@ export type {
   AppRouter,
   CompleteSignInResult,
   Identity,
+  IdentityLinked,
   LoginResult,
   MfaRequired,
   NoSignInToComplete,

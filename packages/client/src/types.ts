@@ -83,8 +83,14 @@ export interface NoSignInToComplete {
   status: 'none';
 }
 
-/** What `completeSignIn()` resolves to: signed in, a second factor needed first, or no sign-in to complete. */
-export type CompleteSignInResult = LoginResult | NoSignInToComplete;
+/** What `completeSignIn()` resolves to after a link flow (`identities.link`): the identity now linked to the signed-in user. */
+export interface IdentityLinked {
+  status: 'linked';
+  identity: Identity;
+}
+
+/** What `completeSignIn()` resolves to: signed in, a second factor needed first, an identity linked, or nothing to complete. */
+export type CompleteSignInResult = LoginResult | IdentityLinked | NoSignInToComplete;
 
 /** What the client keeps between calls (and, with a persistent storage, between runs). */
 export interface StoredSession extends Tokens {

@@ -181,6 +181,7 @@ async function withOneTimeCode(user: { id: string }): Promise<string> {
       id: randomUUID(),
       code_digest: createHash('sha256').update(code, 'utf8').digest('hex'),
       user_id: user.id,
+      purpose: 'sign_in',
       identity_id: identityId,
       created_at: now,
       expires_at: new Date(now.getTime() + 60_000),
@@ -215,6 +216,38 @@ describe('completeSignIn', () => {
 
     // Nothing left to complete on this page now.
     await expect(auth.completeSignIn()).resolves.toEqual({ status: 'none' });
+  });
+
+  it("after a link flow, confirms #link_code= with the signed-in user's session and resolves linked", async () => {
+    const input = newUser('oidc-link');
+    const registered = await server.client().auth.register.mutate(input);
+    const code = randomBytes(32).toString('base64url');
+    const now = new Date();
+    const pending = {
+      provider: 'github',
+      issuer: 'https://github.com',
+      subject: String(randomBytes(4).readUInt32BE()),
+      email: null,
+      emailVerified: false,
+    };
+    await database.db
+      .insertInto('oidc_codes')
+      .values({
+        id: randomUUID(),
+        code_digest: createHash('sha256').update(code, 'utf8').digest('hex'),
+        user_id: registered.user.id,
+        purpose: 'link',
+        pending: JSON.stringify(pending),
+        created_at: now,
+        expires_at: new Date(now.getTime() + 60_000),
+      })
+      .execute();
+    // (That only the flow's own user can use it is the server's test, identity.test.ts.)
+    const signedInOwner = client(fakeBrowser(`${APP}/settings#link_code=${code}`));
+    await signedInOwner.login({ email: input.email, password: input.password });
+    const result = await signedInOwner.completeSignIn();
+    expect(result).toMatchObject({ status: 'linked', identity: { provider: 'github' } });
+    await expect(signedInOwner.identities.list()).resolves.toHaveLength(1);
   });
 
   it('a code the server refuses rejects with its TOKEN_INVALID, after the fragment is dropped; nothing is stored', async () => {

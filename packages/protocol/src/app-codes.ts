@@ -40,6 +40,7 @@ export const APP_CODES = {
   PROVIDER_UNAVAILABLE: 'BAD_REQUEST',
   OIDC_STATE_INVALID: 'BAD_REQUEST',
   OIDC_RESPONSE_INVALID: 'UNAUTHORIZED',
+  PROVIDER_EMAIL_UNVERIFIED: 'BAD_REQUEST',
 } as const;
 
 export type AppCode = keyof typeof APP_CODES;
@@ -84,6 +85,7 @@ export const APP_CODE_MESSAGES: Readonly<Record<AppCode, string>> = {
   PROVIDER_UNAVAILABLE: 'The sign-in provider is not available: try again later',
   OIDC_STATE_INVALID: 'The sign-in attempt is invalid, expired or was started in another browser: start again',
   OIDC_RESPONSE_INVALID: "The sign-in provider's answer could not be verified",
+  PROVIDER_EMAIL_UNVERIFIED: 'The sign-in provider has not verified this email address: verify it there, or register here',
 };
 
 /**

@@ -216,11 +216,22 @@ export interface OidcFlowsTable {
   used_at: Timestamp | null;
 }
 
+/** The identity a link flow's callback found, kept until the signed-in user confirms the link. */
+export interface PendingIdentity {
+  provider: string;
+  issuer: string;
+  subject: string;
+  email: string | null;
+  emailVerified: boolean;
+}
+
 export interface OidcCodesTable {
   id: string;
   code_digest: string;
   user_id: string;
-  identity_id: string;
+  purpose: ColumnType<OidcFlowPurpose, OidcFlowPurpose, never>;
+  identity_id: string | null;
+  pending: ColumnType<PendingIdentity | null, string | null, never>;
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: Timestamp | null;

@@ -8,7 +8,7 @@ import {
   verifyMfaInput,
 } from '../modules/account/account.schemas.js';
 import { activityInput } from '../modules/audit/audit.schemas.js';
-import { exchangeCodeInput, linkStartInput, unlinkInput } from '../modules/identity/identity.schemas.js';
+import { exchangeCodeInput, linkCompleteInput, linkStartInput, unlinkInput } from '../modules/identity/identity.schemas.js';
 import { confirmTotpInput, removeFactorInput } from '../modules/mfa/mfa.schemas.js';
 import {
   authenticatePasskeyInput,
@@ -68,6 +68,10 @@ const identitiesRouter = router({
   linkStart: authedProcedure
     .input(linkStartInput)
     .mutation(({ ctx, input }) => ctx.services.identities.linkStart(ctx.auth, input, ctx.request)),
+  /** The code of a link flow's callback (`#link_code=`): links the identity to the signed-in user who started the flow. */
+  linkComplete: authedProcedure
+    .input(linkCompleteInput)
+    .mutation(({ ctx, input }) => ctx.services.identities.linkComplete(ctx.auth, input.code, ctx.request)),
   unlink: authedProcedure.input(unlinkInput).mutation(async ({ ctx, input }) => {
     await ctx.services.identities.unlink(ctx.auth, input.identityId, ctx.request);
     return { success: true as const };

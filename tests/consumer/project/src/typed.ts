@@ -62,11 +62,12 @@ export async function withPasskey(): Promise<User | null> {
   }
 }
 
-// Signing in with a provider: completeSignIn answers as login does, or 'none'; identities are the router's.
+// Signing in with a provider: completeSignIn answers as login does, 'linked' after a link flow, or 'none'; identities are the router's.
 type Completed = Awaited<ReturnType<typeof auth.completeSignIn>>;
 export type ExternalSignInChecks = [
   Assert<Equal<Completed, CompleteSignInResult>>,
-  Assert<Equal<Completed['status'], 'signed-in' | 'mfa-required' | 'none'>>,
+  Assert<Equal<Completed['status'], 'signed-in' | 'mfa-required' | 'linked' | 'none'>>,
+  Assert<Equal<Extract<Completed, { status: 'linked' }>['identity'], Identity>>,
   Assert<Equal<Extract<Completed, { status: 'signed-in' }>['user'], User>>,
   Assert<Equal<Awaited<ReturnType<typeof auth.identities.list>>, Identity[]>>,
   Assert<Equal<Identity['lastUsedAt'], Date | null>>,
@@ -87,6 +88,7 @@ export async function withProvider(): Promise<User | null> {
     // @ts-expect-error there is no user before the status says signed-in
     void result.user;
     if (result.status === 'mfa-required') return (await auth.verifyMfa({ mfaToken: result.mfaToken, code: '123456' })).user;
+    if (result.status === 'linked') return null;
     return result.user;
   } catch (error) {
     if (error instanceof ExternalSignInError && error.appCode === 'IDENTITY_LINK_REQUIRED') return null;

@@ -50,7 +50,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'uuid', (c) => c.primaryKey())
     .addColumn('code_digest', 'text', (c) => c.notNull().unique())
     .addColumn('user_id', 'uuid', (c) => c.notNull().references('users.id').onDelete('cascade'))
-    .addColumn('identity_id', 'uuid', (c) => c.notNull().references('identities.id').onDelete('cascade'))
+    // sign_in: a code for auth.exchangeCode, of an identity linked already; link: a code for
+    // auth.identities.linkComplete, which only the flow's user can use, of the identity to link.
+    .addColumn('purpose', 'text', (c) => c.notNull().defaultTo('sign_in'))
+    .addColumn('identity_id', 'uuid', (c) => c.references('identities.id').onDelete('cascade'))
+    .addColumn('pending', 'jsonb')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
     .addColumn('used_at', 'timestamptz')

@@ -9,6 +9,8 @@ import {
   exchangeCodeBody,
   identitiesResponse,
   identityPath,
+  linkCompleteBody,
+  linkedIdentityResponse,
   linkIdentityBody,
   linkIdentityResponse,
   providersResponse,
@@ -100,8 +102,8 @@ export const identityRoutes: readonly RestRoute[] = [
     description: [
       'Starts a flow that links an identity of `provider` to the signed-in user (auth.identities.linkStart) and answers the URL',
       'to send the browser to: it opens once, within 10 minutes, binds the flow to that browser and redirects to the provider;',
-      "the provider's answer links the identity and the browser comes back to `redirect_to` with `#code=...` (a sign-in of this",
-      'user, to exchange or ignore) or `#error=<appCode>` (`IDENTITY_IN_USE` when the identity is linked to another account).',
+      "the provider's answer comes back to `redirect_to` as `#link_code=...`, which only this user, signed in, can turn into the",
+      'link (`POST /api/user/identities/link/complete`), or as `#error=<appCode>`.',
       'Needs a sign-in or re-authentication within REAUTH_MAX_AGE (with the second factor, for an account with one; else 403',
       'REAUTHENTICATION_REQUIRED). A provider that is not configured is 422 PROVIDER_UNAVAILABLE, a `redirect_to` outside',
       `ALLOWED_REDIRECTS 422 VALIDATION_FAILED. ${TOKEN_SCHEMES}`,
@@ -113,6 +115,26 @@ export const identityRoutes: readonly RestRoute[] = [
     errors: [403, 429],
     async handle({ input, ctx, signedIn }) {
       return ctx.services.identities.linkStart(signedIn.auth, { provider: input.provider, redirectTo: input.redirect_to }, ctx.request);
+    },
+  }),
+
+  defineRoute({
+    method: 'POST',
+    path: '/api/user/identities/link/complete',
+    operationId: 'completeIdentityLink',
+    summary: 'Link the identity of a link flow',
+    description: [
+      "Links the identity a link flow's callback found (`#link_code=...`) to the signed-in user (auth.identities.linkComplete),",
+      'who must be the one who started the flow: any other caller, a used or expired code is 401 TOKEN_INVALID. 409',
+      `IDENTITY_IN_USE when the identity is linked to another account. ${TOKEN_SCHEMES}`,
+    ].join(' '),
+    tag: 'identities',
+    auth: true,
+    input: { from: 'body', name: 'LinkCompleteRequest', schema: linkCompleteBody },
+    success: { status: 200, description: 'The linked identity', name: 'LinkedIdentityResponse', schema: linkedIdentityResponse },
+    errors: [409, 429],
+    async handle({ input, ctx, signedIn }) {
+      return { identity: toIdentityJson(await ctx.services.identities.linkComplete(signedIn.auth, input.code, ctx.request)) };
     },
   }),
 

@@ -41,6 +41,13 @@ export const identityJson = z.object({
   last_used_at: z.string().nullable().meta({ description: 'ISO 8601: its last sign-in; null when never' }),
 });
 
+export const linkCompleteBody = z.object({
+  code: exchangeCodeInput.shape.code.meta({
+    description:
+      "The code of a link flow's redirect (`#link_code=...` in the fragment of `redirect_to`): single use, 60 seconds, only for the user who started the flow",
+  }),
+});
+export const linkedIdentityResponse = z.object({ identity: identityJson });
 export const identitiesResponse = z.object({ identities: z.array(identityJson).meta({ description: 'Oldest first' }) });
 
 export const linkIdentityResponse = z.object({

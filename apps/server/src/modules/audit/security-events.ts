@@ -18,6 +18,8 @@ export type LoginFailure =
   | 'nonce_mismatch'
   | 'id_token_invalid'
   | 'link_required'
+  | 'email_unverified'
+  | 'email_unusable'
   | 'provider_error'
   | 'provider_unavailable';
 export type Role = 'user' | 'admin';

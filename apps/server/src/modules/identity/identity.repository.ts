@@ -1,5 +1,5 @@
 import type { Db } from '../../db/database.js';
-import type { IdentityRow, OidcCodeRow, OidcFlowPurpose, OidcFlowRow } from '../../db/schema.js';
+import type { IdentityRow, OidcCodeRow, OidcFlowPurpose, OidcFlowRow, PendingIdentity } from '../../db/schema.js';
 
 export async function findIdentity(db: Db, issuer: string, subject: string): Promise<IdentityRow | undefined> {
   return db.selectFrom('identities').selectAll().where('issuer', '=', issuer).where('subject', '=', subject).executeTakeFirst();
@@ -104,7 +104,10 @@ export async function consumeFlow(db: Db, stateDigest: string, now: Date): Promi
 
 export async function insertCode(
   trx: Db,
-  row: { id: string; digest: string; userId: string; identityId: string; now: Date; expiresAt: Date },
+  row: { id: string; digest: string; userId: string; now: Date; expiresAt: Date } & (
+    | { purpose: 'sign_in'; identityId: string }
+    | { purpose: 'link'; pending: PendingIdentity }
+  ),
 ): Promise<void> {
   await trx
     .insertInto('oidc_codes')
@@ -112,7 +115,9 @@ export async function insertCode(
       id: row.id,
       code_digest: row.digest,
       user_id: row.userId,
-      identity_id: row.identityId,
+      purpose: row.purpose,
+      identity_id: row.purpose === 'sign_in' ? row.identityId : null,
+      pending: row.purpose === 'link' ? JSON.stringify(row.pending) : null,
       created_at: row.now,
       expires_at: row.expiresAt,
     })
@@ -120,15 +125,17 @@ export async function insertCode(
 }
 
 /** Uses up a one-time code, in one statement: it is exchanged once. Undefined when unknown, used or expired. */
-export async function consumeCode(db: Db, digest: string, now: Date): Promise<OidcCodeRow | undefined> {
-  return db
-    .updateTable('oidc_codes')
-    .set({ used_at: now })
-    .where('code_digest', '=', digest)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .returningAll()
-    .executeTakeFirst();
+export async function consumeCode(
+  db: Db,
+  digest: string,
+  purpose: OidcFlowPurpose,
+  now: Date,
+  /** A link code is only its flow's user's to use (and to use up). */
+  userId?: string,
+): Promise<OidcCodeRow | undefined> {
+  let query = db.updateTable('oidc_codes').set({ used_at: now }).where('code_digest', '=', digest).where('purpose', '=', purpose);
+  if (userId !== undefined) query = query.where('user_id', '=', userId);
+  return query.where('used_at', 'is', null).where('expires_at', '>', now).returningAll().executeTakeFirst();
 }
 
 /** Deletes flows and codes that expired before `before` (the clean-up job). */

@@ -12,3 +12,4 @@ export const linkStartInput = z.object({
   redirectTo: z.string({ error: BLANK }).min(1, BLANK).max(2048, 'is too long'),
 });
 export const unlinkInput = z.object({ identityId: z.uuid({ error: 'is invalid' }) });
+export const linkCompleteInput = z.object({ code: exchangeCodeInput.shape.code });

@@ -16,7 +16,6 @@ import type { Clock } from '../../lib/clock.js';
 import { type AppCode, AppError } from '../../lib/errors.js';
 import { digestOf, newOpaqueToken } from '../../lib/opaque-token.js';
 import type { SecretBox } from '../../lib/secret-box.js';
-import { queueVerificationMail } from '../account/account-mail.js';
 import type { MfaRequired, Session, SignInService } from '../account/sign-in.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MfaService } from '../mfa/mfa.service.js';
@@ -61,12 +60,14 @@ export interface Identity {
 }
 
 /** What the HTTP layer sends: a redirect (with the cookie to set), or a page of its own for a request that names no allowed place to go back to. */
-export type FlowAnswer = { kind: 'redirect'; location: string; cookie?: string } | { kind: 'page'; status: 400 | 404; message: string };
+export type FlowAnswer =
+  | { kind: 'redirect'; location: string; cookie?: string }
+  | { kind: 'page'; status: 400 | 404 | 429; message: string };
 
 export interface IdentityDeps {
   db: Db;
   clock: Clock;
-  config: Pick<Readonly<Config>, 'baseUrl' | 'providers' | 'allowedRedirects' | 'emailVerificationTtlSeconds' | 'passwordResetTtlSeconds'>;
+  config: Pick<Readonly<Config>, 'baseUrl' | 'providers' | 'allowedRedirects'>;
   users: UserService;
   throttle: Throttle;
   audit: AuditService;
@@ -76,8 +77,6 @@ export interface IdentityDeps {
   secretBox: SecretBox;
   /** Provider clients by id (tests may give their own; default: openid-client from the configuration). */
   clients?: ReadonlyMap<string, ProviderClient>;
-  /** Tells the mail worker something was queued (after the transaction committed). */
-  mailQueued: () => void;
 }
 
 const identityOf = (row: IdentityRow): Identity => ({
@@ -106,9 +105,10 @@ export function redirectAllowed(url: string, allowed: readonly string[]): boolea
 }
 
 /** `redirect_to` with the fragment: `#code=...` or `#error=<appCode>` (the fragment never reaches a server). */
-function back(redirectTo: string, fragment: { code: string } | { error: AppCode }): FlowAnswer {
+function back(redirectTo: string, fragment: { code: string } | { linkCode: string } | { error: AppCode }): FlowAnswer {
   const url = new URL(redirectTo);
-  url.hash = 'code' in fragment ? `code=${fragment.code}` : `error=${fragment.error}`;
+  url.hash =
+    'code' in fragment ? `code=${fragment.code}` : 'linkCode' in fragment ? `link_code=${fragment.linkCode}` : `error=${fragment.error}`;
   return { kind: 'redirect', location: url.href };
 }
 
@@ -122,7 +122,7 @@ function usernameFrom(profile: ExternalProfile): string {
 }
 
 export function createIdentityService(deps: IdentityDeps) {
-  const { db, clock, config, users, throttle, audit, mfa, signIn, secretBox, mailQueued } = deps;
+  const { db, clock, config, users, throttle, audit, mfa, signIn, secretBox } = deps;
   const providers = new Map(config.providers.map((provider) => [provider.id, provider]));
   const clients = new Map<string, ProviderClient>(deps.clients ?? []);
   const clientOf = (provider: Readonly<ProviderConfig>): ProviderClient => {
@@ -137,46 +137,60 @@ export function createIdentityService(deps: IdentityDeps) {
   const secure = config.baseUrl.startsWith('https:');
   const flowContext = (flowId: string) => `oidc-flow:${flowId}`;
 
-  const failed = (userId: string | null, reason: CallbackFailure | 'link_required', client: ClientInfo, provider: string) =>
-    audit.record(db, { type: 'login.failed', userId, client, details: { reason, provider } });
+  const failed = (
+    userId: string | null,
+    reason: CallbackFailure | 'link_required' | 'disabled' | 'email_unverified' | 'email_unusable' | 'throttled',
+    client: ClientInfo,
+    provider: string,
+  ) => audit.record(db, { type: 'login.failed', userId, client, details: { reason, provider } });
 
-  /** The account an external profile signs in to, creating or linking it as the rules say; an appCode when none. */
+  /**
+   * The account an external profile signs in to, creating or linking it as the rules say; an
+   * appCode when none. A link flow resolves to nothing here: its identity waits for the user's
+   * confirmation (linkComplete).
+   */
   async function resolveAccount(
     provider: string,
     profile: ExternalProfile,
-    flow: OidcFlowRow,
     client: ClientInfo,
-  ): Promise<{ user: UserRow; identity: IdentityRow } | { error: AppCode; userId?: string }> {
+  ): Promise<{ user: UserRow; identity: IdentityRow } | { error: AppCode }> {
     const now = clock.now();
     const known = await findIdentity(db, profile.issuer, profile.subject);
-    if (flow.purpose === 'link') {
-      if (!flow.user_id) return { error: 'OIDC_STATE_INVALID' };
-      if (known && known.user_id !== flow.user_id) return { error: 'IDENTITY_IN_USE', userId: flow.user_id };
-      const user = await users.findById(flow.user_id);
-      if (!user) return { error: 'OIDC_STATE_INVALID' };
-      if (known) return { user, identity: known };
-      const identity = await link(user, provider, profile, now, client, 'linked by its owner');
-      return identity ? { user, identity } : { error: 'IDENTITY_IN_USE', userId: user.id };
-    }
     if (known) {
       await touchIdentity(db, known.id, { email: profile.email, emailVerified: profile.emailVerified, now });
       const user = await users.findById(known.user_id);
       return user ? { user, identity: known } : { error: 'OIDC_STATE_INVALID' };
     }
-    const local = profile.email ? await users.findByEmail(profile.email) : undefined;
+    // The address as our rules hold it. One that normalising changed (look-alike letters that
+    // NFKC folds into another address) is not the one the provider verified.
+    const parsed = profile.email === null ? undefined : emailSchema.safeParse(profile.email);
+    if (!parsed?.success) {
+      await failed(null, 'email_unusable', client, provider);
+      return { error: 'OIDC_RESPONSE_INVALID' };
+    }
+    const email = parsed.data;
+    const verified = profile.emailVerified && email === profile.email?.trim();
+    const local = await users.findByEmail(email);
     if (local) {
       // Both sides must have proven the address; an unverified one may be an attacker's squat.
-      if (!profile.emailVerified || local.email_verified_at === null) {
+      if (!verified || local.email_verified_at === null) {
         await failed(local.id, 'link_required', client, provider);
         return { error: 'IDENTITY_LINK_REQUIRED' };
       }
-      const identity = await link(local, provider, profile, now, client, 'verified email');
+      if (local.disabled_at !== null) {
+        await failed(local.id, 'disabled', client, provider);
+        return { error: 'ACCOUNT_DISABLED' };
+      }
+      const identity = await link(local, provider, { ...profile, email }, now, client, 'verified email');
       return identity ? { user: local, identity } : { error: 'IDENTITY_IN_USE' };
     }
-    // An address our own rules would refuse (or none) makes no account.
-    const email = profile.email === null ? undefined : emailSchema.safeParse(profile.email);
-    if (!email?.success) return { error: 'OIDC_RESPONSE_INVALID' };
-    return createAccount(provider, { ...profile, email: email.data }, now, client);
+    // No account is made from an address the provider does not vouch for: its owner, proving it
+    // later by a reset or a verification link, would inherit an identity somebody else holds.
+    if (!verified) {
+      await failed(null, 'email_unverified', client, provider);
+      return { error: 'PROVIDER_EMAIL_UNVERIFIED' };
+    }
+    return createAccount(provider, { ...profile, email, emailVerified: true }, now, client);
   }
 
   async function link(
@@ -206,7 +220,7 @@ export function createIdentityService(deps: IdentityDeps) {
     return trx === db ? db.transaction().execute(write) : write(trx);
   }
 
-  /** A new account for an identity no account has, whose email no account has: no password, the email verified only if the provider says so. */
+  /** A new account for an identity no account has, whose email (verified by the provider) no account has: no password. */
   async function createAccount(
     provider: string,
     profile: ExternalProfile,
@@ -226,7 +240,7 @@ export function createIdentityService(deps: IdentityDeps) {
               password_hash: null,
               bio: null,
               image: null,
-              email_verified_at: profile.emailVerified ? now : null,
+              email_verified_at: now,
               created_at: now,
               updated_at: now,
             },
@@ -235,11 +249,8 @@ export function createIdentityService(deps: IdentityDeps) {
           await audit.record(trx, { type: 'user.registered', userId: user.id, client });
           const identity = await link(user, provider, profile, now, client, 'new account', trx);
           if (!identity) throw new AppError('IDENTITY_IN_USE');
-          // An address the provider did not vouch for is proven as a registration's is.
-          if (!profile.emailVerified) await queueVerificationMail(trx, user, config, now);
           return { user, identity };
         });
-        if (!created.user.email_verified_at) mailQueued();
         return created;
       } catch (error) {
         if (error instanceof AppError) return { error: error.appCode };
@@ -299,7 +310,8 @@ export function createIdentityService(deps: IdentityDeps) {
       purpose: flow.purpose,
       userId: flow.userId,
       secretsSealed: secretBox.seal(Buffer.from(JSON.stringify(secrets), 'utf8'), flowContext(id)),
-      redirectTo: flow.redirectTo,
+      // As parsed: the URL the allow-list judged (a raw one may hold what the parser drops).
+      redirectTo: new URL(flow.redirectTo).href,
       now,
       expiresAt: new Date(now.getTime() + FLOW_TTL_SECONDS * 1000),
     });
@@ -327,7 +339,7 @@ export function createIdentityService(deps: IdentityDeps) {
       if (!provider) return { kind: 'page', status: 404, message: 'No such sign-in provider.' };
       const now = clock.now();
       const verdict = await throttle.hit(throttleKey.oidcFlowAddress(client.ip), LIMITS.oidcFlowsPerAddress, now);
-      if (!verdict.allowed) return { kind: 'page', status: 400, message: 'Too many sign-in attempts from this address: try again later.' };
+      if (!verdict.allowed) return { kind: 'page', status: 429, message: 'Too many sign-in attempts from this address: try again later.' };
       const browser = randomBytes(32).toString('base64url');
       if (query.link !== undefined) {
         const flow = query.link.length <= 128 ? await bindLinkFlow(db, digestOf(query.link), digestOf(browser), now) : undefined;
@@ -353,7 +365,8 @@ export function createIdentityService(deps: IdentityDeps) {
           browserDigest: digestOf(browser),
         });
         return { kind: 'redirect', location: location.href, cookie: flowCookie(provider.id, browser) };
-      } catch {
+      } catch (error) {
+        if (!(error instanceof ProviderError)) throw error;
         return back(redirectTo, { error: 'PROVIDER_UNAVAILABLE' });
       }
     },
@@ -366,6 +379,9 @@ export function createIdentityService(deps: IdentityDeps) {
     async callback(providerId: string, url: URL, cookieHeader: string | undefined, client: ClientInfo): Promise<FlowAnswer> {
       const provider = providers.get(providerId);
       if (!provider) return { kind: 'page', status: 404, message: 'No such sign-in provider.' };
+      // Counted before anything is looked up or recorded: made-up states cost their sender.
+      const counted = await throttle.hit(throttleKey.oidcCallbackAddress(client.ip), LIMITS.oidcCallbacksPerAddress, clock.now());
+      if (!counted.allowed) return { kind: 'page', status: 429, message: 'Too many sign-in attempts from this address: try again later.' };
       const states = url.searchParams.getAll('state');
       const state = states.length === 1 ? states[0] : undefined;
       if (!state || state.length > 512) {
@@ -382,7 +398,7 @@ export function createIdentityService(deps: IdentityDeps) {
           message: 'This sign-in link is invalid or was already used. Start again from the sign-in page.',
         };
       }
-      const refuse = async (reason: CallbackFailure, error: AppCode, userId: string | null = flow.user_id) => {
+      const refuse = async (reason: CallbackFailure | 'disabled', error: AppCode, userId: string | null = flow.user_id) => {
         await failed(userId, reason, client, provider.id);
         return back(flow.redirect_to, { error });
       };
@@ -409,17 +425,34 @@ export function createIdentityService(deps: IdentityDeps) {
         const reason = error instanceof ProviderError ? error.reason : 'id_token_invalid';
         return refuse(reason, reason === 'provider_unavailable' ? 'PROVIDER_UNAVAILABLE' : 'OIDC_RESPONSE_INVALID');
       }
-      const account = await resolveAccount(provider.id, profile, flow, client);
-      if ('error' in account) return back(flow.redirect_to, { error: account.error });
-      if (account.user.disabled_at !== null) return refuse('provider_error', 'ACCOUNT_DISABLED', account.user.id);
       const { token, digest } = newOpaqueToken();
+      const expiresAt = new Date(now.getTime() + CODE_TTL_SECONDS * 1000);
+      if (flow.purpose === 'link') {
+        // Nothing is linked yet, and no one is signed in: the identity waits for the flow's own
+        // user to confirm it with their session (linkComplete). A browser that opened someone
+        // else's ticket, or was sent to one, gets a code only that user can use.
+        if (!flow.user_id) return refuse('state_mismatch', 'OIDC_STATE_INVALID');
+        const pending = {
+          provider: provider.id,
+          issuer: profile.issuer,
+          subject: profile.subject,
+          email: profile.email,
+          emailVerified: profile.emailVerified,
+        };
+        await insertCode(db, { id: randomUUID(), digest, userId: flow.user_id, purpose: 'link', pending, now, expiresAt });
+        return back(flow.redirect_to, { linkCode: token });
+      }
+      const account = await resolveAccount(provider.id, profile, client);
+      if ('error' in account) return back(flow.redirect_to, { error: account.error });
+      if (account.user.disabled_at !== null) return refuse('disabled', 'ACCOUNT_DISABLED', account.user.id);
       await insertCode(db, {
         id: randomUUID(),
         digest,
         userId: account.user.id,
+        purpose: 'sign_in',
         identityId: account.identity.id,
         now,
-        expiresAt: new Date(now.getTime() + CODE_TTL_SECONDS * 1000),
+        expiresAt,
       });
       return back(flow.redirect_to, { code: token });
     },
@@ -433,7 +466,7 @@ export function createIdentityService(deps: IdentityDeps) {
       const key = throttleKey.linkTokenAddress(client.ip);
       const verdict = await throttle.hit(key, LIMITS.linkTokensPerAddress, now);
       if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
-      const row = await consumeCode(db, digestOf(code), now);
+      const row = await consumeCode(db, digestOf(code), 'sign_in', now);
       if (!row) throw new AppError('TOKEN_INVALID');
       await throttle.release(key);
       const user = await users.findById(row.user_id);
@@ -468,12 +501,39 @@ export function createIdentityService(deps: IdentityDeps) {
           browserDigest: '',
           linkTicketDigest: digest,
         });
-      } catch {
+      } catch (error) {
+        if (!(error instanceof ProviderError)) throw error;
         throw new AppError('PROVIDER_UNAVAILABLE');
       }
       const url = new URL(`${config.baseUrl}/auth/oidc/${provider.id}/start`);
       url.searchParams.set('link', ticket);
       return { url: url.href };
+    },
+
+    /**
+     * Links the identity of a link flow's callback (`#link_code=`) to the signed-in user, who must
+     * be the one who started it: IDENTITY_IN_USE when another account has it.
+     */
+    async linkComplete(auth: Authenticated, code: string, client: ClientInfo): Promise<Identity> {
+      const now = clock.now();
+      const key = throttleKey.linkTokenAddress(client.ip);
+      const verdict = await throttle.hit(key, LIMITS.linkTokensPerAddress, now);
+      if (!verdict.allowed) throw new AppError('RATE_LIMITED', { retryAfterSeconds: verdict.retryAfterSeconds });
+      const row = await consumeCode(db, digestOf(code), 'link', now, auth.userId);
+      // Another user's code is as good as none: its flow was not this user's.
+      if (!row?.pending || row.user_id !== auth.userId) throw new AppError('TOKEN_INVALID');
+      await throttle.release(key);
+      const { pending } = row;
+      const known = await findIdentity(db, pending.issuer, pending.subject);
+      if (known) {
+        if (known.user_id !== auth.userId) throw new AppError('IDENTITY_IN_USE');
+        return identityOf(known);
+      }
+      const user = await users.load(auth.userId);
+      const profile: ExternalProfile = { ...pending, name: null, username: null };
+      const identity = await link(user, pending.provider, profile, now, client, 'linked by its owner');
+      if (!identity) throw new AppError('IDENTITY_IN_USE');
+      return identityOf(identity);
     },
 
     /** Unlinks an identity (recent proof needed); LAST_SIGN_IN_METHOD when the account would have no way in left. */

@@ -57,6 +57,8 @@ export const LIMITS = {
   passkeyChallengesPerAddress: { max: 300, windowSeconds: 15 * 60, perAddress: true },
   /** External sign-in flows started from one address (each stores a flow for ten minutes). */
   oidcFlowsPerAddress: { max: 300, windowSeconds: 15 * 60, perAddress: true },
+  /** Provider callbacks answered from one address (each is recorded, pass or fail). */
+  oidcCallbacksPerAddress: { max: 300, windowSeconds: 15 * 60, perAddress: true },
 } as const satisfies Record<string, Limit>;
 
 /**
@@ -81,6 +83,7 @@ export const throttleKey = {
   mfaTokenAddress: (ip: string | undefined) => `mfa-token:address:${addressBucket(ip)}`,
   passkeyChallengeAddress: (ip: string | undefined) => `passkey-challenge:address:${addressBucket(ip)}`,
   oidcFlowAddress: (ip: string | undefined) => `oidc-flow:address:${addressBucket(ip)}`,
+  oidcCallbackAddress: (ip: string | undefined) => `oidc-callback:address:${addressBucket(ip)}`,
   resetAddress: (ip: string | undefined) => `reset:address:${addressBucket(ip)}`,
   resetAccount: (email: string) => `reset:account:${email.trim().toLowerCase()}`,
   verificationResend: (userId: string) => `verify-resend:user:${userId}`,

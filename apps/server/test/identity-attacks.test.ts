@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../src/modules/throttle/throttle.policy.js';
 import { newUser, onPostgres, type ServedApp, servedApp } from '../src/testing.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
-import { type GitHubDouble, startGitHubDouble } from './helpers/github-double.js';
-import { startOidcProvider, type TestOidcProvider } from './helpers/oidc-provider.js';
+import type { TestDatabase } from './helpers/database.js';
+import type { TestOidcProvider } from './helpers/oidc-provider.js';
+import { type OidcServers, oidcEnv, startOidcServers } from './helpers/oidc-servers.js';
 
 const BASE_URL = 'http://localhost:3000';
 const APP = `${BASE_URL}/app/signed-in`;
@@ -16,29 +16,15 @@ const APP = `${BASE_URL}/app/signed-in`;
 let database: TestDatabase;
 let app: ServedApp;
 let provider: TestOidcProvider;
-let github: GitHubDouble;
 /** A provider nobody answers at, with a path-prefix allow-list: start answers `redirect_to#error=PROVIDER_UNAVAILABLE` at once (the redirect oracle). */
 let prefixed: ServedApp;
 /** The same provider at a tenth of the per-address limits, for the throttle's own test. */
 let throttled: ServedApp;
 
+let servers: OidcServers;
 beforeAll(async () => {
-  provider = await startOidcProvider({ redirectUris: [`${BASE_URL}/auth/oidc/test/callback`] });
-  github = await startGitHubDouble({ callbackUrl: `${BASE_URL}/auth/oidc/github/callback` });
-  database = await migratedTestDatabase();
-  app = await servedApp(database, {
-    env: {
-      BASE_URL,
-      OIDC_TEST_ISSUER: provider.issuer,
-      OIDC_TEST_CLIENT_ID: provider.clientId,
-      OIDC_TEST_CLIENT_SECRET: provider.clientSecret,
-      OIDC_TEST_NAME: 'Test provider',
-      GITHUB_CLIENT_ID: github.clientId,
-      GITHUB_CLIENT_SECRET: github.clientSecret,
-      GITHUB_OAUTH_URL: github.url,
-      GITHUB_API_URL: github.url,
-    },
-  });
+  servers = await startOidcServers();
+  ({ provider, database, app } = servers);
   prefixed = await servedApp(database, {
     env: {
       BASE_URL,
@@ -52,20 +38,13 @@ beforeAll(async () => {
     env: {
       BASE_URL,
       RATE_LIMIT_SCALE: '0.1',
-      OIDC_TEST_ISSUER: provider.issuer,
-      OIDC_TEST_CLIENT_ID: provider.clientId,
-      OIDC_TEST_CLIENT_SECRET: provider.clientSecret,
+      ...oidcEnv(provider),
     },
   });
 }, 60_000);
 
 afterAll(async () => {
-  await throttled?.close();
-  await prefixed?.close();
-  await app?.close();
-  await database?.close();
-  await provider?.close();
-  await github?.close();
+  await servers?.close([throttled, prefixed]);
 });
 
 let subjects = 0;

@@ -9,10 +9,11 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretBox } from '../src/lib/secret-box.js';
 import { fromBase32, newUser, type ServedApp, servedApp, TEST_JWT_SECRET, totpCode } from '../src/testing.js';
-import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
+import type { TestDatabase } from './helpers/database.js';
 import { failure } from './helpers/failure.js';
-import { type GitHubDouble, startGitHubDouble } from './helpers/github-double.js';
-import { startOidcProvider, type TestOidcProvider } from './helpers/oidc-provider.js';
+import type { GitHubDouble } from './helpers/github-double.js';
+import type { TestOidcProvider } from './helpers/oidc-provider.js';
+import { type OidcServers, startOidcServers } from './helpers/oidc-servers.js';
 
 const BASE_URL = 'http://localhost:3000';
 const APP = `${BASE_URL}/app/signed-in`;
@@ -23,23 +24,10 @@ let provider: TestOidcProvider;
 let github: GitHubDouble;
 let unreachable: ServedApp;
 
+let servers: OidcServers;
 beforeAll(async () => {
-  provider = await startOidcProvider({ redirectUris: [`${BASE_URL}/auth/oidc/test/callback`] });
-  github = await startGitHubDouble({ callbackUrl: `${BASE_URL}/auth/oidc/github/callback` });
-  database = await migratedTestDatabase();
-  app = await servedApp(database, {
-    env: {
-      BASE_URL,
-      OIDC_TEST_ISSUER: provider.issuer,
-      OIDC_TEST_CLIENT_ID: provider.clientId,
-      OIDC_TEST_CLIENT_SECRET: provider.clientSecret,
-      OIDC_TEST_NAME: 'Test provider',
-      GITHUB_CLIENT_ID: github.clientId,
-      GITHUB_CLIENT_SECRET: github.clientSecret,
-      GITHUB_OAUTH_URL: github.url,
-      GITHUB_API_URL: github.url,
-    },
-  });
+  servers = await startOidcServers();
+  ({ provider, github, database, app } = servers);
   // A provider nobody answers at: a closed port of loopback.
   unreachable = await servedApp(database, {
     env: { BASE_URL, OIDC_DOWN_ISSUER: 'http://127.0.0.1:9', OIDC_DOWN_CLIENT_ID: 'x', OIDC_DOWN_CLIENT_SECRET: 'y' },
@@ -47,11 +35,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await unreachable?.close();
-  await app?.close();
-  await database?.close();
-  await provider?.close();
-  await github?.close();
+  await servers?.close([unreachable]);
 });
 
 let subjects = 0;

@@ -189,6 +189,19 @@ describe('signing in with an OpenID provider', () => {
     expect(decodeJwt(verified.accessToken)).toMatchObject({ amr: ['fed', 'otp', 'mfa'], aal: 2 });
   });
 
+  it('an account made by its provider has no password, and gets one through the reset flow', async () => {
+    const email = newUser('oidc-reset').email;
+    providerAccount(email, true);
+    const made = await exchange((await signInFlow()).result.code);
+    if ('mfaRequired' in made) throw new Error('no second factor expected');
+    await app.caller().auth.forgotPassword({ email });
+    const mail = (await app.mails()).filter((m) => m.to === email && m.kind === 'reset_password').at(-1);
+    const token = new URLSearchParams(new URL(mail?.links[0] ?? 'http://missing/').hash.slice(1)).get('token') ?? '';
+    await app.caller().auth.resetPassword({ token, newPassword: 'a password of my own at last' });
+    const login = await app.caller({ ip: '198.18.10.1' }).auth.login({ email, password: 'a password of my own at last' });
+    expect(login).toMatchObject({ user: { id: made.user.id } });
+  });
+
   it('a disabled account cannot sign in this way', async () => {
     providerAccount(newUser('oidc-disabled').email, true);
     const first = await exchange((await signInFlow()).result.code);

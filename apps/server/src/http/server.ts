@@ -122,7 +122,8 @@ export function createHttpServer(options: {
     if (path === '/verify-email' && (req.method === 'GET' || req.method === 'HEAD')) return verifyEmailFormPage(url, res);
     if (path === '/verify-email' && req.method === 'POST') return verifyEmailPage(runtime, req, res, requestId);
     if (path === '/reset-password' && (req.method === 'GET' || req.method === 'HEAD')) return resetPasswordPage(res);
-    const oidc = /^\/auth\/oidc\/([a-z0-9]{1,64})\/(start|callback)$/.exec(path);
+    // Matched only under its prefix: the hot paths (/trpc, /api) pay one startsWith, no regex.
+    const oidc = path.startsWith('/auth/oidc/') ? /^\/auth\/oidc\/([a-z0-9]{1,64})\/(start|callback)$/.exec(path) : null;
     if (oidc?.[1] && (oidc[2] === 'start' || oidc[2] === 'callback'))
       return oidcPage(runtime, req, res, url, requestId, { provider: oidc[1], kind: oidc[2] });
 

@@ -308,8 +308,7 @@ export function createSignInService(deps: AccountDeps & { deviceTokens: DeviceTo
           await failed(await passkeys.ownerOf(presented), 'passkey_invalid', client);
         throw error;
       }
-      const user = await users.findById(assertion.userId);
-      if (!user) throw new AppError('PASSKEY_INVALID');
+      const { user } = assertion;
       const login: MfaLoginCounts = { counts: [], address: addressKey, account: throttleKey.loginAccount(user.email), deviceId: null };
       if (user.disabled_at !== null) {
         await throttle.release(addressKey);

@@ -15,7 +15,7 @@ import {
 } from '@simplewebauthn/server';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
-import type { PasskeyChallengeRow, PasskeyPurpose, PasskeyRow } from '../../db/schema.js';
+import type { PasskeyChallengeRow, PasskeyPurpose, PasskeyRow, UserRow } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import { digestOf, newOpaqueToken } from '../../lib/opaque-token.js';
@@ -72,7 +72,8 @@ declare const verified: unique symbol;
 export interface VerifiedAssertion {
   readonly [verified]: true;
   passkey: PasskeyRow;
-  userId: string;
+  /** The credential's owner. */
+  user: UserRow;
   newCounter: number;
   backedUp: boolean;
   purpose: Exclude<PasskeyPurpose, 'registration'>;
@@ -371,10 +372,9 @@ export function createPasskeyService(deps: PasskeyDeps) {
       if (!passkey) throw invalid();
       if (row.user_id !== null && passkey.user_id !== row.user_id) throw invalid();
       if (expected.userId !== undefined && passkey.user_id !== expected.userId) throw invalid();
-      if (assertion.response.userHandle !== undefined) {
-        const owner = await users.findById(passkey.user_id);
-        if (!owner || owner.passkey_user_handle !== assertion.response.userHandle) throw invalid();
-      }
+      const owner = await users.findById(passkey.user_id);
+      if (!owner) throw invalid();
+      if (assertion.response.userHandle !== undefined && owner.passkey_user_handle !== assertion.response.userHandle) throw invalid();
       let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'] | undefined;
       try {
         const result = await verifyAuthenticationResponse({
@@ -404,7 +404,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
       if ((info.credentialDeviceType === 'multiDevice') !== passkey.backup_eligible) throw invalid();
       return {
         passkey,
-        userId: passkey.user_id,
+        user: owner,
         newCounter: info.newCounter,
         backedUp: info.credentialBackedUp,
         purpose: expected.purpose,
@@ -429,7 +429,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
         // answering beside the original. Recorded outside the transaction, which this refusal ends.
         await audit.record(db, {
           type: 'passkey.clone_suspected',
-          userId: assertion.userId,
+          userId: assertion.user.id,
           client: context.client,
           details: { passkeyId: assertion.passkey.id, storedCounter: counterOf(assertion.passkey), presentedCounter: assertion.newCounter },
         });
@@ -437,7 +437,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
       }
       await audit.record(trx, {
         type: 'passkey.used',
-        userId: assertion.userId,
+        userId: assertion.user.id,
         sessionId: context.sessionId ?? null,
         client: context.client,
         details: { passkeyId: assertion.passkey.id, as: assertion.purpose },

@@ -77,6 +77,8 @@ async function alternate(ctx: BenchContext, name: string, latchkey: Side | undef
       }
       ctx.progress(`${name}: ${which} run ${i + 1} of ${runs}`);
       const sample = await side.measure(duration);
+      // Each run's rate, so that one slow run among several shows in the log.
+      ctx.progress(`${name}: ${which} run ${i + 1} of ${runs}: ${format(sample.rps)} req/s`);
       await side.after?.();
       samples[which].push(sample);
     }

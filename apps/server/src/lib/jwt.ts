@@ -35,8 +35,7 @@ export interface AccessTokens {
 }
 
 /**
- * Signed with node:crypto (Ed25519 or HMAC, `lib/keys.ts`), synchronously: jose signs through
- * WebCrypto, which queues each signature on libuv's thread pool, for microseconds of work.
+ * Signed with node:crypto (`lib/keys.ts`): Ed25519 on libuv's thread pool, HMAC on this thread.
  * Tokens are verified with jose by `@latchkey/protocol`'s `verifyAccessToken`, as `@latchkey/verify` does.
  */
 const encodeHeader = (keys: AccessTokenKeys) =>
@@ -96,7 +95,7 @@ export function createAccessTokens(options: { keys: AccessTokenKeys; ttlSeconds:
         aal: assuranceLevel(authMethods),
       };
       const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-      return { token: `${signingInput}.${keys.sign(signingInput)}`, expiresAt: new Date(expiresAt * 1000) };
+      return { token: `${signingInput}.${await keys.sign(signingInput)}`, expiresAt: new Date(expiresAt * 1000) };
     },
 
     async verify(token) {

@@ -28,9 +28,9 @@ describe('the Ed25519 access-token key', () => {
     expect(jwk.kid).toBe(await calculateJwkThumbprint(await exportJWK(publicKey), 'sha256'));
   });
 
-  it('differs for another secret, and its public half verifies what the private half signed', () => {
+  it('differs for another secret, and its public half verifies what the private half signed', async () => {
     const keys = accessTokenKeys({ current: SECRET }, 'EdDSA');
-    const signature = Buffer.from(keys.sign('header.payload'), 'base64url');
+    const signature = Buffer.from(await keys.sign('header.payload'), 'base64url');
     const published = createPublicKey({ key: { ...keys.jwks.keys[0] }, format: 'jwk' });
 
     expect(ed25519KeyPair(NEXT_SECRET).jwk.x).not.toBe(ed25519KeyPair(SECRET).jwk.x);
@@ -57,10 +57,10 @@ describe('accessTokenKeys', () => {
     expect(accessTokenKeys({ current: SECRET }, 'EdDSA').jwks.keys).toHaveLength(1);
   });
 
-  it('HS256: signs with the UTF-8 bytes of the current secret, publishes nothing, and tries current then previous', () => {
+  it('HS256: signs with the UTF-8 bytes of the current secret, publishes nothing, and tries current then previous', async () => {
     const keys = accessTokenKeys({ current: NEXT_SECRET, previous: SECRET }, 'HS256');
 
-    expect(keys.sign('a.b')).toBe(createHmac('sha256', Buffer.from(NEXT_SECRET, 'utf8')).update('a.b').digest('base64url'));
+    expect(await keys.sign('a.b')).toBe(createHmac('sha256', Buffer.from(NEXT_SECRET, 'utf8')).update('a.b').digest('base64url'));
     expect(keys.kid).toBeUndefined();
     expect(keys.jwks).toEqual({ keys: [] });
     expect(keys.candidates(undefined).map((key) => key.export().toString('utf8'))).toEqual([NEXT_SECRET, SECRET]);

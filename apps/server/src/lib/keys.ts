@@ -71,8 +71,8 @@ export interface AccessTokenKeys {
   algorithm: AccessTokenAlgorithm;
   /** The signing key's id, in every new token's header (EdDSA; HS256 tokens carry none, as the tutorial's). */
   kid: string | undefined;
-  /** The base64url signature of a JWS signing input, with the current key, synchronously. */
-  sign(signingInput: string): string;
+  /** The base64url signature of a JWS signing input, with the current key. */
+  sign(signingInput: string): Promise<string>;
   /**
    * The keys a token with this `kid` may have been signed with, best guess first: the one with that
    * id (EdDSA; none for an unknown id), or the current then the previous secret (HS256). Chosen
@@ -111,7 +111,8 @@ export function accessTokenKeys(secrets: Secrets, algorithm: AccessTokenAlgorith
     return {
       algorithm,
       kid: undefined,
-      sign: (signingInput) => createHmac('sha256', current).update(signingInput).digest('base64url'),
+      // A few microseconds: on this thread.
+      sign: async (signingInput) => createHmac('sha256', current).update(signingInput).digest('base64url'),
       candidates: () => keys,
       jwks: { keys: [] },
     };
@@ -123,9 +124,17 @@ export function accessTokenKeys(secrets: Secrets, algorithm: AccessTokenAlgorith
   return {
     algorithm,
     kid: current.jwk.kid,
-    // node:crypto signs Ed25519 synchronously on this thread; WebCrypto (jose) would queue each
-    // signature on libuv's thread pool, behind the password hashes.
-    sign: (signingInput) => sign(null, Buffer.from(signingInput), current.privateKey).toString('base64url'),
+    // About 35 µs of Ed25519 per token: on libuv's thread pool (node:crypto's callback form), off
+    // the thread that answers requests (apps/bench/RESULTS.md, 2026-12-03, third session: 1.05 to
+    // 1.07 x the refresh rate of signing on it). No password hash ever queues there: they run on
+    // worker threads of their own (lib/hash-workers.ts). What does: jose's first verification of
+    // a token, file writes and DNS lookups, each short.
+    sign: (signingInput) =>
+      new Promise((resolve, reject) => {
+        sign(null, Buffer.from(signingInput), current.privateKey, (error, signature) =>
+          error ? reject(error) : resolve(signature.toString('base64url')),
+        );
+      }),
     candidates(kid) {
       const key = typeof kid === 'string' ? byKid.get(kid) : undefined;
       return key ? [key] : [];

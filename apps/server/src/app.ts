@@ -169,7 +169,8 @@ export async function createApp(config: Readonly<Config>, overrides: AppOverride
 
   // db: opened and migrated.
   const ownsDatabase = overrides.database === undefined;
-  const database = overrides.database ?? (await createDatabase(config.database));
+  const database =
+    overrides.database ?? (await createDatabase(config.database, { prepareStatements: config.databaseListenUrl === undefined }));
   try {
     if (ownsDatabase) await migrateToLatest(database.db);
   } catch (error) {

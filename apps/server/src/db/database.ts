@@ -5,6 +5,7 @@ import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import { migrations } from './migrations/index.js';
+import { statementName } from './prepared.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -26,11 +27,32 @@ export interface DatabaseHandle {
 // Timestamps travel as Date in both drivers; bigint counts come back as numbers we can use.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
+/**
+ * Makes a pool's new client send the statements marked with `prepared()` as named statements
+ * (Kysely calls `query(text, values)`); every other statement goes unnamed, as before.
+ */
+function sendPreparedByName(client: pg.PoolClient): void {
+  const send = client.query.bind(client) as (config: unknown, values?: unknown, callback?: unknown) => unknown;
+  const query = (config: unknown, values?: unknown, callback?: unknown): unknown => {
+    const name = typeof config === 'string' && Array.isArray(values) ? statementName(config) : undefined;
+    return name === undefined ? send(config, values, callback) : send({ name, text: config, values }, callback);
+  };
+  Object.assign(client, { query });
+}
+
+export async function createDatabase(
+  config: DatabaseConfig,
+  /**
+   * `prepareStatements` (PostgreSQL; default true): the hot statements as named ones
+   * (db/prepared.ts). False when DATABASE_URL may be a transaction-mode pooler.
+   */
+  { prepareStatements = true }: { prepareStatements?: boolean } = {},
+): Promise<DatabaseHandle> {
   if (config.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: config.url, max: 10, connectionTimeoutMillis: 5_000 });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => {});
+    if (prepareStatements) pool.on('connect', sendPreparedByName);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     // pg lets a URL's own `options` override the config's: add ours to the URL.
     const relaxedUrl = new URL(config.url);

@@ -1,5 +1,6 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../../db/database.js';
+import { prepared } from '../../db/prepared.js';
 import type { NewSessionRow, SessionRow } from '../../db/schema.js';
 
 export type RevokeReason =
@@ -55,7 +56,7 @@ export async function advanceCurrentSession(
     // The parameters above must be the builder's, in its order: checked once, on the real values.
     if (JSON.stringify(compiled.parameters) !== JSON.stringify(parameters))
       throw new Error('advanceCurrentSession: parameter order changed');
-    text = compiled.sql;
+    text = prepared(compiled.sql);
     advanceSql.set(db, text);
   }
   const result = await db.executeQuery(

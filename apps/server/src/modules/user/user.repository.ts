@@ -1,5 +1,6 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../../db/database.js';
+import { prepared } from '../../db/prepared.js';
 import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.js';
 import { PUBLIC_USER_COLUMNS, type PublicUserRow } from './user.mapper.js';
 
@@ -23,7 +24,7 @@ const publicUserById = new WeakMap<Db, string>();
 export async function findPublicUserById(db: Db, id: string): Promise<PublicUserRow | undefined> {
   let text = publicUserById.get(db);
   if (text === undefined) {
-    text = db.selectFrom('users').select(PUBLIC_USER_COLUMNS).where('id', '=', id).compile().sql;
+    text = prepared(db.selectFrom('users').select(PUBLIC_USER_COLUMNS).where('id', '=', id).compile().sql);
     publicUserById.set(db, text);
   }
   const result = await db.executeQuery(CompiledQuery.raw(text, [id]) as CompiledQuery<PublicUserRow>);
@@ -40,15 +41,17 @@ const publicUserInSession = new WeakMap<Db, string>();
 export async function findPublicUserInSession(db: Db, userId: string, sessionId: string, now: Date): Promise<PublicUserRow | undefined> {
   let text = publicUserInSession.get(db);
   if (text === undefined) {
-    text = db
-      .selectFrom('users')
-      .innerJoin('sessions', 'sessions.user_id', 'users.id')
-      .select(PUBLIC_USER_COLUMNS.map((column) => `users.${column}` as const))
-      .where('users.id', '=', userId)
-      .where('sessions.id', '=', sessionId)
-      .where('sessions.revoked_at', 'is', null)
-      .where('sessions.expires_at', '>', now)
-      .compile().sql;
+    text = prepared(
+      db
+        .selectFrom('users')
+        .innerJoin('sessions', 'sessions.user_id', 'users.id')
+        .select(PUBLIC_USER_COLUMNS.map((column) => `users.${column}` as const))
+        .where('users.id', '=', userId)
+        .where('sessions.id', '=', sessionId)
+        .where('sessions.revoked_at', 'is', null)
+        .where('sessions.expires_at', '>', now)
+        .compile().sql,
+    );
     publicUserInSession.set(db, text);
   }
   const result = await db.executeQuery(CompiledQuery.raw(text, [userId, sessionId, now]) as CompiledQuery<PublicUserRow>);

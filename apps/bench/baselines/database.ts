@@ -41,13 +41,29 @@ const SCHEMA = `
   create index sessions_expires_at_idx on sessions (expires_at);
 `;
 
-function postgres(url: string): BaselineDatabase {
+/**
+ * With BASELINE_PREPARE=1, `query` sends each statement that has parameters as a named one
+ * (parsed and planned once per connection), as the server sends its per-request statements
+ * (apps/server/src/db/prepared.ts); statements in a transaction still go unnamed, as there.
+ */
+function postgres(url: string, prepare = process.env.BASELINE_PREPARE === '1'): BaselineDatabase {
   // The server's pool size, so that neither side gets more connections than the other.
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   pool.on('error', () => {});
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let name = names.get(text);
+    if (name === undefined) {
+      name = `baseline_${names.size}`;
+      names.set(text, name);
+    }
+    return name;
+  };
   return {
     async query<Row>(text: string, params?: unknown[]) {
-      return (await pool.query(text, params)).rows as Row[];
+      const result =
+        prepare && params?.length ? await pool.query({ name: nameOf(text), text, values: params }) : await pool.query(text, params);
+      return result.rows as Row[];
     },
     async transaction(work) {
       const client = await pool.connect();

@@ -18,6 +18,7 @@ import {
   refresh,
   refreshAlgorithms,
   refreshAtScale,
+  refreshPreparedBaseline,
   type ScenarioResult,
   userMe,
   userMeAdapters,
@@ -43,6 +44,7 @@ const SCENARIOS: Record<ScenarioName, (ctx: BenchContext) => Promise<Outcome | [
   'better-auth': betterAuth,
   refresh: async (ctx) => [
     ['refresh', await refresh(ctx)],
+    ['refresh-prepared', await refreshPreparedBaseline(ctx)],
     ['refresh-alg', await refreshAlgorithms(ctx)],
   ],
   login,
@@ -136,6 +138,11 @@ export async function runBenchmark(options: Options, command: string, progress: 
       database.kind === 'postgres' && options.only.includes('refresh')
         ? track(await startServer({ ...serverEnv, ACCESS_TOKEN_ALG: 'HS256', DATA_DIR: join(scratch, 'data-hs256') }, undefined))
         : undefined;
+    // The refresh baseline sending its UPDATE as a named statement, as the server does.
+    const refreshPrepared =
+      database.kind === 'postgres' && options.only.includes('refresh')
+        ? track(await startBaseline('refresh', { ...baselineEnv, BASELINE_PREPARE: '1' }))
+        : undefined;
     progress('baselines listening');
 
     const sessions = new SessionPool(users.map((u) => ({ id: sessionOf(u.refreshToken).sessionId, token: u.refreshToken })));
@@ -143,7 +150,16 @@ export async function runBenchmark(options: Options, command: string, progress: 
       options,
       database,
       server,
-      baselines: { me, floor, refresh: refreshBaseline, ceiling: ceilingBaseline, betterAuth: betterAuthServer, standard, hs256 },
+      baselines: {
+        me,
+        floor,
+        refresh: refreshBaseline,
+        refreshPrepared,
+        ceiling: ceilingBaseline,
+        betterAuth: betterAuthServer,
+        standard,
+        hs256,
+      },
       betterAuthVersion: betterAuthVersion(),
       users,
       // On PostgreSQL both sides rotate the same sessions; each embedded side has its own copy.

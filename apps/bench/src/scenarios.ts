@@ -40,6 +40,8 @@ export interface BenchContext {
     betterAuth: Child | undefined;
     /** The server with tRPC's own adapter only: started on PostgreSQL, when `me` is to run. */
     standard: Child | undefined;
+    /** The refresh baseline with its UPDATE as a named statement (BASELINE_PREPARE=1): PostgreSQL, with `refresh`. */
+    refreshPrepared: Child | undefined;
     /** The server with ACCESS_TOKEN_ALG=HS256: started on PostgreSQL, when `refresh` is to run. */
     hs256: Child | undefined;
   };
@@ -78,7 +80,11 @@ async function alternate(ctx: BenchContext, name: string, latchkey: Side | undef
       ctx.progress(`${name}: ${which} run ${i + 1} of ${runs}`);
       const sample = await side.measure(duration);
       // Each run's rate, so that one slow run among several shows in the log.
-      ctx.progress(`${name}: ${which} run ${i + 1} of ${runs}: ${format(sample.rps)} req/s`);
+      const refused = sample.non2xx + sample.errors + sample.timeouts;
+      ctx.progress(
+        `${name}: ${which} run ${i + 1} of ${runs}: ${format(sample.rps)} req/s` +
+          (refused ? ` (and ${sample.non2xx} non-2xx, ${sample.errors} errors, ${sample.timeouts} timeouts)` : ''),
+      );
       await side.after?.();
       samples[which].push(sample);
     }
@@ -277,6 +283,40 @@ export async function refresh(ctx: BenchContext, rows = 1_000, name = 'refresh')
       baselineLabel: 'node:http + the same UPDATE ... RETURNING + 1 jose sign',
       sessions: inTable,
       notes,
+    },
+    summaries,
+  );
+}
+
+/**
+ * auth.refresh beside the refresh baseline sending its UPDATE as a named statement, as the server
+ * does (the target's baseline sends it unnamed, as a minimal server would): what is left when
+ * both do exactly the same database work, i.e. the framework's own cost.
+ */
+export async function refreshPreparedBaseline(ctx: BenchContext): Promise<ScenarioResult | string> {
+  const prepared = ctx.baselines.refreshPrepared;
+  if (!prepared) return 'not run: needs PostgreSQL';
+  const pool = ctx.pools.latchkey;
+  const side = (target: Child): Side => ({
+    measure: (s) =>
+      run({
+        url: url(target, '/trpc/auth.refresh'),
+        connections: ctx.options.connections,
+        seconds: s,
+        requests: pool.requests('/trpc/auth.refresh'),
+      }),
+    warm: true,
+    after: () => pool.recover(url(target, '/trpc/auth.refresh')),
+  });
+  const summaries = await alternate(ctx, 'refresh vs the prepared baseline', side(ctx.server), side(prepared));
+  return result(
+    {
+      name: 'refresh-prepared',
+      title: 'auth.refresh beside the refresh baseline with its UPDATE prepared, as the server prepares it',
+      request: 'POST /trpc/auth.refresh as above',
+      baselineLabel: 'node:http + the same UPDATE ... RETURNING as a named (prepared) statement + 1 jose sign',
+      baselineName: 'prepared',
+      notes: pool.dropped ? [`${pool.dropped} sessions refused after a run and left out of later requests`] : [],
     },
     summaries,
   );

@@ -66,6 +66,27 @@ describe('hash pool', () => {
     expect(await Promise.all(accepted)).toHaveLength(3);
   });
 
+  it('serves jobs in the order they came, also while clients keep the queue full (no login waits behind later ones)', async () => {
+    const hashes = pool({ threads: 1 });
+    const stored = await hashes.hash('a long enough passphrase', 4);
+    let submitted = 0;
+    let completed = 0;
+    const overtaken: number[] = [];
+    // 20 clients, each sending its next job as soon as its last one is answered: the queue stays full.
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (submitted < 300) {
+          const ticket = submitted++;
+          await hashes.verify('a long enough passphrase', stored);
+          // Jobs that came after this one and were answered before it.
+          overtaken.push(completed++ - ticket);
+        }
+      }),
+    );
+
+    expect(Math.max(...overtaken)).toBeLessThanOrEqual(0);
+  });
+
   it.runIf(process.platform === 'linux')('runs its threads at nice 19', async () => {
     const before = threadNiceValues().filter((nice) => nice === 19).length;
     const hashes = pool({ threads: 2 });

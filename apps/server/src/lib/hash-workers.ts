@@ -4,6 +4,12 @@
  * other request) preempt it at once, while hashing still gets every cycle nobody else wants.
  * Linux keeps a nice value per thread; piscina's `niceIncrement` applies it in each worker.
  * Each job is a piscina task: one that fails (or whose thread dies) rejects alone.
+ *
+ * Jobs wait in a queue of our own, first come first served, and go to piscina only when a thread
+ * is free: piscina 5's queue is not FIFO under load (piscinajs/piscina#1031: a task can be pushed
+ * back behind later ones again and again). Measured here before this queue: with the queue kept
+ * full, one job waited behind 295 later ones (lib/hash-workers.test.ts), and in the login benchmark
+ * logins waited up to 53 s while later ones were served in 4.
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -40,17 +46,36 @@ export interface HashPoolOptions {
 
 export function createHashPool(options: HashPoolOptions = {}): HashPool {
   const threads = options.threads ?? availableParallelism();
+  const maxQueue = options.maxQueue ?? HASH_QUEUE_LIMIT;
   const piscina = new Piscina<HashJob, string | boolean>({
     filename: options.filename ?? WORKER_FILE,
     minThreads: threads,
     maxThreads: threads,
-    maxQueue: options.maxQueue ?? HASH_QUEUE_LIMIT,
     niceIncrement: 19,
   });
+  // At most `threads` jobs are ever with piscina; the rest wait here, in order.
+  let running = 0;
+  const waiting: { go: () => void; fail: (error: Error) => void }[] = [];
+  async function run(job: HashJob): Promise<string | boolean> {
+    if (running < threads) running += 1;
+    else if (waiting.length >= maxQueue) throw new Error('Task queue is at limit');
+    else await new Promise<void>((go, fail) => waiting.push({ go, fail }));
+    try {
+      return await piscina.run(job);
+    } finally {
+      // The thread passes to the oldest waiting job, never to one that arrives meanwhile.
+      const next = waiting.shift();
+      if (next) next.go();
+      else running -= 1;
+    }
+  }
   return {
-    hash: async (password, cost) => String(await piscina.run({ op: 'hash', password, cost })),
-    verify: async (password, hash) => (await piscina.run({ op: 'verify', password, hash })) === true,
-    destroy: () => piscina.destroy(),
+    hash: async (password, cost) => String(await run({ op: 'hash', password, cost })),
+    verify: async (password, hash) => (await run({ op: 'verify', password, hash })) === true,
+    async destroy() {
+      for (const job of waiting.splice(0)) job.fail(new Error('The hash pool was destroyed'));
+      await piscina.destroy();
+    },
   };
 }
 

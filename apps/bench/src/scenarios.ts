@@ -247,12 +247,27 @@ export async function betterAuth(ctx: BenchContext): Promise<ScenarioResult | st
   );
 }
 
+/** Refreshes to `target`, each with the current token of a session of `pool`, warmed up, settled after each run. */
+function refreshSide(ctx: BenchContext, target: Child, pool: SessionPool): Side {
+  return {
+    measure: (s) =>
+      run({
+        url: url(target, '/trpc/auth.refresh'),
+        connections: ctx.options.connections,
+        seconds: s,
+        requests: pool.requests('/trpc/auth.refresh'),
+      }),
+    warm: true,
+    after: () => pool.recover(url(target, '/trpc/auth.refresh')),
+  };
+}
+
 /**
  * On PostgreSQL the table is first filled to `rows` sessions (1,000 by default, for the comparison
  * with 1,000,000); the embedded database holds the seeded sessions only.
  */
 export async function refresh(ctx: BenchContext, rows = 1_000, name = 'refresh'): Promise<ScenarioResult> {
-  const { database, options } = ctx;
+  const { database } = ctx;
   const notes: string[] = [];
   let inTable: number;
   if (database.kind === 'postgres') {
@@ -261,17 +276,7 @@ export async function refresh(ctx: BenchContext, rows = 1_000, name = 'refresh')
   } else {
     inTable = ctx.users.length;
   }
-  const side = (target: Child, pool: SessionPool): Side => ({
-    measure: (s) =>
-      run({
-        url: url(target, '/trpc/auth.refresh'),
-        connections: options.connections,
-        seconds: s,
-        requests: pool.requests('/trpc/auth.refresh'),
-      }),
-    warm: true,
-    after: () => pool.recover(url(target, '/trpc/auth.refresh')),
-  });
+  const side = (target: Child, pool: SessionPool) => refreshSide(ctx, target, pool);
   const summaries = await alternate(ctx, name, side(ctx.server, ctx.pools.latchkey), side(ctx.baselines.refresh, ctx.pools.baseline));
   const dropped = ctx.pools.latchkey.dropped + (ctx.pools.baseline === ctx.pools.latchkey ? 0 : ctx.pools.baseline.dropped);
   if (dropped) notes.push(`${dropped} sessions refused after a run and left out of later requests`);
@@ -297,17 +302,7 @@ export async function refreshPreparedBaseline(ctx: BenchContext): Promise<Scenar
   const prepared = ctx.baselines.refreshPrepared;
   if (!prepared) return 'not run: needs PostgreSQL';
   const pool = ctx.pools.latchkey;
-  const side = (target: Child): Side => ({
-    measure: (s) =>
-      run({
-        url: url(target, '/trpc/auth.refresh'),
-        connections: ctx.options.connections,
-        seconds: s,
-        requests: pool.requests('/trpc/auth.refresh'),
-      }),
-    warm: true,
-    after: () => pool.recover(url(target, '/trpc/auth.refresh')),
-  });
+  const side = (target: Child) => refreshSide(ctx, target, pool);
   const summaries = await alternate(ctx, 'refresh vs the prepared baseline', side(ctx.server), side(prepared));
   return result(
     {
@@ -330,17 +325,7 @@ export async function refreshAlgorithms(ctx: BenchContext): Promise<ScenarioResu
   const hs256 = ctx.baselines.hs256;
   if (!hs256) return "not run: needs PostgreSQL (the second server shares the first one's database)";
   const pool = ctx.pools.latchkey;
-  const side = (target: Child): Side => ({
-    measure: (s) =>
-      run({
-        url: url(target, '/trpc/auth.refresh'),
-        connections: ctx.options.connections,
-        seconds: s,
-        requests: pool.requests('/trpc/auth.refresh'),
-      }),
-    warm: true,
-    after: () => pool.recover(url(target, '/trpc/auth.refresh')),
-  });
+  const side = (target: Child) => refreshSide(ctx, target, pool);
   const summaries = await alternate(ctx, 'refresh, EdDSA vs HS256', side(ctx.server), side(hs256));
   return result(
     {

@@ -126,4 +126,44 @@ describe.runIf(onPostgres)('prepared hot statements (PostgreSQL)', () => {
       await reference.close();
     }
   });
+
+  it('a migration that changes a column the statement returns does not break it: the connection re-sends it unnamed', async () => {
+    const own = await migratedTestDatabase();
+    try {
+      const { userId } = await seed(own.db);
+      await own.db.connection().execute(async (connection) => {
+        expect((await findPublicUserById(connection, userId))?.id).toBe(userId);
+        // What a rolling deploy does while the old instances still serve: a migration from elsewhere.
+        await sql`alter table users alter column bio type varchar(2000)`.execute(own.db);
+        // Before: "cached plan must not change result type" on this connection, on every call.
+        expect((await findPublicUserById(connection, userId))?.id).toBe(userId);
+        expect((await findPublicUserById(connection, userId))?.id).toBe(userId);
+      });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('a connection whose backend already holds a statement of that name (a pooler that does not reset) still answers', async () => {
+    const { userId } = await seed(database.db);
+    // The name user.me's query is prepared under, as a connection of the pool shows it.
+    const name = await database.db.connection().execute(async (connection) => {
+      await findPublicUserById(connection, userId);
+      const held = await sql<{ name: string }>`
+        select name from pg_prepared_statements where statement like '%"users"%' and statement not like '%"sessions"%'`.execute(connection);
+      return held.rows[0]?.name;
+    });
+    expect(name).toMatch(/^latchkey_[0-9a-f]{16}$/);
+    const fresh = await createDatabase({ kind: 'postgres', url: database.url as string });
+    try {
+      await fresh.db.connection().execute(async (connection) => {
+        await sql.raw(`prepare "${name}" as select 1`).execute(connection);
+        // Before: "prepared statement already exists" on this connection, on every call.
+        expect((await findPublicUserById(connection, userId))?.id).toBe(userId);
+        expect((await findPublicUserById(connection, userId))?.id).toBe(userId);
+      });
+    } finally {
+      await fresh.close();
+    }
+  });
 });

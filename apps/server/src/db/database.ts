@@ -28,14 +28,32 @@ export interface DatabaseHandle {
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 /**
+ * What PostgreSQL answers when a connection's prepared statement no longer fits: its result type
+ * changed under it (a migration altered a column it returns), it is gone, or the backend already
+ * had one of that name (a pooler that does not reset connections). Each is raised before the
+ * statement runs, so sending it again unnamed is safe.
+ */
+const STALE_STATEMENT = new Set(['0A000', '26000', '42P05']);
+
+/**
  * Makes a pool's new client send the statements marked with `prepared()` as named statements
- * (Kysely calls `query(text, values)`); every other statement goes unnamed, as before.
+ * (Kysely calls `query(text, values)`); every other statement goes unnamed, as before. A client
+ * whose named statement goes stale sends unnamed from then on (pg would never parse that name
+ * again on this connection, and every call would fail until the pool closed it).
  */
 function sendPreparedByName(client: pg.PoolClient): void {
   const send = client.query.bind(client) as (config: unknown, values?: unknown, callback?: unknown) => unknown;
+  let naming = true;
   const query = (config: unknown, values?: unknown, callback?: unknown): unknown => {
-    const name = typeof config === 'string' && Array.isArray(values) ? statementName(config) : undefined;
-    return name === undefined ? send(config, values, callback) : send({ name, text: config, values }, callback);
+    const name =
+      naming && callback === undefined && typeof config === 'string' && Array.isArray(values) ? statementName(config) : undefined;
+    if (name === undefined) return send(config, values, callback);
+    return (send({ name, text: config, values }) as Promise<unknown>).catch((error: unknown) => {
+      const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+      if (typeof code !== 'string' || !STALE_STATEMENT.has(code)) throw error;
+      naming = false;
+      return send(config, values);
+    });
   };
   Object.assign(client, { query });
 }

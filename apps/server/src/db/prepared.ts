@@ -1,5 +1,5 @@
 /**
- * The few statements the server runs on every request (user.me's query, refresh's UPDATE), sent
+ * The few statements the server runs on every request (user.me's two queries, refresh's UPDATE), sent
  * to PostgreSQL as named statements: parsed and planned once per connection, not on every call
  * (pgbench here: 1.5 x the rate of the same UPDATE sent unnamed). Everything else goes unnamed,
  * so that a connection's statement cache stays a handful of entries.

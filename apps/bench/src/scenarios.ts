@@ -294,50 +294,50 @@ export async function refresh(ctx: BenchContext, rows = 1_000, name = 'refresh')
 }
 
 /**
+ * auth.refresh on the server beside another refresh endpoint on the same database and sessions,
+ * alternating; undefined `other` (started on PostgreSQL only) answers why it did not run.
+ */
+async function refreshBeside(
+  ctx: BenchContext,
+  other: Child | undefined,
+  fields: Pick<ScenarioResult, 'name' | 'title' | 'request' | 'baselineLabel' | 'baselineName'>,
+): Promise<ScenarioResult | string> {
+  if (!other) return "not run: needs PostgreSQL (the second side shares the server's database)";
+  const pool = ctx.pools.latchkey;
+  const summaries = await alternate(ctx, fields.name, refreshSide(ctx, ctx.server, pool), refreshSide(ctx, other, pool));
+  return result(
+    { ...fields, notes: pool.dropped ? [`${pool.dropped} sessions refused after a run and left out of later requests`] : [] },
+    summaries,
+  );
+}
+
+/**
  * auth.refresh beside the refresh baseline sending its UPDATE as a named statement, as the server
  * does (the target's baseline sends it unnamed, as a minimal server would): what is left when
  * both do exactly the same database work, i.e. the framework's own cost.
  */
-export async function refreshPreparedBaseline(ctx: BenchContext): Promise<ScenarioResult | string> {
-  const prepared = ctx.baselines.refreshPrepared;
-  if (!prepared) return 'not run: needs PostgreSQL';
-  const pool = ctx.pools.latchkey;
-  const side = (target: Child) => refreshSide(ctx, target, pool);
-  const summaries = await alternate(ctx, 'refresh vs the prepared baseline', side(ctx.server), side(prepared));
-  return result(
-    {
-      name: 'refresh-prepared',
-      title: 'auth.refresh beside the refresh baseline with its UPDATE prepared, as the server prepares it',
-      request: 'POST /trpc/auth.refresh as above',
-      baselineLabel: 'node:http + the same UPDATE ... RETURNING as a named (prepared) statement + 1 jose sign',
-      baselineName: 'prepared',
-      notes: pool.dropped ? [`${pool.dropped} sessions refused after a run and left out of later requests`] : [],
-    },
-    summaries,
-  );
+export function refreshPreparedBaseline(ctx: BenchContext): Promise<ScenarioResult | string> {
+  return refreshBeside(ctx, ctx.baselines.refreshPrepared, {
+    name: 'refresh-prepared',
+    title: 'auth.refresh beside the refresh baseline with its UPDATE prepared, as the server prepares it',
+    request: 'POST /trpc/auth.refresh as above',
+    baselineLabel: 'node:http + the same UPDATE ... RETURNING as a named (prepared) statement + 1 jose sign',
+    baselineName: 'prepared',
+  });
 }
 
 /**
  * auth.refresh on the server as it runs by default (EdDSA) beside the same server signing HS256,
  * on the same database and sessions: what the asymmetric signature costs on the path that signs.
  */
-export async function refreshAlgorithms(ctx: BenchContext): Promise<ScenarioResult | string> {
-  const hs256 = ctx.baselines.hs256;
-  if (!hs256) return "not run: needs PostgreSQL (the second server shares the first one's database)";
-  const pool = ctx.pools.latchkey;
-  const side = (target: Child) => refreshSide(ctx, target, pool);
-  const summaries = await alternate(ctx, 'refresh, EdDSA vs HS256', side(ctx.server), side(hs256));
-  return result(
-    {
-      name: 'refresh-alg',
-      title: 'auth.refresh signing EdDSA (the default) beside the same server signing HS256',
-      request: 'POST /trpc/auth.refresh as above, to two Latchkey servers on the same database',
-      baselineLabel: 'the same server with ACCESS_TOKEN_ALG=HS256 (node:crypto HMAC instead of node:crypto Ed25519)',
-      baselineName: 'HS256',
-      notes: pool.dropped ? [`${pool.dropped} sessions refused after a run and left out of later requests`] : [],
-    },
-    summaries,
-  );
+export function refreshAlgorithms(ctx: BenchContext): Promise<ScenarioResult | string> {
+  return refreshBeside(ctx, ctx.baselines.hs256, {
+    name: 'refresh-alg',
+    title: 'auth.refresh signing EdDSA (the default) beside the same server signing HS256',
+    request: 'POST /trpc/auth.refresh as above, to two Latchkey servers on the same database',
+    baselineLabel: 'the same server with ACCESS_TOKEN_ALG=HS256 (node:crypto HMAC instead of node:crypto Ed25519)',
+    baselineName: 'HS256',
+  });
 }
 
 export async function login(ctx: BenchContext): Promise<ScenarioResult> {

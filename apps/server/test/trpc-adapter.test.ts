@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_PROCEDURES } from '../src/http/server.js';
 import { appRouter } from '../src/router.js';
+import { directCallOf } from '../src/trpc/init.js';
 import { newUser, type ServedApp, servedApp } from './helpers/app.js';
 import { migratedTestDatabase, type TestDatabase } from './helpers/database.js';
 
@@ -66,6 +67,36 @@ const CALLS = (): Call[] => [
     path: '/trpc/auth.register',
     method: 'POST',
     body: json({ json: { username: 'x', email: 'no', password: 'password' } }),
+    headers: { 'content-type': 'application/json' },
+  },
+  // auth.refresh runs without tRPC's middleware chain in the lean handler (trpc/init.ts directMutation): each way out of it.
+  {
+    name: 'refresh with a token the server did not issue (a domain error, called directly)',
+    path: '/trpc/auth.refresh',
+    method: 'POST',
+    body: json({ json: { refreshToken: 'not-a-token' } }),
+    headers: { 'content-type': 'application/json' },
+  },
+  {
+    name: 'refresh, batched: an input that does not pass beside a domain error',
+    path: '/trpc/auth.refresh,auth.refresh?batch=1',
+    method: 'POST',
+    body: json({ 0: { json: { refreshToken: 42 } }, 1: { json: { refreshToken: 'not-a-token' } } }),
+    headers: { 'content-type': 'application/json' },
+  },
+  { name: 'refresh without input', path: '/trpc/auth.refresh', method: 'POST', body: '', headers: { 'content-type': 'application/json' } },
+  {
+    name: 'refresh with superjson meta naming an unknown type',
+    path: '/trpc/auth.refresh',
+    method: 'POST',
+    body: json({ json: { refreshToken: 'x' }, meta: { values: { refreshToken: ['custom', 'x'] } } }),
+    headers: { 'content-type': 'application/json' },
+  },
+  {
+    name: 'refresh with malformed JSON',
+    path: '/trpc/auth.refresh',
+    method: 'POST',
+    body: '{"json": ',
     headers: { 'content-type': 'application/json' },
   },
   { name: 'malformed JSON', path: '/trpc/auth.login', method: 'POST', body: '{"json": ', headers: { 'content-type': 'application/json' } },
@@ -279,6 +310,12 @@ describe('every procedure answers the same through the lean handler and the stan
   it('covers every procedure of the router, and lists fast procedures with their real type', () => {
     expect(Object.keys(CASES).sort()).toEqual(Object.keys(procedures).sort());
     for (const [path, type] of Object.entries(FAST_PROCEDURES)) expect(procedures[path]?._def.type, path).toBe(type);
+  });
+
+  it('has auth.refresh, and no procedure with middleware of its own, called directly', () => {
+    expect(directCallOf(appRouter.auth.refresh)).toBeDefined();
+    for (const procedure of [appRouter.auth.logout, appRouter.auth.login, appRouter.user.me])
+      expect(directCallOf(procedure)).toBeUndefined();
   });
 
   for (const path of Object.keys(CASES)) {

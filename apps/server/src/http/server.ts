@@ -8,6 +8,7 @@ import { AppError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { appRouter } from '../router.js';
 import { type Runtime, requestInfo } from '../trpc/context.js';
+import { type DirectCall, directCallOf } from '../trpc/init.js';
 import { createCors } from './cors.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { oidcPage, resetPasswordPage, verifyEmailFormPage, verifyEmailPage } from './pages.js';
@@ -24,6 +25,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  * signed-in client calls on every page and every token refresh.
  */
 export const FAST_PROCEDURES: FastProcedures = { 'user.me': 'query', 'auth.sessions': 'query', 'auth.refresh': 'mutation' };
+/** The fast procedures the lean handler calls without tRPC's middleware chain (trpc/init.ts `directMutation`). */
+const DIRECT_CALLS: Readonly<Record<string, DirectCall | undefined>> = { 'auth.refresh': directCallOf(appRouter.auth.refresh) };
 
 /**
  * What both tRPC handlers refuse before reading the body or running a call, answered here so
@@ -174,6 +177,7 @@ export function createHttpServer(options: {
           allowBatching,
           maxBatchSize,
           createContext,
+          directCall: (at) => (Object.hasOwn(DIRECT_CALLS, at) ? DIRECT_CALLS[at] : undefined),
           maxBodyBytes: MAX_BODY_BYTES,
           onError: ({ error, path: procedure }) => logProcedureError(requestId, error, procedure),
           headersFor: responseHeaders,

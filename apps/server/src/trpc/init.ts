@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
+import type { z } from 'zod';
 import { type AppCode, AppError, type FieldErrors } from '../lib/errors.js';
 import { fieldErrorsFromIssues, type SchemaIssue } from '../lib/field-errors.js';
 import type { Context } from './context.js';
@@ -47,13 +48,15 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
-/** Domain errors become TRPCErrors here, and only here, so their tRPC code and HTTP status follow the catalogue. */
+/** A domain error as the TRPCError whose code (and so HTTP status) the catalogue gives it. */
+function trpcErrorOf(cause: AppError): TRPCError {
+  return new TRPCError({ code: cause.kind, message: cause.message, cause });
+}
+
+/** Domain errors become TRPCErrors here (and in `directMutation`'s call, alike), so their tRPC code and HTTP status follow the catalogue. */
 const domainErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) {
-    const cause = result.error.cause;
-    throw new TRPCError({ code: cause.kind, message: cause.message, cause });
-  }
+  if (!result.ok && result.error.cause instanceof AppError) throw trpcErrorOf(result.error.cause);
   return result;
 });
 
@@ -81,3 +84,55 @@ export const sessionJoinedProcedure = publicProcedure.use(async ({ ctx, next }) 
   const auth = await ctx.services.sessions.authenticate(ctx.request.authorization, 'caller');
   return next({ ctx: { auth } });
 });
+
+/**
+ * What the lean handler (http/trpc-fast.ts) may run in place of a procedure's middleware chain:
+ * the procedure's input schema and its resolver, with domain errors converted as `domainErrors`
+ * converts them. Nothing else: only procedures made by `directMutation` have one, and their chain
+ * is exactly `domainErrors`, the input parser and the resolver.
+ */
+export interface DirectCall<TContext = Context> {
+  /** The input as the procedure's parser gives it, or undefined when it does not pass (tRPC's own call then answers it). */
+  parse(raw: unknown): { value: unknown } | undefined;
+  run(ctx: TContext, input: unknown): Promise<unknown>;
+}
+
+const directCalls = new WeakMap<object, DirectCall>();
+
+/** The direct call of a procedure made by `directMutation`, or undefined. */
+export function directCallOf(procedure: object): DirectCall | undefined {
+  return directCalls.get(procedure);
+}
+
+/**
+ * A public mutation the lean handler can call without tRPC's middleware machinery, which copies
+ * the call's options into a new object at every step (about a twentieth of a refresh's time on
+ * the event loop, apps/bench/RESULTS.md). For the hottest public procedures only (auth.refresh):
+ * tRPC still answers it everywhere else (the standard adapter, `createCaller`), and
+ * test/trpc-adapter.test.ts checks that both answer alike.
+ */
+export function directMutation<TSchema extends z.ZodType, TOutput>(
+  schema: TSchema,
+  resolve: (ctx: Context, input: z.output<TSchema>) => Promise<TOutput>,
+) {
+  const procedure = publicProcedure.input(schema).mutation(({ ctx, input }) => resolve(ctx, input as z.output<TSchema>));
+  directCalls.set(procedure, {
+    parse(raw) {
+      try {
+        const parsed = schema.safeParse(raw);
+        return parsed.success ? { value: parsed.data } : undefined;
+      } catch {
+        // An asynchronous refinement: tRPC's parser handles it.
+        return undefined;
+      }
+    },
+    async run(ctx, input) {
+      try {
+        return await resolve(ctx, input as z.output<TSchema>);
+      } catch (cause) {
+        throw cause instanceof AppError ? trpcErrorOf(cause) : cause;
+      }
+    },
+  });
+  return procedure;
+}

@@ -3,6 +3,7 @@ import superjson from 'superjson';
 import type { z } from 'zod';
 import { type AppCode, AppError, type FieldErrors } from '../lib/errors.js';
 import { fieldErrorsFromIssues, type SchemaIssue } from '../lib/field-errors.js';
+import * as wire from '../lib/wire-json.js';
 import type { Context } from './context.js';
 
 /** Per-field messages from a zod (or any Standard Schema) failure; an issue about the whole input is under `input`. */
@@ -12,7 +13,8 @@ function fieldErrors(cause: unknown): FieldErrors | undefined {
 }
 
 const t = initTRPC.context<Context>().create({
-  transformer: superjson,
+  // superjson both ways; answers take a shortcut for plain objects, with superjson's very output (lib/wire-json.ts).
+  transformer: { input: superjson, output: { serialize: wire.serialize, deserialize: (value) => superjson.deserialize(value) } },
   // Never a stack trace in a response, in any environment.
   isDev: false,
   errorFormatter({ shape, error }) {

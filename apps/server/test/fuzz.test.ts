@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -39,6 +40,12 @@ function hostileBodies(): { name: string; text: string }[] {
       { values: { email: 'not a type' } },
       { referentialEqualities: { email: ['__proto__'] } },
     ].map((meta) => ({ name: `meta ${JSON.stringify(meta)}`, text: JSON.stringify({ json: { email: 'a@b.c' }, meta }) })),
+    // PostgreSQL cannot store U+0000: refused by the schemas (or answered 400), never a database error's 500.
+    ...[...FIELDS, 'query', 'reason', 'cursor', 'name'].map((field) => ({
+      name: `NUL in ${field}`,
+      text: envelope({ [field]: 'a\u0000b' }),
+    })),
+    { name: 'NUL in an image URL', text: envelope({ image: 'https://a.example/\u0000' }) },
     { name: 'not an envelope', text: '[1,2,3]' },
     { name: 'not JSON', text: '{"json": ' },
   ];
@@ -95,6 +102,33 @@ for (const side of ['fast', 'standard'] as const) {
   });
 }
 
+/** The status line of a raw HTTP/1.1 request for `target`, sent as is. */
+function statusFor(app: ServedApp, target: string): Promise<string> {
+  const { hostname, port } = new URL(app.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => {
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    });
+    let text = '';
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+    });
+    socket.on('end', () => resolve(text.split('\r\n')[0] ?? ''));
+    socket.on('error', reject);
+  });
+}
+
+describe('request targets', () => {
+  it('a target that is not a valid URL path answers 4xx, and //host/... is a path, not another host', async () => {
+    const app = apps.fast as ServedApp;
+    for (const target of ['//', '///', '//@', '//[', '//x:abc/', '//x:abc/api/user', '/%', '/trpc/%zz', '*'])
+      expect(await statusFor(app, target), target).toMatch(/^HTTP\/1\.1 4\d\d /);
+    // Read as a relative URL, this was host evil.example, path /api/user: routed to the API (401).
+    expect(await statusFor(app, '//evil.example/api/user')).toMatch(/^HTTP\/1\.1 404 /);
+    expect(await statusFor(app, '/api/user')).toMatch(/^HTTP\/1\.1 401 /);
+  });
+});
+
 describe('REST', () => {
   it('no hostile body or query to any REST route answers 5xx', async () => {
     const app = apps.fast as ServedApp;
@@ -103,6 +137,9 @@ describe('REST', () => {
       // REST bodies carry no envelope: the same shapes under RealWorld's `user`.
       ...FIELDS.map((field) => ({ name: `500 kB user.${field}`, text: JSON.stringify({ user: { [field]: HUGE } }) })),
       { name: 'user nested 1000 deep', text: `{"user":${nested(1000)}}` },
+      ...FIELDS.map((field) => ({ name: `NUL in user.${field}`, text: JSON.stringify({ user: { [field]: 'a\u0000b' } }) })),
+      { name: 'NUL in user.image URL', text: JSON.stringify({ user: { image: 'https://a.example/\u0000' } }) },
+      { name: 'NUL in reason', text: JSON.stringify({ reason: 'a\u0000b' }) },
       { name: 'user wrong types', text: JSON.stringify({ user: Object.fromEntries(FIELDS.map((f, i) => [f, [i, {}, null][i % 3]])) }) },
       { name: '__proto__ user', text: '{"user":{"__proto__":{"admin":true},"email":"a@b.c","password":"x"}}' },
       { name: 'refresh_token wrong types', text: '{"refresh_token":{"__proto__":[1]},"token":[],"new_password":42}' },

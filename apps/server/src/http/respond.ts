@@ -126,3 +126,18 @@ export async function readFormBody(req: IncomingMessage, limit: number): Promise
   if (mediaType !== 'application/x-www-form-urlencoded') throw new BodyError('not_form');
   return new URLSearchParams((await readBody(req, limit)).toString('utf8'));
 }
+
+/**
+ * The request's URL. An origin-form target (`/path?query`) is read as a path, always: as a
+ * relative URL, `//host/...` would name another host, and `//`, `//x:abc/` would not parse at all.
+ * An absolute-form target (`http://host/path`) is read as itself. Undefined when it does not parse
+ * (answered 400, never 500).
+ */
+export function requestUrl(req: IncomingMessage): URL | undefined {
+  const target = req.url ?? '/';
+  try {
+    return target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target, 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}

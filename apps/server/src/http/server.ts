@@ -12,7 +12,7 @@ import { type DirectCall, directCallOf } from '../trpc/init.js';
 import { createCors } from './cors.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { oidcPage, resetPasswordPage, verifyEmailFormPage, verifyEmailPage } from './pages.js';
-import { declaresMoreThan, sendError, sendJson } from './respond.js';
+import { declaresMoreThan, requestUrl, sendError, sendJson } from './respond.js';
 import { createRestHandler } from './rest/handler.js';
 import { restRoutes } from './rest/routes.js';
 import { type FastProcedures, handleTrpcFast, sendTrpcRequestError } from './trpc-fast.js';
@@ -111,7 +111,8 @@ export function createHttpServer(options: {
   let openApiDocument: ReturnType<typeof buildOpenApiDocument> | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
+    if (!url) return sendError(res, 400, { error: 'bad request target' });
     const path = url.pathname;
 
     if (path === '/health') {

@@ -8,6 +8,24 @@ export type { AppCode } from '@latchkey/protocol';
 export type AppErrorKind = AppCodeKind;
 export type FieldErrors = Record<string, string[]>;
 
+/** PostgreSQL refuses U+0000 in text (SQLSTATE 22021) and in jsonb (22P05), as pg and PGlite report it. */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
+/**
+ * A database error that says the input held text PostgreSQL cannot store (a NUL character), as
+ * the validation error it is: the schemas refuse NUL in what they store, and this keeps any field
+ * they miss a 400, never a 500.
+ */
+export function unstorableTextError(error: unknown): AppError | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error) || typeof error.code !== 'string') return undefined;
+  if (!UNSTORABLE_TEXT.has(error.code)) return undefined;
+  return new AppError('VALIDATION_FAILED', { fields: { input: [NUL_MESSAGE] } });
+}
+
+export const NUL_MESSAGE = 'may not contain a NUL character';
+/** For free text that is stored: anything but U+0000, which PostgreSQL cannot store. */
+export const hasNoNul = (text: string): boolean => !text.includes('\u0000');
+
 export class AppError extends Error {
   readonly appCode: AppCode;
   readonly kind: AppErrorKind;

@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { z } from 'zod';
-import { type AppCode, AppError, type FieldErrors } from '../lib/errors.js';
+import { type AppCode, AppError, type FieldErrors, unstorableTextError } from '../lib/errors.js';
 import { fieldErrorsFromIssues, type SchemaIssue } from '../lib/field-errors.js';
 import * as wire from '../lib/wire-json.js';
 import type { Context } from './context.js';
@@ -50,6 +50,11 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
+/** The domain error a failure is, if any: an AppError, or text the database cannot store (a 400). */
+function domainErrorOf(cause: unknown): AppError | undefined {
+  return cause instanceof AppError ? cause : unstorableTextError(cause);
+}
+
 /** A domain error as the TRPCError whose code (and so HTTP status) the catalogue gives it. */
 function trpcErrorOf(cause: AppError): TRPCError {
   return new TRPCError({ code: cause.kind, message: cause.message, cause });
@@ -58,7 +63,10 @@ function trpcErrorOf(cause: AppError): TRPCError {
 /** Domain errors become TRPCErrors here (and in `directMutation`'s call, alike), so their tRPC code and HTTP status follow the catalogue. */
 const domainErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) throw trpcErrorOf(result.error.cause);
+  if (!result.ok) {
+    const domain = domainErrorOf(result.error.cause);
+    if (domain) throw trpcErrorOf(domain);
+  }
   return result;
 });
 
@@ -132,7 +140,8 @@ export function directMutation<TSchema extends z.ZodType, TOutput>(
       try {
         return await resolve(ctx, input as z.output<TSchema>);
       } catch (cause) {
-        throw cause instanceof AppError ? trpcErrorOf(cause) : cause;
+        const domain = domainErrorOf(cause);
+        throw domain ? trpcErrorOf(domain) : cause;
       }
     },
   });

@@ -4,7 +4,7 @@
  * Domain errors (`AppError`) are mapped to HTTP statuses here and only here.
  */
 import type { z } from 'zod';
-import { type AppCode, AppError, type AppErrorKind, type FieldErrors } from '../../lib/errors.js';
+import { type AppCode, AppError, type AppErrorKind, type FieldErrors, unstorableTextError } from '../../lib/errors.js';
 import { fieldErrorsFromIssues } from '../../lib/field-errors.js';
 
 export const BLANK = "can't be blank";
@@ -150,5 +150,6 @@ export function restIssueMessage(issue: { code: string; input?: unknown }): stri
 export function toRestError(error: unknown, statusOverrides?: Readonly<Record<string, number>>): RestError | undefined {
   if (error instanceof RestError) return error;
   if (error instanceof AppError) return fromAppError(error, statusOverrides);
-  return undefined;
+  const unstorable = unstorableTextError(error);
+  return unstorable ? fromAppError(unstorable, statusOverrides) : undefined;
 }

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.js';
 import { type Runtime, requestInfo } from '../../trpc/context.js';
-import { BodyError, isJsonMediaType, readJsonBody, sendError, sendJson } from '../respond.js';
+import { BodyError, isJsonMediaType, readJsonBody, requestUrl, sendError, sendJson } from '../respond.js';
 import { RestError, toRestError } from './errors.js';
 import { pathParameters, type RestRoute } from './route.js';
 
@@ -99,7 +99,8 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     // Answers carry tokens and personal data: no cache may keep them.
     res.setHeader('cache-control', 'no-store');
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req);
+      if (!url) throw new RestError(400, { route: ['is not a valid request target'] });
       const found = find(url.pathname);
       if (!found) throw new RestError(404, { route: ['not found'] });
       const { methods, params } = found;

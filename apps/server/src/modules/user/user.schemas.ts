@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hasNoNul, NUL_MESSAGE } from '../../lib/errors.js';
 
 const BLANK = "can't be blank";
 
@@ -37,6 +38,7 @@ const optionalText = (max: number) =>
   z
     .string()
     .max(max * 2, { error: `is too long (maximum is ${max} characters)`, abort: true })
+    .refine(hasNoNul, { error: NUL_MESSAGE, abort: true })
     .trim()
     .max(max, `is too long (maximum is ${max} characters)`)
     .nullable()

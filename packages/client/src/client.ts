@@ -23,6 +23,7 @@ import type {
   LoginResult,
   PasskeyRegistration,
   Reauthenticated,
+  ReauthenticateInput,
   RegisterPasskeyInput,
   RouterInputs,
   Session,
@@ -110,6 +111,14 @@ export interface AuthMethods {
    * next calls carry it.
    */
   reauthenticateWithPasskey(): Promise<Reauthenticated>;
+  /**
+   * A fresh proof of identity in the current session with the password, an authenticator code or
+   * a recovery code (`auth.reauthenticate`), for the changes that need a recent one (the email,
+   * the password, factors): stores the fresh access token as `reauthenticateWithPasskey` does,
+   * so that the next calls carry it. Rejects with the server's error (a wrong password:
+   * `INVALID_CREDENTIALS`), and nothing is stored then.
+   */
+  reauthenticate(proof: ReauthenticateInput): Promise<Reauthenticated>;
   /**
    * Signs in with an external provider (an id of `auth.providers`: `google`, `github`, ...):
    * navigates the browser to the server's `/auth/oidc/{provider}/start`, from where the provider's
@@ -273,6 +282,11 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       const { options } = await api.auth.passkeys.authenticationOptions.mutate({ reauthenticate: true });
       const passkey = await startAuthentication({ optionsJSON: options });
       const answer = await api.auth.reauthenticate.mutate({ passkey });
+      await sessions.replaceAccessToken(answer);
+      return answer;
+    },
+    async reauthenticate(proof) {
+      const answer = await api.auth.reauthenticate.mutate(proof);
       await sessions.replaceAccessToken(answer);
       return answer;
     },

@@ -30,6 +30,7 @@ export type {
   PasskeyRegistration,
   Provider,
   Reauthenticated,
+  ReauthenticateInput,
   RegisterPasskeyInput,
   RouterInputs,
   RouterOutputs,

@@ -61,6 +61,8 @@ export interface VerifyMfaWithPasskeyInput {
 
 /** What `reauthenticateWithPasskey()` resolves to: the fresh access token (already stored) and its expiry. */
 export type Reauthenticated = RouterOutputs['auth']['reauthenticate'];
+/** What `reauthenticate()` takes: the password, an authenticator code or a recovery code (a passkey: `reauthenticateWithPasskey()`). */
+export type ReauthenticateInput = Exclude<RouterInputs['auth']['reauthenticate'], { passkey: unknown }>;
 
 /** An external sign-in provider the server is configured with, as `auth.providers` lists it (`{ id, name }`). */
 export type Provider = RouterOutputs['auth']['providers'][number];

@@ -202,3 +202,29 @@ describe('re-authenticating with the second factor', () => {
     await expect(auth.auth.reauthenticate.mutate({ code: right })).resolves.toBeDefined();
   });
 });
+
+describe('reauthenticate (password, code or recovery code)', () => {
+  it('stores the fresh access token: a change that needed a recent sign-in then goes through; a wrong password stores nothing', async () => {
+    const input = newUser('reauth');
+    const storage = memoryStorage();
+    const auth = client({ storage });
+    await auth.register(input);
+    // Past REAUTH_MAX_AGE (5 minutes): the sign-in is no longer recent.
+    server.clock.advance(6 * 60);
+    const email = `moved-${input.email}`;
+    const refused = await auth.user.update.mutate({ email }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TRPCClientError);
+    expect((refused as TRPCClientError<never>).data).toMatchObject({ appCode: 'REAUTHENTICATION_REQUIRED' });
+
+    const before = await storage.get();
+    const wrong = await auth.reauthenticate({ password: 'not the password at all' }).catch((e: unknown) => e);
+    expect((wrong as TRPCClientError<never>).data).toMatchObject({ appCode: 'INVALID_CREDENTIALS' });
+    expect(await storage.get()).toEqual(before);
+
+    const answer = await auth.reauthenticate({ password: input.password });
+    expect((await storage.get())?.session?.accessToken).toBe(answer.accessToken);
+    expect(answer.accessToken).not.toBe(before?.session?.accessToken);
+    const updated = await auth.user.update.mutate({ email });
+    expect(updated.pendingEmail).toBe(email);
+  });
+});

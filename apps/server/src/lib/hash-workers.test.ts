@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AppError } from './errors.js';
 import { createHashPool, type HashPool } from './hash-workers.js';
 
 const pools: HashPool[] = [];
@@ -62,7 +63,11 @@ describe('hash pool', () => {
     const stored = await hashes.hash('a long enough passphrase', 4);
     const accepted = Array.from({ length: 3 }, () => hashes.hash('a long enough passphrase', 10));
 
-    await expect(hashes.verify('a long enough passphrase', stored)).rejects.toThrow(/queue is at limit/);
+    // Answered 429 RATE_LIMITED with Retry-After, as a throttle's refusal is, not 500.
+    const refused = await hashes.verify('a long enough passphrase', stored).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AppError);
+    expect(refused).toMatchObject({ appCode: 'RATE_LIMITED', kind: 'TOO_MANY_REQUESTS', retryAfterSeconds: 5 });
+    expect((refused as Error).message).toMatch(/queue is at its limit/);
     expect(await Promise.all(accepted)).toHaveLength(3);
   });
 

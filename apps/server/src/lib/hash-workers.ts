@@ -14,6 +14,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { AppError } from './errors.js';
 
 /** The task file: JavaScript, so that it loads alike from source under vitest or tsx and from node. */
 const WORKER_FILE = fileURLToPath(new URL('./hash-worker.mjs', import.meta.url));
@@ -21,9 +22,11 @@ const WORKER_FILE = fileURLToPath(new URL('./hash-worker.mjs', import.meta.url))
 /**
  * Jobs waiting for a thread beyond which new ones are refused rather than queued: memory stays
  * bounded, and a client is told at once instead of waiting minutes. At cost 12 (about 0.25 s a
- * hash a core) this is still more than any client would wait for.
+ * hash a core) this is still more than any client would wait for. The refusal is a 429
+ * `RATE_LIMITED` with `Retry-After` (HASH_QUEUE_RETRY_AFTER_SECONDS), never a 500.
  */
 export const HASH_QUEUE_LIMIT = 1024;
+export const HASH_QUEUE_RETRY_AFTER_SECONDS = 5;
 
 export type HashJob = { op: 'hash'; password: string; cost: number } | { op: 'verify'; password: string; hash: string };
 
@@ -58,7 +61,11 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   const waiting: { go: () => void; fail: (error: Error) => void }[] = [];
   async function run(job: HashJob): Promise<string | boolean> {
     if (running < threads) running += 1;
-    else if (waiting.length >= maxQueue) throw new Error('Task queue is at limit');
+    else if (waiting.length >= maxQueue)
+      throw new AppError('RATE_LIMITED', {
+        message: 'The password hashing queue is at its limit: try again shortly',
+        retryAfterSeconds: HASH_QUEUE_RETRY_AFTER_SECONDS,
+      });
     else await new Promise<void>((go, fail) => waiting.push({ go, fail }));
     try {
       return await piscina.run(job);

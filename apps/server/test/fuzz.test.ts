@@ -39,7 +39,10 @@ function hostileBodies(): { name: string; text: string }[] {
       { values: ['set'] },
       { values: { email: 'not a type' } },
       { referentialEqualities: { email: ['__proto__'] } },
-    ].map((meta) => ({ name: `meta ${JSON.stringify(meta)}`, text: JSON.stringify({ json: { email: 'a@b.c' }, meta }) })),
+      // Beyond lib/wire-json.ts's bound, and a BigInt: refused before superjson spends time on them.
+      { values: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, ['Date']])) },
+      { values: { email: ['bigint'] } },
+    ].map((meta) => ({ name: `meta ${JSON.stringify(meta).slice(0, 80)}`, text: JSON.stringify({ json: { email: 'a@b.c' }, meta }) })),
     // PostgreSQL cannot store U+0000: refused by the schemas (or answered 400), never a database error's 500.
     ...[...FIELDS, 'query', 'reason', 'cursor', 'name'].map((field) => ({
       name: `NUL in ${field}`,

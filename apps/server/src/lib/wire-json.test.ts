@@ -1,6 +1,6 @@
 import superjson from 'superjson';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { serialize } from './wire-json.js';
+import { deserializeInput, MAX_INPUT_META_ENTRIES, serialize } from './wire-json.js';
 
 const shared = { a: 1 };
 const sharedDate = new Date(5);
@@ -88,6 +88,36 @@ describe('the shortcut', () => {
       const spy = vi.spyOn(superjson, 'serialize');
       outcome(serialize, value);
       expect(spy).toHaveBeenCalledOnce();
+    });
+  }
+});
+
+describe('deserializeInput', () => {
+  it('reads what the SDK sends: an input with a Date or two, or none', () => {
+    const input = { since: new Date('2026-12-01T00:00:00Z'), cursor: '12', limit: 5 };
+    expect(deserializeInput(JSON.parse(JSON.stringify(superjson.serialize(input))))).toEqual(input);
+    expect(deserializeInput({ json: { email: 'a@b.c' } })).toEqual({ email: 'a@b.c' });
+  });
+
+  const many = MAX_INPUT_META_ENTRIES + 1;
+  const hostile: Record<string, unknown> = {
+    'more Dates than the bound': {
+      json: Object.fromEntries(Array.from({ length: many }, (_, i) => [`k${i}`, '2020-01-01T00:00:00Z'])),
+      meta: { values: Object.fromEntries(Array.from({ length: many }, (_, i) => [`k${i}`, ['Date']])) },
+    },
+    'more referential equalities than the bound': {
+      json: { a: {} },
+      meta: { referentialEqualities: { a: Array.from({ length: many }, (_, i) => `b${i}`) } },
+    },
+    'a bigint': { json: { refreshToken: '1'.repeat(1000) }, meta: { values: { refreshToken: ['bigint'] } } },
+    'a bigint, nested': { json: { a: { b: '1' } }, meta: { values: { a: { b: ['bigint'] } } } },
+  };
+  for (const [name, value] of Object.entries(hostile)) {
+    it(`refuses ${name} before superjson reads it`, () => {
+      const spy = vi.spyOn(superjson, 'deserialize');
+      expect(() => deserializeInput(value)).toThrow(/Input meta/);
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
     });
   }
 });

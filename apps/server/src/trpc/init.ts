@@ -13,8 +13,12 @@ function fieldErrors(cause: unknown): FieldErrors | undefined {
 }
 
 const t = initTRPC.context<Context>().create({
-  // superjson both ways; answers take a shortcut for plain objects, with superjson's very output (lib/wire-json.ts).
-  transformer: { input: superjson, output: { serialize: wire.serialize, deserialize: (value) => superjson.deserialize(value) } },
+  // superjson both ways (lib/wire-json.ts): inputs with their meta bounded first, answers with a
+  // shortcut for plain objects that gives superjson's very output.
+  transformer: {
+    input: { serialize: (value) => superjson.serialize(value), deserialize: wire.deserializeInput },
+    output: { serialize: wire.serialize, deserialize: (value) => superjson.deserialize(value) },
+  },
   // Never a stack trace in a response, in any environment.
   isDev: false,
   errorFormatter({ shape, error }) {

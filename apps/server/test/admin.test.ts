@@ -332,6 +332,21 @@ describe('two admins at once', () => {
     await expect(file.app.services.admin.requireAdmin(secondAuth)).rejects.toMatchObject({ appCode: 'ADMIN_ONLY' });
     expect((await first.as().admin.users.get({ userId: first.userId })).user.disabledAt).toBeNull();
   });
+
+  it('an admin disabled by another cannot change roles any more: neither demote the other nor promote an accomplice', async () => {
+    const first = await anAdmin();
+    const second = await anAdmin();
+    const accomplice = await signedUp();
+    const secondAuth = { userId: second.userId, sessionId: randomUUID(), authTime: file.app.clock.now(), authMethods: ['pwd'] as const };
+    await first.as().admin.users.disable({ userId: second.userId, reason: 'compromised' });
+    for (const change of [
+      { userId: first.userId, role: 'user' as const },
+      { userId: accomplice.userId, role: 'admin' as const },
+    ])
+      await expect(file.app.services.admin.setRole(secondAuth, change, CLIENT)).rejects.toMatchObject({ appCode: 'ADMIN_ONLY' });
+    expect((await first.as().admin.users.get({ userId: first.userId })).user.role).toBe('admin');
+    expect((await first.as().admin.users.get({ userId: accomplice.userId })).user.role).toBe('user');
+  });
 });
 
 describe('the log holds no secret', () => {

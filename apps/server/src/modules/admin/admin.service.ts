@@ -94,11 +94,13 @@ export function createAdminService(deps: AdminDeps) {
    */
   async function changeRole(trx: Db, userId: string, role: Role, by: RoleChanger, client: EventClient | undefined) {
     const admins = await users.lockAdmins(trx);
+    // `admins` holds the enabled ones only: an admin disabled while this waited for the locks is refused.
     if (by.kind === 'admin' && !admins.includes(by.auth.userId)) throw new AppError('ADMIN_ONLY');
     const row = await users.lock(userId, trx);
     if (!row) throw new AppError('USER_NOT_FOUND');
     if (row.role === role) return row;
-    // A backstop: no caller can demote itself, so only a concurrent change could get here.
+    // A backstop: no caller can demote itself, so only a concurrent change could get here. Only an
+    // enabled admin counts: demoting the last one would leave nobody to administer.
     if (row.role === 'admin' && admins.filter((id) => id !== row.id).length === 0) throw new AppError('LAST_ADMIN');
     const updated = await users.write(row.id, { role, updated_at: clock.now() }, trx);
     const who = by.kind === 'admin' ? event(by.auth, client ?? NO_CLIENT) : { actor: { kind: 'system' as const, id: null }, client };

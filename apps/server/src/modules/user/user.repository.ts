@@ -90,9 +90,14 @@ export async function lockUserById(trx: Db, id: string): Promise<UserRow | undef
 }
 
 /** The ids of every admin, their rows locked: concurrent demotions are decided one after another. */
+/**
+ * Locks every admin's row, in id order, and returns the ids of the enabled ones: a disabled admin
+ * acts as no admin and counts as none (read under the lock, so a disabling that committed while
+ * this waited is seen).
+ */
 export async function lockAdminIds(trx: Db): Promise<string[]> {
-  const rows = await trx.selectFrom('users').select('id').where('role', '=', 'admin').orderBy('id').forUpdate().execute();
-  return rows.map((row) => row.id);
+  const rows = await trx.selectFrom('users').select(['id', 'disabled_at']).where('role', '=', 'admin').orderBy('id').forUpdate().execute();
+  return rows.filter((row) => row.disabled_at === null).map((row) => row.id);
 }
 
 /** `%` and `_` typed by an admin are letters, not wildcards. */

@@ -39,6 +39,7 @@ const ROOM_EDGES: Record<string, readonly string[]> = {
   migrate: ['config', 'db'],
   'admin-grant': ['app', 'config', 'lib', 'modules'],
   'admin-grant-cli': ['admin-grant', 'config'],
+  cli: ['admin-grant-cli'],
   testing: ['app', 'config', 'db', 'http', 'lib', 'modules', 'router', 'trpc', 'testing-authenticator'],
   'testing-authenticator': [],
 };

@@ -59,4 +59,18 @@ describe.skipIf(onPostgres)('admin:grant', () => {
     expect(await grant('not-an-address')).toMatchObject({ code: 2, stderr: expect.stringContaining('Not an email address') });
     expect(await grant()).toMatchObject({ code: 2, stderr: expect.stringContaining('Usage: admin:grant <email>') });
   });
+
+  it('runs as `cli.js admin:grant <email>` too (node dist/cli.js once built), and refuses other commands', async () => {
+    const cli = async (...args: string[]) => {
+      const child = run('src/cli.ts', env(), args);
+      return { code: await child.exited, ...child.output() };
+    };
+    expect(await cli('admin:grant', 'nobody@example.com')).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('No user has the address'),
+    });
+    expect(await cli('admin:grant', user.email)).toMatchObject({ code: 0, stdout: expect.stringContaining('admin') });
+    expect(await cli('nope')).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "nope"') });
+    expect(await cli()).toMatchObject({ code: 2, stderr: expect.stringContaining('Usage: node dist/cli.js admin:grant <email>') });
+  });
 });

@@ -648,7 +648,7 @@ describe('the dispatcher', () => {
       logger: app.logger,
       maxBodyBytes: MAX_BODY_BYTES,
     });
-    const server: Server = createServer((req, res) => void handler(req, res, 'test'));
+    const server: Server = createServer((req, res) => void handler(req, res, 'test', new URL(`http://localhost${req.url ?? '/'}`)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;

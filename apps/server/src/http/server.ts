@@ -27,6 +27,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const FAST_PROCEDURES: FastProcedures = { 'user.me': 'query', 'auth.sessions': 'query', 'auth.refresh': 'mutation' };
 /** The fast procedures the lean handler calls without tRPC's middleware chain (trpc/init.ts `directMutation`). */
 const DIRECT_CALLS: Readonly<Record<string, DirectCall | undefined>> = { 'auth.refresh': directCallOf(appRouter.auth.refresh) };
+const directCallAt = (path: string) => (Object.hasOwn(DIRECT_CALLS, path) ? DIRECT_CALLS[path] : undefined);
 
 /**
  * What both tRPC handlers refuse before reading the body or running a call, answered here so
@@ -152,7 +153,7 @@ export function createHttpServer(options: {
     const isTrpc = path.startsWith('/trpc/');
     if ((isApi || isTrpc) && cors(req, res) === 'answered') return;
 
-    if (isApi) return rest(req, res, requestId);
+    if (isApi) return rest(req, res, requestId, url);
 
     if (isTrpc) {
       if (declaresMoreThan(req, MAX_BODY_BYTES)) {
@@ -178,7 +179,7 @@ export function createHttpServer(options: {
           allowBatching,
           maxBatchSize,
           createContext,
-          directCall: (at) => (Object.hasOwn(DIRECT_CALLS, at) ? DIRECT_CALLS[at] : undefined),
+          directCall: directCallAt,
           maxBodyBytes: MAX_BODY_BYTES,
           onError: ({ error, path: procedure }) => logProcedureError(requestId, error, procedure),
           headersFor: responseHeaders,

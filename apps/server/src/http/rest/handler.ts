@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.js';
 import { type Runtime, requestInfo } from '../../trpc/context.js';
-import { BodyError, isJsonMediaType, readJsonBody, requestUrl, sendError, sendJson } from '../respond.js';
+import { BodyError, isJsonMediaType, readJsonBody, sendError, sendJson } from '../respond.js';
 import { RestError, toRestError } from './errors.js';
 import { pathParameters, type RestRoute } from './route.js';
 
@@ -17,7 +17,8 @@ export interface RestHandlerOptions {
   maxBodyBytes: number;
 }
 
-export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
+/** `url`: the request's, as the server parsed it before routing here (http/respond.ts `requestUrl`). */
+export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string, url: URL) => Promise<void>;
 
 /**
  * Ends a request whose body is not read: the connection is closed after the answer rather than
@@ -95,12 +96,10 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     return undefined;
   }
 
-  return async function handleRest(req, res, requestId) {
+  return async function handleRest(req, res, requestId, url) {
     // Answers carry tokens and personal data: no cache may keep them.
     res.setHeader('cache-control', 'no-store');
     try {
-      const url = requestUrl(req);
-      if (!url) throw new RestError(400, { route: ['is not a valid request target'] });
       const found = find(url.pathname);
       if (!found) throw new RestError(404, { route: ['not found'] });
       const { methods, params } = found;
